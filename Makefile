@@ -1,0 +1,57 @@
+# salesnb — `make report` publishes the reports, `make test` runs the tests.
+# Both create .venv first when it is missing or older than pyproject.toml.
+
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := data/demo/truth.json
+
+PERIOD ?=
+BASE ?=
+OUT ?=
+FORCE ?=
+REPORT_ARGS := $(if $(PERIOD),--period $(PERIOD)) $(if $(BASE),--base $(BASE)) $(if $(OUT),--out $(OUT))
+
+.PHONY: help report test lab data lint clean bench
+
+help: ## show this help
+	@echo "salesnb — sales KPI reports from notebooks"
+	@echo
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@echo
+	@echo "  Options: PERIOD=2026-10 (one period, any form), BASE=params/examples/superstore.yaml, OUT=outputs/x"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing salesnb and its dependencies into $(VENV) ..."
+	@$(BIN)/python -m pip install --quiet --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+$(DEMO): $(STAMP) salesnb/data/demo.py
+	$(BIN)/salesnb data data/demo
+
+data: $(STAMP) ## regenerate the demo data in data/demo/
+	$(BIN)/salesnb data data/demo
+
+report: $(STAMP) $(DEMO) ## run the notebooks and publish outputs/<period>/*.html and outputs/index.html
+	$(BIN)/salesnb report $(REPORT_ARGS)
+
+test: $(STAMP) ## run every test (builds the demo data when needed)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP) ## open JupyterLab on notebooks/
+	$(BIN)/jupyter lab notebooks/
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check salesnb tests
+	$(BIN)/mypy
+
+clean: ## remove generated outputs, demo data and caches (keeps .venv)
+	rm -rf outputs/*/ outputs/index.html outputs/manifest.json data/demo .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +

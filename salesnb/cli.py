@@ -1,0 +1,64 @@
+"""The ``salesnb`` command line: ``salesnb report`` publishes, ``salesnb data`` writes the demo.
+
+Errors the user can fix (a bad period, params file or data) print one clear message and
+exit with status 2; failed notebooks print one line each and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _report(args: argparse.Namespace) -> int:
+    from salesnb.publish import PublishError, publish
+
+    try:
+        report = publish(period=args.period or None, base=Path(args.base) if args.base else None,
+                         out_dir=Path(args.out) if args.out else None, workers=args.workers,
+                         progress=not args.quiet)
+    except PublishError as exc:
+        print(f"salesnb report: {exc}", file=sys.stderr)
+        return 2
+    ok = len(report.results) - len(report.failures)
+    print(f"published {ok} of {len(report.results)} pages in {report.seconds:.1f} s; "
+          f"index: {report.index}")
+    if report.failures:
+        print(f"{len(report.failures)} failed (last good pages kept; executed notebooks under "
+              f"<period>/_failed/):", file=sys.stderr)
+        for r in sorted(report.failures, key=lambda r: (r.period, r.notebook)):
+            print(f"  FAILED {r.line()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from salesnb.data.demo import main as demo_main
+
+    return demo_main([args.folder, "--seed", str(args.seed)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="salesnb", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("report", help="run the report notebooks and publish HTML")
+    rep.add_argument("--period", help="one period (2026-10, 2026-Q3, 2026, 2026-W42, a..b)")
+    rep.add_argument("--base", help="shared params file (default params/base.yaml)")
+    rep.add_argument("--out", help="output folder (default outputs/)")
+    rep.add_argument("--workers", type=int, default=None, help="parallel jobs (default: cores)")
+    rep.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep.set_defaults(func=_report)
+    dat = sub.add_parser("data", help="write the demo data")
+    dat.add_argument("folder", nargs="?", default="data/demo")
+    dat.add_argument("--seed", type=int, default=20261031)
+    dat.set_defaults(func=_data)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Presentation helpers for the report notebooks: styled tables and short HTML blocks.
+
+Every text that came from data is HTML-escaped here, so a comment such as
+``<script>`` or ``Had to call <three> times`` shows as text and never as markup.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+from IPython.display import HTML
+from pandas.io.formats.style import Styler
+
+from salesnb.data import SalesData
+from salesnb.periods import Period
+
+__all__ = ["table", "bullets", "page_intro", "result_badges"]
+
+_RESULT_COLOURS = {"ok": "#1b7837", "warning": "#b35806", "missing": "#6c6c6c",
+                   "failed": "#b2182b"}
+
+
+def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[str] = (),
+          money: Sequence[str] = (), dates: Sequence[str] = (), currency: str = "",
+          caption: str | None = None) -> Styler:
+    """A DataFrame styled the one way every report uses: escaped text, aligned numbers.
+
+    Integers get thousands separators, percentages one decimal, money two decimals and the
+    currency code, dates ``YYYY-MM-DD``; missing values show as an en dash.
+
+    >>> s = table(pd.DataFrame({"name": ["<b>x</b>"], "rows": [1234]}), integers=["rows"])
+    >>> "&lt;b&gt;x&lt;/b&gt;" in s.to_html() and "1,234" in s.to_html()
+    True
+    """
+    fmt: dict[str, object] = {}
+    fmt.update({c: "{:,.0f}" for c in integers})
+    fmt.update({c: "{:.1%}" for c in percents})
+    suffix = f" {currency}" if currency else ""
+    fmt.update({c: (lambda v, s=suffix: f"{v:,.2f}{s}") for c in money})
+    fmt.update({c: (lambda v: f"{v:%Y-%m-%d}") for c in dates})
+    styler = (df.style.format(fmt, na_rep="–", escape="html")
+              .format_index(escape="html", axis=1)
+              .hide(axis="index")
+              .set_table_attributes('class="snb-table"'))
+    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])
+               and not pd.api.types.is_bool_dtype(df[c])]
+    styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
+    if "result" in df.columns:
+        styler = styler.map(lambda v: f"color: {_RESULT_COLOURS.get(v, 'inherit')}; font-weight: 600",
+                            subset=["result"])
+    if caption:
+        styler = styler.set_caption(html.escape(caption))
+    return styler
+
+
+def bullets(items: Iterable[str], *, empty: str = "None.") -> HTML:
+    """An escaped bullet list, or ``empty`` when there are no items."""
+    items = list(items)
+    if not items:
+        return HTML(f"<p>{html.escape(empty)}</p>")
+    return HTML("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+
+
+def page_intro(period: Period, data: SalesData, analyst_note: str = "") -> HTML:
+    """The block under a report's title: period, its comparison periods, data, note."""
+    prev, ly = period.previous(), period.last_year()
+    parts = [
+        f"<p><strong>Period:</strong> {html.escape(period.label)} "
+        f"({period.start:%Y-%m-%d} to {period.end:%Y-%m-%d}, {period.days} days). "
+        f"<strong>Compared with:</strong> previous {html.escape(prev.label)}; "
+        f"last year {html.escape(ly.label)}.</p>",
+        f"<p><strong>Data:</strong> {len(data.present)} tables loaded "
+        f"({html.escape(', '.join(data.present))}); fingerprint "
+        f"<code>{html.escape(data.fingerprint)}</code>.</p>",
+    ]
+    if analyst_note.strip():
+        parts.append(f'<blockquote class="snb-note"><strong>Analyst note:</strong> '
+                     f"{html.escape(analyst_note.strip())}</blockquote>")
+    return HTML("\n".join(parts))
+
+
+def result_badges(checks: pd.DataFrame) -> HTML:
+    """One line counting the checks by result, e.g. ``6 ok · 1 warning``."""
+    counts = checks["result"].value_counts()
+    text = " · ".join(f'<span style="color:{_RESULT_COLOURS.get(str(k), "inherit")}">'
+                      f"{int(v)} {html.escape(str(k))}</span>" for k, v in counts.items())
+    return HTML(f"<p><strong>Checks:</strong> {text}</p>")
