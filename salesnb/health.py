@@ -108,9 +108,19 @@ def key_checks(data: SalesData, period: Period | str) -> pd.DataFrame:
         out.append(_check("targets for the period", "targets", None, "no targets table"))
     else:
         kpis = sorted(targets.loc[targets["period"] == p.name, "kpi"].unique())
-        out.append(_check("targets for the period", "targets", bool(kpis),
-                          f"{len(kpis)} KPIs: {', '.join(kpis)}" if kpis
-                          else f"no target names period {p.name}"))
+        months = [str(m) for m in pd.period_range(p.start, p.end, freq="M")]
+        by_month = targets[targets["period"].isin(months)].groupby("period")["kpi"].unique()
+        if kpis:
+            out.append(_check("targets for the period", "targets", True,
+                              f"{len(kpis)} KPIs: {', '.join(kpis)}"))
+        elif p.kind in ("quarter", "year") and len(by_month) == len(months):
+            common = sorted(set.intersection(*(set(k) for k in by_month)))
+            out.append(_check("targets for the period", "targets", bool(common),
+                              f"monthly targets for all {len(months)} months, {len(common)} KPIs: "
+                              f"{', '.join(common)}"))
+        else:
+            out.append(_check("targets for the period", "targets", False,
+                              f"no target names period {p.name}"))
     out.append(_check("validation warnings", "all", not data.warnings,
                       f"{len(data.warnings)} warnings (listed below)" if data.warnings else "none"))
     return pd.DataFrame(out)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -221,9 +223,10 @@ def run_job(job: Job, *, commit: str = "unknown") -> JobResult:
     with tempfile.TemporaryDirectory(dir=period_out, prefix=".run-") as tmp:
         executed = Path(tmp) / f"{job.notebook}.ipynb"
         try:
-            pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
-                                kernel_name="python3", progress_bar=False, log_output=False,
-                                cwd=str(config.ROOT))
+            with _stderr_to(job.out_dir / "logs" / "kernels.log"):
+                pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
+                                    kernel_name="python3", progress_bar=False, log_output=False,
+                                    cwd=str(config.ROOT))
         except Exception as exc:  # a failing report must not stop the others
             failed_dir = period_out / "_failed"
             failed_dir.mkdir(exist_ok=True)
@@ -246,17 +249,42 @@ def run_job(job: Job, *, commit: str = "unknown") -> JobResult:
                      html=str(job.html_path))
 
 
+@contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Send this process's stderr (and so the kernel's start-up chatter) to a log file.
+
+    The kernel inherits file descriptor 2; without this its warnings would break the
+    progress bar on the terminal. Errors in the notebook are kept in the notebook itself.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "a", encoding="utf-8") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _failure(exc: Exception, executed: Path) -> tuple[int | None, str]:
-    """The failing cell (its number among code cells, from 1) and a one-line message."""
+    """The failing cell and a one-line message.
+
+    The cell number is the cell's position in the notebook as the analyst sees it in
+    JupyterLab (from 1, markdown cells counted, papermill's injected cell not).
+    """
     name = getattr(exc, "ename", type(exc).__name__)
     value = str(getattr(exc, "evalue", exc)).strip().splitlines()
     message = f"{name}: {value[0] if value else ''}".strip()
     cell = None
     if executed.exists():
         nb = nbformat.read(executed, as_version=4)
-        code = [c for c in nb.cells if c.cell_type == "code"]
-        for i, c in enumerate(code, 1):
-            if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+        added = {"injected-parameters", "papermill-error-cell-tag"}  # cells papermill adds
+        cells = [c for c in nb.cells if not added & set(c.get("metadata", {}).get("tags", []))]
+        for i, c in enumerate(cells, 1):
+            if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs):
                 cell = i
                 # a data validation error lists every problem: show the first one too
                 evalue = next(o["evalue"] for o in c.outputs if o.get("output_type") == "error")

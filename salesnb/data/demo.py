@@ -81,7 +81,7 @@ CHANNEL_ECONOMICS = {
     "Social": (0.19, 0.08, 7_000.0), "Email": (0.22, 0.10, 1_500.0),
     "Referral": (0.25, 0.11, 3_000.0), "Events": (0.08, 0.02, 60_000.0),
 }
-INITIATIVES = [
+INITIATIVES: list[dict[str, Any]] = [
     {"id": "PDCA-01", "title": "New call script for first calls", "kpi": "stage_conversion",
      "stage": "qualified", "segment": {"region": "North"},
      "control_segment": {"region": "South"}, "start": "2026-03-01", "true_effect": 0.15,
@@ -91,7 +91,7 @@ INITIATIVES = [
      "control_segment": {"region": "West"}, "start": "2026-05-01", "true_effect": 0.0,
      "expected_verdict": "keep_running"},
 ]
-SPIKE = {"period": "2026-06", "reason": "defective", "extra_return_rate": 0.03}
+SPIKE: dict[str, Any] = {"period": "2026-06", "reason": "defective", "extra_return_rate": 0.03}
 COMMENTS: dict[str, tuple[tuple[str, ...], float]] = {
     # theme -> (comments in English and Russian, typical csat score)
     "delivery": (("Delivery took too long", "The courier was late again",
@@ -230,7 +230,7 @@ def _deals(rng: np.random.Generator, leads: pd.DataFrame) -> tuple[pd.DataFrame,
         stage_rows.append((deal_ids[i], "qualified", when))
         for k, stage in enumerate(FUNNEL_STAGES[:-1]):
             passes = u_pass[i, k] < _stage_pass(stage, regions[i], when)
-            nxt = _after(np.array([when]), [lags[i, k] * STAGE_LAG_DAYS[stage]])[0]
+            nxt = _after(np.array([when]), np.array([lags[i, k] * STAGE_LAG_DAYS[stage]]))[0]
             if nxt >= end:
                 break  # still open at the end of the data
             if not passes:
@@ -438,9 +438,9 @@ def _feedback(rng: np.random.Generator, orders: pd.DataFrame, returns: pd.DataFr
         for c, w in zip(cust, when, strict=True):
             theme = themes[int(rng.integers(len(themes)))]
             nps = source == "survey"
-            score = float(np.clip(round(rng.normal(COMMENTS[theme][1] * 2 + 0.5, 1.8)), 0, 10))
+            nps_score = float(np.clip(round(rng.normal(COMMENTS[theme][1] * 2 + 0.5, 1.8)), 0, 10))
             rows.append({"received_at": pd.Timestamp(w), "source": source,
-                         "score": score if nps else np.nan, "scale": "nps10" if nps else None,
+                         "score": nps_score if nps else np.nan, "scale": "nps10" if nps else None,
                          "comment": _comment(rng, theme) if (not nps or rng.random() < 0.3) else None,
                          "topic": "relationship", "customer_idx": c, "order_id": None})
     for w in _ts(np.datetime64(START) + rng.integers(0, (END - START).days, size=int(500 * scale))
@@ -467,7 +467,8 @@ def _activities(rng: np.random.Generator, leads: pd.DataFrame, deals: pd.DataFra
     when = start + ((stop - start) * rng.random(len(idx)))
     first = leads.sample(frac=0.5, random_state=rng.integers(1 << 31)).sort_index()
     df = pd.concat([
-        pd.DataFrame({"occurred_at": when, "kind": kinds[rng.choice(4, size=len(idx), p=(0.45, 0.3, 0.15, 0.1))],
+        pd.DataFrame({"occurred_at": when,
+                      "kind": kinds[rng.choice(4, size=len(idx), p=(0.45, 0.3, 0.15, 0.1))],
                       "owner": deals["owner"].to_numpy()[idx], "lead_id": deals["lead_id"].to_numpy()[idx],
                       "deal_id": deals["deal_id"].to_numpy()[idx]}),
         pd.DataFrame({"occurred_at": _after(first["created_at"].to_numpy(),
@@ -481,7 +482,9 @@ def _activities(rng: np.random.Generator, leads: pd.DataFrame, deals: pd.DataFra
                                   rng.gamma(2.0, 8.0, size=len(df)).round(1), np.nan)
     df["outcome"] = np.where(rng.random(len(df)) < 0.7, "reached", "no answer")
     df["customer_id"] = df["deal_id"].map(deals.set_index("deal_id")["customer_id"])
-    df["note"] = np.where(rng.random(len(df)) < 0.05, "Asked for a discount", None)
+    note = np.full(len(df), None, dtype=object)
+    note[rng.random(len(df)) < 0.05] = "Asked for a discount"
+    df["note"] = note
     df.insert(0, "activity_id", _ids("A", len(df), 6))
     return df
 

@@ -105,8 +105,10 @@ def _folder_specs(folder: Path) -> dict[str, TableSpec]:
     return specs
 
 
-def parse_source(source: str | os.PathLike[str] | Mapping[str, Any], *,
-                 base_dir: str | os.PathLike[str] | None = None) -> tuple[dict[str, TableSpec], datetime | None]:
+def parse_source(
+    source: str | os.PathLike[str] | Mapping[str, Any], *,
+    base_dir: str | os.PathLike[str] | None = None,
+) -> tuple[dict[str, TableSpec], datetime | None]:
     """Turn a folder path or a ``source:`` mapping into table specs (and ``as_of``).
 
     Raises ``ValueError`` for an unknown table or option, naming it.

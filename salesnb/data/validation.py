@@ -168,9 +168,9 @@ def validate(tables: Mapping[str, pd.DataFrame], row_words: Mapping[str, str],
 
     _foreign_key(tables, "returns", "order_id", "orders", row_words, problems, error=True)
     _foreign_key(tables, "deal_stages", "deal_id", "deals", row_words, problems, error=True)
-    for child, col, parent in (("leads", "campaign_id", "campaigns"), ("deals", "lead_id", "leads"),
+    for child, key, parent in (("leads", "campaign_id", "campaigns"), ("deals", "lead_id", "leads"),
                                ("feedback", "order_id", "orders")):
-        warnings += _foreign_key(tables, child, col, parent, row_words, problems, error=False)
+        warnings += _foreign_key(tables, child, key, parent, row_words, problems, error=False)
 
     warnings += _oddities(tables, funnel_stages)
     return warnings

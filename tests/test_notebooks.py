@@ -1,0 +1,63 @@
+"""Notebooks: stored without outputs, parameters that cover params/, and execution on the demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+import salesnb
+from salesnb import config
+from salesnb.publish import plan_jobs
+
+NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
+BASES = [config.PARAMS_DIR / "base.yaml", *sorted((config.PARAMS_DIR / "examples").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_notebook_has_no_outputs(path: Path) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+             and (c.get("outputs") or c.get("execution_count"))]
+    assert dirty == [], f"{path.name}: cells {dirty} carry outputs; clear them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_exactly_one_parameters_cell(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+
+
+@pytest.mark.parametrize("base", BASES, ids=[p.stem for p in BASES])
+def test_notebook_parameters_cover_every_params_key(base: Path) -> None:
+    # papermill only warns about unknown parameters, so a typo in params/ would be ignored
+    for job in plan_jobs(base=base):
+        declared = set(pm.inspect_notebook(str(config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb")))
+        missing = set(job.parameters) - declared
+        assert not missing, f"{job.notebook} lacks parameters {sorted(missing)} ({base.name}, {job.period})"
+
+
+def test_data_health_executes_on_the_demo(demo_dir: Path, demo: salesnb.SalesData,
+                                          tmp_path: Path) -> None:
+    out = tmp_path / "data_health.ipynb"
+    pm.execute_notebook(str(config.NOTEBOOKS_DIR / "data_health.ipynb"), str(out),
+                        parameters={"period": "2026-Q3", "source": str(demo_dir)},
+                        kernel_name="python3", progress_bar=False, cwd=str(config.ROOT))
+    nb = nbformat.read(out, as_version=4)
+    html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells
+                     if c.cell_type == "code" for o in c.outputs)
+    assert "errors" not in {o.get("output_type") for c in nb.cells if c.cell_type == "code"
+                            for o in c.outputs}
+    # the orders row count and the rows in Q3, computed here independently
+    orders = demo["orders"]
+    in_q3 = orders["ordered_at"].between("2026-07-01", "2026-09-30 23:59:59").sum()
+    assert f"{len(orders):,}" in html and f"{in_q3:,}" in html
+    assert demo.fingerprint in html
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if "image/png" in o.get("data", {})]
+    assert len(images) == 1
+

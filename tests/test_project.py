@@ -1,0 +1,48 @@
+"""The project's own files agree with each other: dependencies, Makefile, README."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import yaml
+
+from salesnb import config
+
+# pip name -> conda-forge name, where they differ
+CONDA_NAMES: dict[str, str] = {}
+
+
+def _split(spec: str) -> tuple[str, str]:
+    m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", spec.strip())
+    assert m, spec
+    return m[1].lower(), m[2].replace(" ", "")
+
+
+def test_environment_yml_mirrors_pyproject() -> None:
+    project = tomllib.loads((config.ROOT / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((config.ROOT / "environment.yml").read_text())
+    wanted = {CONDA_NAMES.get(n, n): v for n, v in map(_split, project["dependencies"])}
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    have = dict(map(_split, conda))
+    have.pop("pip", None)
+    assert have.pop("python") == f">={project['requires-python'].lstrip('>=')}"
+    assert have == wanted
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pip == ["-e .[dev]"]
+    assert env["channels"] == ["conda-forge"]
+
+
+def test_makefile_targets_are_documented() -> None:
+    text = (config.ROOT / "Makefile").read_text()
+    assert ".DEFAULT_GOAL := help" in text
+    for target in ("help", "report", "test", "lab", "data", "lint", "clean"):
+        assert re.search(rf"^{target}:.*## \S", text, re.M), f"make {target} lacks a ## description"
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    text = (config.ROOT / "README.md").read_text()
+    first = text.index("make report")
+    assert first < text.index("## ") or first < 1500
+    assert "make test" in text[:1500]
+    assert "params/examples/superstore.yaml" in text

@@ -1,0 +1,90 @@
+"""Publishing: self-contained pages with code hidden, the index, failures that keep the
+last good page, and bad periods stopped before anything runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import salesnb
+from salesnb.cli import main
+from salesnb.publish import PublishError, plan_jobs, publish
+
+
+def _base(tmp_path: Path, source: str, **extra: object) -> Path:
+    base = tmp_path / "params" / "base.yaml"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    content = {"source": source, "currency": "USD", "fiscal_year_start": 1,
+               "funnel_stages": ["qualified", "meeting", "proposal", "negotiation", "won"],
+               "analyst_note": "", "report": {"notebooks": ["data_health"]}, **extra}
+    base.write_text(yaml.safe_dump(content), encoding="utf-8")
+    return base
+
+
+def test_plan_merges_base_and_period_params(tmp_path: Path) -> None:
+    base = _base(tmp_path, "data/demo")
+    (base.parent / "2026-10.yaml").write_text("analyst_note: late deliveries\n")
+    (base.parent / "2026-Q3.yaml").write_text("")
+    jobs = plan_jobs(base=base)
+    assert sorted(j.period for j in jobs) == ["2026-10", "2026-Q3"]
+    oct_job = next(j for j in jobs if j.period == "2026-10")
+    assert oct_job.parameters["analyst_note"] == "late deliveries"
+    assert oct_job.parameters["period"] == "2026-10"
+    assert "report" not in oct_job.parameters
+
+
+def test_bad_period_stops_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    base = _base(tmp_path, "data/demo")
+    (base.parent / "2026-13.yaml").write_text("")
+    with pytest.raises(PublishError, match="2026-13.yaml: '2026-13' is not a period"):
+        plan_jobs(base=base)
+    assert main(["report", "--base", str(base), "--out", str(tmp_path / "out")]) == 2
+    assert "Accepted forms" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_params_yaml_is_a_clear_error(tmp_path: Path) -> None:
+    base = _base(tmp_path, "data/demo")
+    (base.parent / "2026-10.yaml").write_text("analyst_note: [unclosed\n")
+    with pytest.raises(PublishError, match="2026-10.yaml is not valid YAML"):
+        plan_jobs(base=base)
+
+
+def test_publish_self_contained_page_and_keep_last_good_on_failure(
+        demo_dir: Path, demo: salesnb.SalesData, tmp_path: Path,
+        capsys: pytest.CaptureFixture) -> None:
+    base = _base(tmp_path, str(demo_dir))
+    out = tmp_path / "out"
+    report = publish(base=base, period="2026-10", out_dir=out, progress=False)
+    assert [r.status for r in report.results] == ["ok"]
+    page = out / "2026-10" / "data_health.html"
+    html = page.read_text(encoding="utf-8")
+    # nothing from any network: no remote scripts, styles, fonts or images
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "@import" not in html and "require.js" not in html and "mathjax" not in html.lower()
+    assert "data:image/png;base64" in html
+    assert "salesnb.load(" not in html  # code is hidden
+    assert demo.fingerprint in html and "Run record" in html
+    assert f"{len(demo['orders']):,}" in html
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="2026-10/data_health.html"' in index
+
+    # now the data breaks: the page stays as it was, the failure is kept and reported
+    good = page.read_bytes()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "orders.csv").write_text("order_id,customer_id,ordered_at,amount,status\n"
+                                       "O1,C1,2026-10-01,-5,completed\n")
+    base = _base(tmp_path, str(broken))
+    code = main(["report", "--base", str(base), "--period", "2026-10", "--out", str(out), "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "FAILED 2026-10 data_health: cell 3: DataValidationError:" in err
+    assert "orders.amount: negative" in err
+    assert page.read_bytes() == good
+    assert (out / "2026-10" / "_failed" / "data_health.ipynb").is_file()
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "failed" in index and "last good page kept" in index

@@ -1,0 +1,56 @@
+"""The real Superstore export loads through params/examples/superstore.yaml alone.
+
+Skips when ../shared/data/superstore is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import salesnb
+from salesnb import config
+from salesnb.publish import publish
+
+SUPERSTORE = config.ROOT.parent / "shared" / "data" / "superstore"
+PARAMS = config.PARAMS_DIR / "examples" / "superstore.yaml"
+pytestmark = pytest.mark.skipif(not (SUPERSTORE / "superstore_orders.csv").is_file(),
+                                reason=f"Superstore export not found in {SUPERSTORE}")
+
+
+@pytest.fixture(scope="module")
+def superstore() -> salesnb.SalesData:
+    params = config.read_params(PARAMS)
+    return salesnb.load(params["source"], base_dir=config.ROOT)
+
+
+def test_orders_aggregate_from_lines(superstore: salesnb.SalesData) -> None:
+    lines = pd.read_csv(SUPERSTORE / "superstore_orders.csv")
+    orders = superstore["orders"]
+    assert len(orders) == lines["Order ID"].nunique() == 5009
+    assert orders["customer_id"].nunique() == 793
+    assert orders["amount"].sum() == pytest.approx(lines["Sales"].sum(), rel=1e-12)
+    assert orders["quantity"].sum() == lines["Quantity"].sum()
+    one = lines[lines["Order ID"] == "CA-2013-152156"]
+    row = orders.set_index("order_id").loc["CA-2013-152156"]
+    assert row["amount"] == pytest.approx(one["Sales"].sum())
+    assert row["ordered_at"] == pd.Timestamp("2013-11-09")
+    assert (orders["status"] == "completed").all()
+
+
+def test_returns_from_the_returns_sheet(superstore: salesnb.SalesData) -> None:
+    returns = superstore["returns"]
+    sheet = pd.read_csv(SUPERSTORE / "superstore_returns.csv")
+    assert len(returns) == 296 == sheet["Order ID"].nunique()
+    joined = returns.merge(superstore["orders"], on="order_id", suffixes=("", "_order"))
+    assert (joined["amount"] == joined["amount_order"]).all()
+    assert (joined["returned_at"] == joined["ordered_at"]).all()
+    assert superstore.warnings == ()
+
+
+def test_superstore_page_publishes(tmp_path: Path) -> None:
+    report = publish(base=PARAMS, period="2014-Q4", out_dir=tmp_path, progress=False)
+    assert [r.status for r in report.results] == ["ok"]
+    html = (tmp_path / "2014-Q4" / "data_health.html").read_text(encoding="utf-8")
+    assert "5,009" in html and "Superstore sample data" in html
