@@ -10,11 +10,18 @@ that do not stop it are warnings.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
-import pandera.pandas as pa
+
+with warnings.catch_warnings():
+    # pandera imports pyspark.pandas when pyspark is installed (the Spark engine), and
+    # pyspark warns on import that it does not fully support pandas 3: not our concern here
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support",
+                            category=FutureWarning)
+    import pandera.pandas as pa
 
 from salesnb.data.schema import TABLES
 

@@ -1,0 +1,433 @@
+"""Sufficient statistics per KPI × segment for one time window, on any engine.
+
+Written once with narwhals, so the same code runs on pandas, DuckDB and Spark. Every
+function filters one window, derives the columns it sums (flags, x²) *before*
+``group_by().agg()`` and returns a small pandas DataFrame: one row per segment (``_seg``).
+:func:`summaries` turns those rows into :mod:`salesnb.stats` summaries keyed by
+``(kpi, stage, segment)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+
+from salesnb.engines import Source
+from salesnb.kpis import KPI
+from salesnb.periods import Period
+from salesnb.stats import Counts, Moments, Proportion, RatioMoments, Sample, Summary
+
+__all__ = ["Window", "summaries", "SEG", "NotSegmentable", "data_end", "cohort_lags",
+           "cycle_frame", "collect"]
+
+SEG = "_seg"
+NONE_LABEL = "(none)"
+# how a table without the `by` column reaches one that has it: table -> (key, parent)
+_LINKS = {"returns": ("order_id", "orders"), "deal_stages": ("deal_id", "deals"),
+          "deals": ("lead_id", "leads")}
+
+
+class NotSegmentable(ValueError):
+    """The KPI's table has no path to the requested segment column."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time window ``[start, end)`` of ``days`` whole days."""
+
+    start: datetime
+    end: datetime
+    days: int
+
+    @classmethod
+    def of(cls, period: Period) -> Window:
+        return cls(period.start_ts.to_pydatetime(), period.end_ts.to_pydatetime(), period.days)
+
+
+def collect(lf: nw.LazyFrame) -> pd.DataFrame:
+    """Run a narwhals query and hand back pandas (Spark results travel through Arrow)."""
+    return lf.collect(backend="pandas").to_native()
+
+
+def _in(col: str, w: Window) -> nw.Expr:
+    return (nw.col(col) >= w.start) & (nw.col(col) < w.end)
+
+
+def segmented(src: Source, table: str, by: str | None) -> nw.LazyFrame:
+    """The table with a text column ``_seg``: the ``by`` column, through links if needed."""
+    lf = src.frame(table)
+    if by is None:
+        return lf.with_columns(nw.lit("all").alias(SEG))
+    if by in src.columns(table):
+        return lf.with_columns(nw.col(by).cast(nw.String).fill_null(NONE_LABEL).alias(SEG))
+    if table not in _LINKS:
+        raise NotSegmentable(f"{table} has no column {by!r}")
+    key, parent = _LINKS[table]
+    if not src.has(parent) or key not in src.columns(table):
+        raise NotSegmentable(f"{table} has no column {by!r} and no link to {parent}")
+    parents = segmented(src, parent, by).select(nw.col(key), nw.col(SEG))
+    return (lf.join(parents, on=key, how="left")
+            .with_columns(nw.col(SEG).fill_null(NONE_LABEL)))
+
+
+def _orders(src: Source, w: Window, by: str | None) -> pd.DataFrame:
+    cols = src.columns("orders")
+    o = segmented(src, "orders", by).filter(_in("ordered_at", w))
+    o = o.with_columns((nw.col("status") != "cancelled").cast(nw.Int64).alias("done"))
+    qty = nw.col("quantity").fill_null(0) if "quantity" in cols else nw.lit(0.0)
+    o = o.with_columns((nw.col("amount") * nw.col("done")).alias("amt"),
+                       (qty * nw.col("done")).alias("qty"),
+                       (1 - nw.col("done")).alias("cancelled"))
+    if src.has("returns"):
+        returned = (src.frame("returns").select("order_id").unique()
+                    .with_columns(nw.lit(1).alias("ret")))
+        o = o.join(returned, on="order_id", how="left").with_columns(
+            (nw.col("ret").fill_null(0) * nw.col("done")).alias("ret"))
+    else:
+        o = o.with_columns(nw.lit(0).alias("ret"))
+    o = o.with_columns((nw.col("amt") * nw.col("amt")).alias("amt2"),
+                       (nw.col("qty") * nw.col("qty")).alias("qty2"))
+    return collect(o.group_by(SEG).agg(
+        nw.col("done").sum().alias("n"), nw.col("amt").sum().alias("s"),
+        nw.col("amt2").sum().alias("ss"), nw.col("qty").sum().alias("q"),
+        nw.col("qty2").sum().alias("qq"), nw.col("cancelled").sum().alias("cancelled"),
+        nw.col("ret").sum().alias("returned")))
+
+
+def _returns(src: Source, w: Window, by: str | None) -> pd.DataFrame:
+    r = segmented(src, "returns", by).filter(_in("returned_at", w))
+    if "kind" in src.columns("returns"):
+        refusal = (nw.col("kind") == "refusal").fill_null(False).cast(nw.Int64)
+    else:
+        refusal = nw.lit(0)
+    r = r.with_columns(refusal.alias("ref")).with_columns((1 - nw.col("ref")).alias("ret"))
+    r = r.with_columns((nw.col("amount") * nw.col("ret")).alias("ra"),
+                       (nw.col("amount") * nw.col("amount")).alias("a2"))
+    r = r.with_columns((nw.col("a2") * nw.col("ret")).alias("ra2"))
+    return collect(r.group_by(SEG).agg(
+        nw.col("ret").sum().alias("n_ret"), nw.col("ra").sum().alias("s_ret"),
+        nw.col("ra2").sum().alias("ss_ret"), nw.col("ref").sum().alias("n_ref"),
+        nw.len().alias("n_all"), nw.col("amount").sum().alias("s_all"),
+        nw.col("a2").sum().alias("ss_all")))
+
+
+def _first_orders(src: Source) -> nw.LazyFrame:
+    """customer_id, first: the first non-cancelled order (or an earlier first_purchase_at)."""
+    first = (src.frame("orders").filter(nw.col("status") != "cancelled")
+             .group_by("customer_id").agg(nw.col("ordered_at").min().alias("first")))
+    if src.has("customers") and "first_purchase_at" in src.columns("customers"):
+        known = src.frame("customers").select("customer_id", "first_purchase_at")
+        first = (first.join(known, on="customer_id", how="left")
+                 .with_columns(nw.min_horizontal("first", "first_purchase_at").alias("first"))
+                 .select("customer_id", "first"))
+    return first
+
+
+def _new_customers(src: Source, w: Window, by: str | None) -> pd.DataFrame:
+    new = _first_orders(src).filter(_in("first", w))
+    if by is None:
+        return collect(new.with_columns(nw.lit("all").alias(SEG)).group_by(SEG).agg(nw.len().alias("n")))
+    # the segment of the customer's first order (the smallest label on a tie)
+    firsts = (segmented(src, "orders", by).filter(nw.col("status") != "cancelled")
+              .select("customer_id", nw.col("ordered_at").alias("first"), SEG))
+    seg = (new.join(firsts, on=["customer_id", "first"], how="left")
+           .group_by("customer_id").agg(nw.col(SEG).min())
+           .with_columns(nw.col(SEG).fill_null(NONE_LABEL)))
+    return collect(seg.group_by(SEG).agg(nw.len().alias("n")))
+
+
+def _leads(src: Source, w: Window, by: str | None) -> pd.DataFrame:
+    cols = src.columns("leads")
+    lf = segmented(src, "leads", by).filter(_in("created_at", w))
+    converted = (~nw.col("converted_at").is_null()).cast(nw.Int64) if "converted_at" in cols else nw.lit(0)
+    lf = lf.with_columns(converted.alias("conv"))
+    if src.has("deals") and "lead_id" in src.columns("deals"):
+        won = (src.frame("deals").filter(nw.col("outcome") == "won").select("lead_id")
+               .drop_nulls().unique().with_columns(nw.lit(1).alias("won")))
+        lf = (lf.join(won, on="lead_id", how="left")
+              .with_columns(nw.max_horizontal(nw.col("conv"), nw.col("won").fill_null(0)).alias("conv")))
+    return collect(lf.group_by(SEG).agg(nw.len().alias("n"), nw.col("conv").sum().alias("conv")))
+
+
+def _deals_closed(src: Source, w: Window, by: str | None) -> pd.DataFrame:
+    d = (segmented(src, "deals", by).filter(_in("closed_at", w))
+         .filter(nw.col("outcome").is_in(["won", "lost"]))
+         .with_columns((nw.col("outcome") == "won").cast(nw.Int64).alias("won")))
+    return collect(d.group_by(SEG).agg(nw.len().alias("n"), nw.col("won").sum().alias("won")))
+
+
+def cycle_frame(src: Source, w: Window, by: str | None, *, created: bool = False) -> pd.DataFrame:
+    """Deals won in the window (or, with ``created``, all deals created in it) as pandas:
+    ``_seg``, ``created_at``, ``closed_at``, ``outcome``, ``days`` (calendar days)."""
+    d = segmented(src, "deals", by)
+    if created:
+        d = d.filter(_in("created_at", w))
+    else:
+        d = d.filter(_in("closed_at", w) & (nw.col("outcome") == "won"))
+    df = collect(d.select(SEG, "created_at", "closed_at", "outcome"))
+    for col in ("created_at", "closed_at"):
+        df[col] = pd.to_datetime(df[col])
+    df["days"] = (df["closed_at"].dt.normalize() - df["created_at"].dt.normalize()).dt.days
+    return df
+
+
+def _pipeline(src: Source, w: Window, by: str | None) -> pd.DataFrame:
+    d = segmented(src, "deals", by).filter(nw.col("created_at") < w.end)
+    d = d.filter(nw.col("closed_at").is_null() | (nw.col("closed_at") >= w.end))
+    d = d.filter(~nw.col("amount").is_null())
+    d = d.with_columns((nw.col("amount") * nw.col("amount")).alias("a2"))
+    return collect(d.group_by(SEG).agg(nw.len().alias("n"), nw.col("amount").sum().alias("s"),
+                                       nw.col("a2").sum().alias("ss")))
+
+
+def _stages(src: Source, w: Window, by: str | None, stages: list[str]) -> pd.DataFrame:
+    pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
+    entered = segmented(src, "deal_stages", by).filter(_in("entered_at", w))
+    entered = entered.join(pairs, on="stage", how="inner")
+    reached = (src.frame("deal_stages").select("deal_id", nw.col("stage").alias("next_stage"))
+               .unique().with_columns(nw.lit(1).alias("reached")))
+    entered = (entered.select("deal_id", "stage", "next_stage", SEG)
+               .unique(subset=["deal_id", "stage"])
+               .join(reached, on=["deal_id", "next_stage"], how="left")
+               .with_columns(nw.col("reached").fill_null(0)))
+    return collect(entered.group_by("stage", SEG).agg(nw.len().alias("n"),
+                                                      nw.col("reached").sum().alias("advanced")))
+
+
+def _where(filters: Mapping[str, Any] | None) -> nw.Expr:
+    expr = nw.lit(True)
+    ops = {"==": "__eq__", "!=": "__ne__", ">": "__gt__", ">=": "__ge__", "<": "__lt__", "<=": "__le__"}
+    for col, cond in (filters or {}).items():
+        if isinstance(cond, Mapping):
+            for op, value in cond.items():
+                expr = expr & getattr(nw.col(col), ops[op])(value)
+        elif isinstance(cond, list | tuple):
+            expr = expr & nw.col(col).is_in(list(cond))
+        else:
+            expr = expr & (nw.col(col) == cond)
+    return expr
+
+
+def _custom(src: Source, kpi: KPI, w: Window, by: str | None) -> pd.DataFrame:
+    spec = kpi.spec
+    lf = segmented(src, spec["table"], by).filter(_in(spec["date"], w)).filter(_where(spec.get("where")))
+    if kpi.kind == "count":
+        return collect(lf.group_by(SEG).agg(nw.len().alias("n")))
+    if kpi.kind in ("sum", "mean"):
+        lf = lf.filter(~nw.col(spec["column"]).is_null()).with_columns(
+            nw.col(spec["column"]).cast(nw.Float64).alias("x"))
+        lf = lf.with_columns((nw.col("x") * nw.col("x")).alias("x2"))
+        return collect(lf.group_by(SEG).agg(nw.len().alias("n"), nw.col("x").sum().alias("s"),
+                                            nw.col("x2").sum().alias("ss")))
+    parts = []
+    for side in ("numerator", "denominator"):
+        part = spec[side]
+        value = nw.col(part["column"]).fill_null(0).cast(nw.Float64) if part.get("column") else nw.lit(1.0)
+        parts.append((_where(part.get("where")).cast(nw.Float64) * value).alias(side[0]))
+    lf = lf.with_columns(*parts)
+    lf = lf.with_columns((nw.col("n") * nw.col("n")).alias("nn"), (nw.col("d") * nw.col("d")).alias("dd"),
+                         (nw.col("n") * nw.col("d")).alias("nd"))
+    return collect(lf.group_by(SEG).agg(
+        nw.len().alias("rows"), nw.col("n").sum().alias("sx"), nw.col("d").sum().alias("sy"),
+        nw.col("nn").sum().alias("sxx"), nw.col("dd").sum().alias("syy"),
+        nw.col("nd").sum().alias("sxy")))
+
+
+def _num(v: Any) -> float:
+    return 0.0 if v is None or v != v else float(v)
+
+
+def _rows(df: pd.DataFrame) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(segment, row) pairs with numbers as floats (nulls from empty sums as 0)."""
+    for rec in df.to_dict("records"):
+        seg = str(rec.pop(SEG))
+        yield seg, {k: (v if k == "stage" else _num(v)) for k, v in rec.items()}
+
+
+Key = tuple[str, str | None, str]  # (kpi, stage, segment)
+
+
+def _builtin(src: Source, names: set[str], w: Window, by: str | None,
+             funnel_stages: list[str]) -> Iterable[tuple[set[str], Any]]:
+    """(KPIs it yields, a function returning {key: summary}) per family of KPIs."""
+    days = w.days
+
+    def orders() -> dict[Key, Summary]:
+        out: dict[Key, Summary] = {}
+        for seg, r in _rows(_orders(src, w, by)):
+            out[("revenue", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "sum")
+            out[("orders", None, seg)] = Counts(r["n"], days)
+            out[("units", None, seg)] = Moments(r["n"], r["q"], r["qq"], days, "sum")
+            out[("average_check", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "mean")
+            out[("return_rate", None, seg)] = Proportion(r["returned"], r["n"])
+            out[("refusals", None, seg)] = Counts(r["cancelled"], days)
+            out[("net_revenue", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "sum")
+        return out
+
+    def returns() -> dict[Key, Summary]:
+        out: dict[Key, Summary] = {}
+        for seg, r in _rows(_returns(src, w, by)):
+            out[("returns", None, seg)] = Counts(r["n_ret"], days)
+            out[("returns_amount", None, seg)] = Moments(r["n_ret"], r["s_ret"], r["ss_ret"], days, "sum")
+            out[("refusals", None, seg)] = Counts(r["n_ref"], days)
+            # net revenue subtracts every return and refusal: a negative compound-Poisson part
+            out[("net_revenue", None, seg)] = Moments(r["n_all"], -r["s_all"], r["ss_all"], days, "sum")
+        return out
+
+    def new_customers() -> dict[Key, Summary]:
+        return {("new_customers", None, seg): Counts(r["n"], days)
+                for seg, r in _rows(_new_customers(src, w, by))}
+
+    def leads() -> dict[Key, Summary]:
+        out: dict[Key, Summary] = {}
+        for seg, r in _rows(_leads(src, w, by)):
+            out[("leads", None, seg)] = Counts(r["n"], days)
+            out[("conversion_rate", None, seg)] = Proportion(r["conv"], r["n"])
+        return out
+
+    def win_rate() -> dict[Key, Summary]:
+        return {("win_rate", None, seg): Proportion(r["won"], r["n"])
+                for seg, r in _rows(_deals_closed(src, w, by))}
+
+    def cycle() -> dict[Key, Summary]:
+        cyc = cycle_frame(src, w, by)
+        return {("sales_cycle_days", None, str(seg)): Sample(tuple(float(x) for x in g["days"]))
+                for seg, g in cyc.groupby(SEG)}
+
+    def pipeline() -> dict[Key, Summary]:
+        return {("pipeline_value", None, seg): Moments(r["n"], r["s"], r["ss"], days, "sum")
+                for seg, r in _rows(_pipeline(src, w, by))}
+
+    def stages() -> dict[Key, Summary]:
+        return {("stage_conversion", str(r["stage"]), seg): Proportion(r["advanced"], r["n"])
+                for seg, r in _rows(_stages(src, w, by, funnel_stages))}
+
+    families = [
+        ({"revenue", "orders", "units", "average_check", "return_rate", "refusals", "net_revenue"},
+         "orders", orders),
+        ({"returns", "returns_amount", "refusals", "net_revenue"}, "returns", returns),
+        ({"new_customers"}, "orders", new_customers),
+        ({"leads", "conversion_rate"}, "leads", leads),
+        ({"win_rate"}, "deals", win_rate),
+        ({"sales_cycle_days"}, "deals", cycle),
+        ({"pipeline_value"}, "deals", pipeline),
+        ({"stage_conversion"}, "deal_stages", stages),
+    ]
+    for kpi_names, table, fn in families:
+        if kpi_names & names and src.has(table):
+            if fn is stages and len(funnel_stages) < 2:
+                continue
+            yield kpi_names & names, fn
+
+
+def _merge(out: dict[Key, Summary], part: dict[Key, Summary]) -> None:
+    """Add a family's summaries; summaries of one KPI from two tables add up."""
+    for key, value in part.items():
+        out[key] = out[key] + value if key in out else value  # type: ignore[operator]
+
+
+def summaries(src: Source, kpis: Iterable[KPI], w: Window, by: str | None, *,
+              funnel_stages: list[str]) -> tuple[dict[Key, Summary], dict[str, str]]:
+    """Summaries per (kpi, stage, segment) for one window, and per-KPI problems.
+
+    The second mapping names KPIs that could not be computed, with why:
+    ``missing_table`` or ``not_segmentable``.
+    """
+    wanted = {k.name: k for k in kpis}
+    out: dict[Key, Summary] = {}
+    problems: dict[str, str] = {}
+    for kpi in wanted.values():
+        if not all(src.has(t) for t in kpi.tables):
+            problems[kpi.name] = "missing_table"
+    names = set(wanted) - set(problems)
+    for kpi_names, fn in _builtin(src, names, w, by, funnel_stages):
+        try:
+            _merge(out, fn())
+        except NotSegmentable:
+            problems.update(dict.fromkeys(kpi_names, "not_segmentable"))
+    for kpi in wanted.values():
+        if not kpi.spec or kpi.name in problems:
+            continue
+        try:
+            df = _custom(src, kpi, w, by)
+        except NotSegmentable:
+            problems[kpi.name] = "not_segmentable"
+            continue
+        for seg, r in _rows(df):
+            if kpi.kind == "count":
+                out[(kpi.name, None, seg)] = Counts(r["n"], w.days)
+            elif kpi.kind in ("sum", "mean"):
+                out[(kpi.name, None, seg)] = Moments(r["n"], r["s"], r["ss"], w.days, kpi.kind)
+            else:
+                out[(kpi.name, None, seg)] = RatioMoments(r["rows"], r["sx"], r["sy"], r["sxx"],
+                                                          r["syy"], r["sxy"])
+    return {k: v for k, v in out.items() if k[0] in wanted and k[0] not in problems}, problems
+
+
+def data_end(src: Source) -> pd.Timestamp:
+    """The last moment the data covers: the latest event date over the event tables."""
+    if "data_end" not in src.cache:
+        ends = []
+        for table, col in (("orders", "ordered_at"), ("leads", "created_at"), ("deals", "created_at"),
+                           ("returns", "returned_at"), ("deal_stages", "entered_at")):
+            if src.has(table):
+                v = collect(src.frame(table).select(nw.col(col).max()))[col].iloc[0]
+                if v is not None and not pd.isna(v):
+                    ends.append(pd.Timestamp(v))
+        src.cache["data_end"] = max(ends) if ends else pd.Timestamp.now()
+    return src.cache["data_end"]
+
+
+def cohort_lags(src: Source, funnel_stages: list[str]) -> dict[tuple[str, str | None], float]:
+    """Days within which 90% of a cohort's outcomes arrive (from the whole history).
+
+    ``("conversion_rate", None)``: lead created → converted; ``("return_rate", None)``:
+    order → return; ``("stage_conversion", stage)``: entering a stage → the next. A cohort
+    younger than this is immature: its rate will still rise.
+    """
+    key = ("lags", tuple(funnel_stages))
+    if key in src.cache:
+        return src.cache[key]
+    lags: dict[tuple[str, str | None], float] = {}
+
+    def p90(delta: pd.Series) -> float:
+        days = pd.to_timedelta(delta).dt.total_seconds().dropna() / 86400
+        return float(np.percentile(days, 90)) if len(days) else 0.0
+
+    if src.has("leads") and "converted_at" in src.columns("leads"):
+        df = collect(src.frame("leads").filter(~nw.col("converted_at").is_null())
+                     .select("created_at", "converted_at"))
+        lags[("conversion_rate", None)] = p90(pd.to_datetime(df["converted_at"]) - pd.to_datetime(df["created_at"]))
+    if src.has("returns", "orders"):
+        df = collect(src.frame("returns").select("order_id", "returned_at")
+                     .join(src.frame("orders").select("order_id", "ordered_at"), on="order_id", how="inner"))
+        lags[("return_rate", None)] = p90(pd.to_datetime(df["returned_at"]) - pd.to_datetime(df["ordered_at"]))
+    if src.has("deal_stages") and len(funnel_stages) > 1:
+        pairs = src.constant(pd.DataFrame({"stage": funnel_stages[:-1], "next_stage": funnel_stages[1:]}))
+        st = src.frame("deal_stages").select("deal_id", "stage", "entered_at")
+        nxt = st.select("deal_id", nw.col("stage").alias("next_stage"),
+                        nw.col("entered_at").alias("next_at"))
+        df = collect(st.join(pairs, on="stage", how="inner")
+                     .join(nxt, on=["deal_id", "next_stage"], how="inner")
+                     .select("stage", "entered_at", "next_at"))
+        for stage, group in df.groupby("stage"):
+            lags[("stage_conversion", str(stage))] = p90(pd.to_datetime(group["next_at"])
+                                                         - pd.to_datetime(group["entered_at"]))
+    src.cache[key] = lags
+    return lags
+
+
+def immature(kpi: str, stage: str | None, w: Window, end: pd.Timestamp,
+             lags: Mapping[tuple[str, str | None], float]) -> bool:
+    """True when the cohort's last members have had less than the typical lag to convert."""
+    lag = lags.get((kpi, stage))
+    if lag is None or math.isnan(lag):
+        return False
+    return (end - pd.Timestamp(w.end)).total_seconds() / 86400 < lag

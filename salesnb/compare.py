@@ -1,0 +1,467 @@
+"""KPI tables and honest period-over-period comparisons.
+
+:func:`kpi_table` gives every KPI's value for a period (per segment with ``by``);
+:func:`compare` sets it against the previous period, the same period last year or the
+target, with an interval, a p-value, a Benjamini–Hochberg q-value and a validity gate
+that says why no verdict is given. :func:`reasons`, :func:`sales_cycle` and
+:func:`revenue_drivers` explain what moved. The statistics are in :mod:`salesnb.stats`;
+the aggregation (any engine) in :mod:`salesnb.aggregate`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+from statsmodels.duration.survfunc import SurvfuncRight
+
+from salesnb.aggregate import (
+    SEG,
+    Key,
+    Window,
+    cohort_lags,
+    collect,
+    cycle_frame,
+    data_end,
+    immature,
+    segmented,
+    summaries,
+)
+from salesnb.data import SalesData
+from salesnb.engines import Engine, Source, as_source
+from salesnb.kpis import KPI, registry
+from salesnb.periods import Period, parse_period
+from salesnb.stats import Counts, Moments, Proportion, Sample, Summary, TestResult, against_value, \
+    bh_qvalues, two_sample
+
+__all__ = ["kpi_table", "compare", "reasons", "sales_cycle", "revenue_drivers", "kpi_trend",
+           "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS"]
+
+DEFAULT_FUNNEL = ["qualified", "meeting", "proposal", "negotiation", "won"]
+DEFAULT_MIN_EVENTS = 20
+Against = Literal["previous", "last_year", "target"]
+Data = SalesData | Source
+
+
+def _setup(data: Data, period: str | Period, kpis: Sequence[str] | None, engine: Engine | None,
+           custom_kpis: Mapping[str, Any] | None, fiscal_year_start: int) -> tuple[Source, Period, list[KPI]]:
+    src = as_source(data, engine)
+    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    reg = registry(custom_kpis)
+    names = list(kpis) if kpis is not None else list(reg)
+    unknown = [n for n in names if n not in reg]
+    if unknown:
+        raise ValueError(f"unknown KPIs {unknown}; known: {', '.join(reg)}")
+    return src, p, [reg[n] for n in names]
+
+
+def _by_column(by: str | None) -> str:
+    return by or "segment"
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=columns)
+    return df.reset_index(drop=True)
+
+
+def kpi_table(data: Data, period: str | Period, *, by: str | None = None,
+              kpis: Sequence[str] | None = None, engine: Engine | None = None,
+              custom_kpis: Mapping[str, Any] | None = None, funnel_stages: Sequence[str] | None = None,
+              min_events: int = DEFAULT_MIN_EVENTS, as_of: str | pd.Timestamp | None = None,
+              fiscal_year_start: int = 1) -> pd.DataFrame:
+    """Every KPI's value for one period.
+
+    Parameters
+    ----------
+    data
+        Loaded :class:`~salesnb.data.SalesData`, or a :func:`salesnb.scan` source.
+    period
+        Any period string (``2026-10``, ``2026-Q3``, ``2026``, ``2026-W42``, ``a..b``).
+    by
+        A segment column (region, channel, owner, product …): one row per KPI × segment.
+    kpis
+        KPI names (default: all, including ``custom_kpis`` from params).
+    engine
+        ``pandas``, ``duckdb`` or ``spark``; default: where the data lives.
+    min_events
+        Fewer events than this → status ``insufficient_data``.
+    as_of
+        The data's end (default: its latest event), for the immaturity gate.
+
+    Returns
+    -------
+    DataFrame
+        ``kpi``, ``stage`` (funnel stage of ``stage_conversion`` rows), the ``by`` column
+        when given, ``label``, ``value``, ``unit``, ``n`` (events behind the value),
+        ``status`` (``ok``, ``insufficient_data``, ``immature``, ``missing_table``,
+        ``not_segmentable``), ``definition``.
+    """
+    src, p, kpi_list = _setup(data, period, kpis, engine, custom_kpis, fiscal_year_start)
+    stages = list(funnel_stages or DEFAULT_FUNNEL)
+    w = Window.of(p)
+    values, problems = summaries(src, kpi_list, w, by, funnel_stages=stages)
+    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+    lags = cohort_lags(src, stages) if any(k.kind == "proportion" for k in kpi_list) else {}
+    col = _by_column(by)
+    rows = []
+    for kpi in kpi_list:
+        keys = sorted((k for k in values if k[0] == kpi.name),
+                      key=lambda k: (stages.index(k[1]) if k[1] in stages else -1, k[2]))
+        if kpi.name in problems or not keys:
+            rows.append({"kpi": kpi.name, "stage": None, col: None if by else "all",
+                         "label": kpi.label, "value": math.nan, "unit": kpi.unit, "n": 0,
+                         "status": problems.get(kpi.name, "insufficient_data"),
+                         "definition": kpi.definition})
+            continue
+        for key in keys:
+            s = values[key]
+            status = "ok"
+            if s.n < min_events:
+                status = "insufficient_data"
+            elif kpi.kind == "proportion" and immature(kpi.name, key[1], w, end, lags):
+                status = "immature"
+            rows.append({"kpi": kpi.name, "stage": key[1], col: key[2],
+                         "label": kpi.label + (f": {key[1]} → next" if key[1] else ""),
+                         "value": s.value, "unit": kpi.unit, "n": int(s.n), "status": status,
+                         "definition": kpi.definition})
+    out = _frame(rows, ["kpi", "stage", col, "label", "value", "unit", "n", "status", "definition"])
+    if by is None:
+        out = out.drop(columns=[col])
+    return out.astype({"value": "float64", "n": "int64"})
+
+
+def _targets(src: Source, p: Period, kpis: list[KPI], by: str | None) -> dict[tuple[str, str], float]:
+    """Targets for the period: its own rows, else its months (flows summed, rates averaged)."""
+    if not src.has("targets"):
+        return {}
+    t = collect(src.frame("targets"))
+    months = [str(m) for m in pd.period_range(p.start, p.end, freq="M")]
+    if by is None:
+        t = t[t["segment_column"].isna()] if "segment_column" in t.columns else t
+        t = t.assign(_seg="all")
+    else:
+        if "segment_column" not in t.columns:
+            return {}
+        t = t[t["segment_column"] == by].assign(_seg=lambda d: d["segment_value"].astype(str))
+    out: dict[tuple[str, str], float] = {}
+    kinds = {k.name: k for k in kpis}
+    for (kpi, seg), g in t.groupby(["kpi", SEG]):
+        if kpi not in kinds:
+            continue
+        own = g[g["period"] == p.name]
+        if len(own):
+            out[(kpi, seg)] = float(own["value"].iloc[0])
+        elif p.kind in ("quarter", "year") and set(months) <= set(g["period"]):
+            vals = g[g["period"].isin(months)]["value"]
+            out[(kpi, seg)] = float(vals.sum() if kinds[kpi].is_flow else vals.mean())
+    return out
+
+
+_COMPARE_COLUMNS = ["kpi", "stage", "current", "baseline", "abs_change", "rel_change", "ci_low",
+                    "ci_high", "p_value", "q_value", "significant", "status", "note"]
+
+
+def compare(data: Data, period: str | Period, *, against: Against = "previous",
+            by: str | None = None, kpis: Sequence[str] | None = None, alpha: float = 0.05,
+            engine: Engine | None = None, custom_kpis: Mapping[str, Any] | None = None,
+            funnel_stages: Sequence[str] | None = None, min_events: int = DEFAULT_MIN_EVENTS,
+            as_of: str | pd.Timestamp | None = None, fiscal_year_start: int = 1) -> pd.DataFrame:
+    """Compare each KPI of a period with a baseline: previous period, last year or target.
+
+    Returns
+    -------
+    DataFrame
+        ``kpi``, ``stage``, the ``by`` column when given, ``current``, ``baseline``,
+        ``abs_change``, ``rel_change``, ``ci_low`` and ``ci_high`` (interval of the absolute
+        change at 1 − ``alpha``), ``p_value``, ``q_value`` (Benjamini–Hochberg over the rows
+        with status ``ok``), ``significant`` (status ok and q < alpha), ``status`` and
+        ``note``. Status: ``ok``; ``insufficient_data`` (fewer than ``min_events`` on either
+        side); ``immature`` (a cohort still converting); ``incomplete_period`` (the current
+        period is not over: both sides cut to the same number of days, no verdict);
+        ``no_target``; ``missing_table``; ``not_segmentable``; ``not_tested`` (a snapshot).
+
+    Notes
+    -----
+    Counts and sums are compared per day: the baseline is scaled to the current period's
+    length, and the note says so when the lengths differ. See :mod:`salesnb.stats`.
+    """
+    if against not in ("previous", "last_year", "target"):
+        raise ValueError(f"against must be previous, last_year or target, got {against!r}")
+    src, p, kpi_list = _setup(data, period, kpis, engine, custom_kpis, fiscal_year_start)
+    stages = list(funnel_stages or DEFAULT_FUNNEL)
+    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+    incomplete = end.normalize() < pd.Timestamp(p.end)
+    if incomplete and end.normalize() >= pd.Timestamp(p.start):
+        p = p.to_date(end.date())
+    cur_w = Window.of(p)
+    current, problems = summaries(src, kpi_list, cur_w, by, funnel_stages=stages)
+    lags = cohort_lags(src, stages) if any(k.kind == "proportion" for k in kpi_list) else {}
+    if against == "target":
+        base_p = None
+        targets = _targets(src, p, kpi_list, by)
+        baseline: dict[Key, Summary] = {}
+    else:
+        base_p = p.previous() if against == "previous" else p.last_year()
+        baseline, base_problems = summaries(src, kpi_list, Window.of(base_p), by, funnel_stages=stages)
+        problems = {**base_problems, **problems}
+        targets = {}
+    col = _by_column(by)
+    rows: list[dict[str, Any]] = []
+    for kpi in kpi_list:
+        keys = sorted({k for k in [*current, *baseline] if k[0] == kpi.name},
+                      key=lambda k: (stages.index(k[1]) if k[1] in stages else -1, k[2]))
+        if kpi.name in problems or not keys:
+            rows.append(_row(kpi, (kpi.name, None, "all"), None, problems.get(kpi.name, "insufficient_data"),
+                             _why(problems.get(kpi.name, "insufficient_data")), col))
+            continue
+        for key in keys:
+            rows.append(_compare_one(kpi, key, current.get(key), baseline.get(key), targets,
+                                     against, p, base_p, cur_w, end, lags, min_events, alpha,
+                                     incomplete, col))
+    out = pd.DataFrame(rows)
+    ok = (out["status"] == "ok").to_numpy()
+    q = np.full(len(out), np.nan)
+    q[ok] = bh_qvalues(out.loc[ok, "p_value"].to_numpy(float))
+    out["q_value"] = q
+    out["significant"] = ok & (out["q_value"] < alpha)
+    cols = _COMPARE_COLUMNS[:2] + ([col] if by else []) + _COMPARE_COLUMNS[2:]
+    return out[cols].astype({c: "float64" for c in _COMPARE_COLUMNS[2:10]}).reset_index(drop=True)
+
+
+def _why(status: str) -> str:
+    return {"missing_table": "a table this KPI needs is not loaded",
+            "not_segmentable": "this KPI's table cannot be split by that column",
+            "insufficient_data": "no events in either period"}.get(status, status)
+
+
+def _row(kpi: KPI, key: Key, result: TestResult | None, status: str, note: str, col: str) -> dict[str, Any]:
+    r = result or TestResult(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
+    return {"kpi": kpi.name, "stage": key[1], col: key[2], "current": r.current,
+            "baseline": r.baseline, "abs_change": r.abs_change, "rel_change": r.rel_change,
+            "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value, "status": status,
+            "note": note}
+
+
+def _empty_like(s: Summary) -> Summary:
+    if isinstance(s, Counts):
+        return Counts(0.0, s.exposure)
+    if isinstance(s, Proportion):
+        return Proportion(0.0, 0.0)
+    if isinstance(s, Moments):
+        return Moments(0.0, 0.0, 0.0, s.exposure, s.kind)
+    if isinstance(s, Sample):
+        return Sample(())
+    return s
+
+
+def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
+                 targets: Mapping[tuple[str, str], float], against: str, p: Period,
+                 base_p: Period | None, cur_w: Window, end: pd.Timestamp,
+                 lags: Mapping[Any, float], min_events: int, alpha: float, incomplete: bool,
+                 col: str) -> dict[str, Any]:
+    template = cur or base
+    assert template is not None
+    cur = cur or _empty_like(template)
+    notes: list[str] = []
+    if against == "target":
+        target = targets.get((key[0], key[2]))
+        if target is None:
+            return _row(kpi, key, TestResult(cur.value, math.nan, math.nan, math.nan, math.nan, math.nan),
+                        "no_target", f"no target for {p.name}", col)
+        result = against_value(cur, target, alpha=alpha)
+        base_n = min_events
+    else:
+        base = base or _empty_like(template)
+        result = two_sample(cur, base, alpha=alpha)
+        base_n = base.n
+        if kpi.is_flow and base_p is not None and base_p.days != p.days:
+            notes.append(f"baseline scaled from {base_p.days} to {p.days} days")
+    if kpi.kind == "snapshot":
+        result = TestResult(result.current, result.baseline, result.abs_change, math.nan, math.nan, math.nan)
+        return _row(kpi, key, result, "not_tested", "a snapshot at the period's end: not tested", col)
+    if cur.n < min_events or base_n < min_events:
+        status = "insufficient_data"
+        notes.insert(0, f"too few events ({cur.n} now, {base_n} before; need {min_events})"
+                     if against != "target" else f"too few events ({cur.n}; need {min_events})")
+    elif kpi.kind == "proportion" and immature(kpi.name, key[1], cur_w, end, lags):
+        status = "immature"
+        notes.insert(0, f"cohort still converting: 90% of outcomes take "
+                        f"{lags.get((kpi.name, key[1]), 0):.0f} days")
+    elif incomplete:
+        status = "incomplete_period"
+        baseline_text = f" against {base_p.label}" if base_p else ""
+        notes.insert(0, f"period not over: compared to date ({p.label}){baseline_text}")
+    else:
+        status = "ok"
+    return _row(kpi, key, result, status, "; ".join(notes), col)
+
+
+def kpi_trend(data: Data, period: str | Period, *, kpis: Sequence[str] | None = None,
+              n_periods: int = 13, engine: Engine | None = None,
+              custom_kpis: Mapping[str, Any] | None = None,
+              funnel_stages: Sequence[str] | None = None, fiscal_year_start: int = 1) -> pd.DataFrame:
+    """KPI values over the ``n_periods`` periods ending with ``period`` (same kind).
+
+    Returns the :func:`kpi_table` columns plus ``period`` and ``start``, oldest first.
+    """
+    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    src = as_source(data, engine)
+    chain = [p]
+    for _ in range(n_periods - 1):
+        chain.append(chain[-1].previous())
+    frames = []
+    for q in reversed(chain):
+        t = kpi_table(src, q, kpis=kpis, custom_kpis=custom_kpis, funnel_stages=funnel_stages,
+                      fiscal_year_start=fiscal_year_start)
+        frames.append(t.assign(period=q.name, start=pd.Timestamp(q.start)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def reasons(data: Data, period: str | Period, *, kind: Literal["returns", "refusals", "lost_deals"],
+            by: str | None = None, engine: Engine | None = None, fiscal_year_start: int = 1) -> pd.DataFrame:
+    """Returns, refusals or lost deals of a period by reason: count, share and amount.
+
+    Refusals include cancelled orders (reason ``order cancelled``) beside returns of kind
+    ``refusal``. Returns ``reason``, the ``by`` column when given, ``count``, ``share``
+    (of the period's total, within the segment), ``amount``; largest first.
+    """
+    src = as_source(data, engine)
+    w = Window.of(parse_period(period, fiscal_year_start=fiscal_year_start))
+    cols = ["reason", *([by] if by else []), "count", "share", "amount"]
+    frames = []
+    if kind in ("returns", "refusals") and src.has("returns"):
+        r = segmented(src, "returns", by).filter((nw.col("returned_at") >= w.start) & (nw.col("returned_at") < w.end))
+        is_refusal = (nw.col("kind") == "refusal").fill_null(False) if "kind" in src.columns("returns") \
+            else nw.lit(False)
+        r = r.filter(is_refusal if kind == "refusals" else ~is_refusal)
+        frames.append(collect(r.group_by(SEG, "reason").agg(nw.len().alias("count"),
+                                                             nw.col("amount").sum().alias("amount"))))
+    if kind == "refusals" and src.has("orders"):
+        o = segmented(src, "orders", by).filter((nw.col("ordered_at") >= w.start) & (nw.col("ordered_at") < w.end)
+                                                & (nw.col("status") == "cancelled"))
+        frames.append(collect(o.group_by(SEG).agg(nw.len().alias("count"), nw.col("amount").sum().alias("amount")))
+                      .assign(reason="order cancelled"))
+    if kind == "lost_deals" and src.has("deals"):
+        d = segmented(src, "deals", by).filter((nw.col("closed_at") >= w.start) & (nw.col("closed_at") < w.end)
+                                               & (nw.col("outcome") == "lost"))
+        frames.append(collect(d.group_by(SEG, "lost_reason").agg(
+            nw.len().alias("count"), nw.col("amount").sum().alias("amount"))).rename(columns={"lost_reason": "reason"}))
+    if kind not in ("returns", "refusals", "lost_deals"):
+        raise ValueError(f"kind must be returns, refusals or lost_deals, got {kind!r}")
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    df = pd.concat(frames, ignore_index=True)
+    df["reason"] = df["reason"].fillna("(no reason)").astype(str)
+    df = df.groupby([SEG, "reason"], as_index=False)[["count", "amount"]].sum()
+    df["share"] = df["count"] / df.groupby(SEG)["count"].transform("sum")
+    df = df.sort_values([SEG, "count", "reason"], ascending=[True, False, True])
+    if by:
+        df = df.rename(columns={SEG: by})
+    return df[cols].astype({"count": "int64", "amount": "float64"}).reset_index(drop=True)
+
+
+def sales_cycle(data: Data, period: str | Period, *, by: str | None = None,
+                engine: Engine | None = None, as_of: str | pd.Timestamp | None = None,
+                fiscal_year_start: int = 1) -> pd.DataFrame:
+    """The sales cycle in calendar days, beside its median.
+
+    ``median``, ``mean``, ``p90`` and ``won`` describe deals won in the period;
+    ``km_median`` is the Kaplan–Meier median (statsmodels ``SurvfuncRight``) time to a
+    win of deals *created* in the period, open deals censored at the data's end (lost
+    deals leave the risk set: they never sign); ``created``, ``still_open``.
+    """
+    src = as_source(data, engine)
+    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    w = Window.of(p)
+    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+    won = cycle_frame(src, w, by)
+    created = cycle_frame(src, w, by, created=True)
+    created = created[created["outcome"].isin(["won", "open"])]
+    created = created.assign(
+        time=np.where(created["outcome"] == "won", created["days"],
+                      (end.normalize() - created["created_at"].dt.normalize()).dt.days),
+        event=(created["outcome"] == "won").astype(int))
+    segs = sorted(set(won[SEG]) | set(created[SEG]))
+    rows = []
+    for seg in segs:
+        days = won.loc[won[SEG] == seg, "days"].to_numpy(float)
+        c = created[created[SEG] == seg]
+        km = math.nan
+        if c["event"].sum() > 0:
+            sf = SurvfuncRight(c["time"].to_numpy(float), c["event"].to_numpy())
+            try:
+                km = float(sf.quantile(0.5))
+            except (ValueError, IndexError):
+                km = math.nan
+        rows.append({SEG: seg, "won": len(days),
+                     "median": float(np.median(days)) if len(days) else math.nan,
+                     "mean": float(days.mean()) if len(days) else math.nan,
+                     "p90": float(np.percentile(days, 90)) if len(days) else math.nan,
+                     "km_median": km, "created": len(c), "still_open": int((c["event"] == 0).sum())})
+    df = pd.DataFrame(rows, columns=[SEG, "won", "median", "mean", "p90", "km_median", "created", "still_open"])
+    return (df.rename(columns={SEG: by}) if by else df.drop(columns=[SEG])).reset_index(drop=True)
+
+
+def revenue_drivers(data: Data, period: str | Period, *, against: Literal["previous", "last_year"] = "previous",
+                    by: str | None = None, engine: Engine | None = None,
+                    fiscal_year_start: int = 1) -> pd.DataFrame:
+    """Split the revenue change into an orders effect and an average-check effect.
+
+    With revenue R = O·A (orders × average check), the midpoint (Shapley) split is exact:
+    ΔR = ΔO·(A₀+A₁)/2 + ΔA·(O₀+O₁)/2. With ``by``, the average-check effect is split
+    further across segments into *mix* (shares of orders moving between segments with
+    different checks) and *rate* (checks changing within segments):
+    ΔĀ = Σ Δwₛ·(Aₛ₀+Aₛ₁)/2 + Σ ΔAₛ·(wₛ₀+wₛ₁)/2, also exact. Raw period totals are used
+    (not scaled per day), so the parts add up to the reported revenue change.
+
+    Returns one row per part: ``part`` (``orders``, ``average_check`` or, with ``by``,
+    ``mix``/``rate`` per segment and ``total``), the segment column when given, and
+    ``effect``; a final row ``total`` equals revenue now − revenue before.
+    """
+    src = as_source(data, engine)
+    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    base = p.previous() if against == "previous" else p.last_year()
+    reg = registry()
+    kpis = [reg["revenue"], reg["orders"]]
+    cur, _ = summaries(src, kpis, Window.of(p), by, funnel_stages=[])
+    old, _ = summaries(src, kpis, Window.of(base), by, funnel_stages=[])
+
+    def table(values: Mapping[Key, Summary]) -> pd.DataFrame:
+        rows = [{"seg": k[2], "orders": v.n, "revenue": v.sum} for k, v in values.items()
+                if k[0] == "revenue" and isinstance(v, Moments)]
+        return pd.DataFrame(rows, columns=["seg", "orders", "revenue"]).set_index("seg")
+
+    t = table(cur).join(table(old), lsuffix="_1", rsuffix="_0", how="outer").fillna(0.0)
+    o1, o0 = t["orders_1"].sum(), t["orders_0"].sum()
+    r1, r0 = t["revenue_1"].sum(), t["revenue_0"].sum()
+    a1 = r1 / o1 if o1 else 0.0
+    a0 = r0 / o0 if o0 else 0.0
+    rows = [{"part": "orders", "segment": None, "effect": (o1 - o0) * (a0 + a1) / 2}]
+    check_effect = (a1 - a0) * (o0 + o1) / 2
+    if by:
+        w1 = t["orders_1"] / o1 if o1 else t["orders_1"] * 0
+        w0 = t["orders_0"] / o0 if o0 else t["orders_0"] * 0
+        seg_a1 = (t["revenue_1"] / t["orders_1"]).where(t["orders_1"] > 0)
+        seg_a0 = (t["revenue_0"] / t["orders_0"]).where(t["orders_0"] > 0)
+        # a segment absent on one side has no check there: use the other side's
+        seg_a1, seg_a0 = seg_a1.fillna(seg_a0).fillna(0.0), seg_a0.fillna(seg_a1).fillna(0.0)
+        scale = (o0 + o1) / 2
+        for seg in t.index:
+            rows.append({"part": "mix", "segment": seg,
+                         "effect": (w1[seg] - w0[seg]) * (seg_a0[seg] + seg_a1[seg]) / 2 * scale})
+            rows.append({"part": "rate", "segment": seg,
+                         "effect": (seg_a1[seg] - seg_a0[seg]) * (w0[seg] + w1[seg]) / 2 * scale})
+    else:
+        rows.append({"part": "average_check", "segment": None, "effect": check_effect})
+    rows.append({"part": "total", "segment": None, "effect": r1 - r0})
+    df = pd.DataFrame(rows)
+    if by:
+        df = df.rename(columns={"segment": by})
+    else:
+        df = df.drop(columns=["segment"])
+    return df

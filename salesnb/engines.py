@@ -1,0 +1,161 @@
+"""Where the aggregation runs: pandas (default), DuckDB or Apache Spark.
+
+The KPI aggregation (:mod:`salesnb.aggregate`) is written once against narwhals
+LazyFrames; a :class:`Source` hands it the canonical tables on one engine:
+
+- ``as_source(sales_data)`` — the loaded pandas tables (``engine="pandas"``), or the same
+  tables handed to DuckDB or Spark (``engine="duckdb"`` / ``"spark"``);
+- ``scan(folder, engine="duckdb")`` — a folder of canonical Parquet or CSV files read by
+  DuckDB out of core, or by a local Spark session (``engine="spark"``), without pandas.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from salesnb.data import SalesData
+>>> src = as_source(SalesData({"orders": pd.DataFrame({"order_id": ["1"]})}))
+>>> src.engine, src.present
+('pandas', ('orders',))
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import narwhals as nw
+import pandas as pd
+import pyarrow as pa
+
+from salesnb.data import MissingTableError, SalesData
+from salesnb.data.schema import TABLES
+
+__all__ = ["Engine", "Source", "as_source", "scan", "spark_session"]
+
+Engine = Literal["pandas", "duckdb", "spark"]
+ENGINES: tuple[str, ...] = ("pandas", "duckdb", "spark")
+
+
+class Source:
+    """Canonical tables as narwhals LazyFrames on one engine, plus a small cache."""
+
+    def __init__(self, engine: Engine, natives: dict[str, Any], *, description: str = "",
+                 make_frame: Any = None):
+        self.engine = engine
+        self._natives = natives
+        self._make_frame = make_frame
+        self.description = description
+        self.cache: dict[Any, Any] = {}
+
+    @property
+    def present(self) -> tuple[str, ...]:
+        return tuple(n for n in TABLES if n in self._natives)
+
+    def has(self, *names: str) -> bool:
+        return all(n in self._natives for n in names)
+
+    def frame(self, name: str) -> nw.LazyFrame:
+        """The table as a narwhals LazyFrame; :class:`MissingTableError` when absent."""
+        if name not in self._natives:
+            raise MissingTableError(f"table {name!r} is not loaded")
+        return nw.from_native(self._natives[name]).lazy()
+
+    def columns(self, name: str) -> list[str]:
+        key = ("columns", name)
+        if key not in self.cache:
+            self.cache[key] = self.frame(name).collect_schema().names() if self.has(name) else []
+        return list(self.cache[key])
+
+    def constant(self, df: pd.DataFrame) -> nw.LazyFrame:
+        """A small pandas frame moved onto this engine (for joins with lookup tables)."""
+        return nw.from_native(self._make_frame(df)).lazy()
+
+    def __repr__(self) -> str:
+        return f"Source(engine={self.engine!r}, tables={list(self.present)})"
+
+
+def _arrow(df: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+@cache
+def spark_session() -> Any:
+    """A local Spark session (``local[2]``, UTC, Arrow transfers), created once."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support",
+                                category=FutureWarning)
+        from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # type: ignore[attr-defined]
+    return (SparkSession.builder.master("local[2]").appName("salesnb")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.ui.enabled", "false")
+            .config("spark.driver.memory", "3g")
+            .getOrCreate())
+
+
+def as_source(data: SalesData | Source, engine: Engine | None = None) -> Source:
+    """The tables of ``data`` on ``engine`` (default: the engine the data lives on)."""
+    if isinstance(data, Source):
+        if engine is not None and engine != data.engine:
+            raise ValueError(f"the data is already on {data.engine}; scan it again with "
+                             f"engine={engine!r}")
+        return data
+    if not isinstance(data, SalesData):
+        raise TypeError(f"expected SalesData or a Source from salesnb.scan, got {type(data).__name__}")
+    engine = engine or "pandas"
+    if engine == "pandas":
+        return Source("pandas", dict(data.tables), description="pandas",
+                      make_frame=lambda df: df)
+    if engine == "duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+        return Source("duckdb", {n: con.from_arrow(_arrow(df)) for n, df in data.tables.items()},
+                      description="duckdb (from pandas)",
+                      make_frame=lambda df: con.from_arrow(_arrow(df)))
+    if engine == "spark":
+        spark = spark_session()
+        return Source("spark", {n: spark.createDataFrame(_arrow(df)) for n, df in data.tables.items()},
+                      description="spark (from pandas)",
+                      make_frame=lambda df: spark.createDataFrame(_arrow(df)))
+    raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+
+
+def scan(folder: str | os.PathLike[str], *, engine: Engine = "duckdb") -> Source:
+    """Canonical files of a folder read lazily by DuckDB or Spark (no pandas in between).
+
+    Takes ``<table>.parquet`` (or ``<table>.csv`` with a header and ISO dates) for each
+    canonical table present. Use it for data larger than memory; validation is
+    :func:`salesnb.load`'s job and is not repeated here.
+    """
+    root = Path(folder)
+    files = {}
+    for name in TABLES:
+        for suffix in (".parquet", ".csv"):
+            if (root / f"{name}{suffix}").is_file():
+                files[name] = root / f"{name}{suffix}"
+                break
+    if not files:
+        raise ValueError(f"no canonical .parquet or .csv files in {root}")
+    if engine == "duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("SET preserve_insertion_order = false")  # lets DuckDB stream out of core
+        natives = {n: (con.read_parquet(str(p)) if p.suffix == ".parquet" else con.read_csv(str(p)))
+                   for n, p in files.items()}
+        return Source("duckdb", natives, description=f"duckdb over {root}",
+                      make_frame=lambda df: con.from_arrow(_arrow(df)))
+    if engine == "spark":
+        spark = spark_session()
+        natives = {n: (spark.read.parquet(str(p)) if p.suffix == ".parquet"
+                       else spark.read.csv(str(p), header=True, inferSchema=True))
+                   for n, p in files.items()}
+        return Source("spark", natives, description=f"spark over {root}",
+                      make_frame=lambda df: spark.createDataFrame(_arrow(df)))
+    raise ValueError(f"scan reads with duckdb or spark, got {engine!r}; use salesnb.load for pandas")

@@ -1,0 +1,188 @@
+"""The KPI registry: every KPI declared once, with the words printed beside its figure.
+
+Built-in KPIs follow DESIGN.md's definitions. An analyst adds a KPI of a simple kind in
+``params/base.yaml`` without code::
+
+    custom_kpis:
+      big_orders:
+        label: Orders over 1,000
+        kind: count                 # count | sum | mean | ratio
+        table: orders
+        date: ordered_at            # default: the table's date column
+        where: {status: completed, amount: {">=": 1000}}
+        good: up
+      events_lead_share:
+        label: Share of leads from events
+        kind: ratio                 # numerator ÷ denominator, over the same rows
+        table: leads
+        numerator: {where: {channel: Events}}       # count, or {column: amount} for a sum
+        denominator: {}
+        unit: share
+
+``where`` maps a column to a value, a list of values, or comparisons
+(``{">=": 1000, "<": 5000}``); no code is evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from salesnb.data.schema import TABLES
+
+__all__ = ["KPI", "REGISTRY", "BUILTIN", "registry", "StatKind", "Unit"]
+
+StatKind = Literal["sum", "count", "proportion", "mean", "median", "ratio", "snapshot"]
+Unit = Literal["currency", "count", "share", "days", "units"]
+
+
+@dataclass(frozen=True)
+class KPI:
+    """One KPI: what it is, how it is computed, which way is good, how it is tested."""
+
+    name: str
+    label: str
+    unit: Unit
+    formula: str
+    population: str
+    good: Literal["up", "down"]
+    kind: StatKind
+    tables: tuple[str, ...]
+    spec: Mapping[str, Any] = field(default_factory=dict)  # custom KPIs: table, where, …
+
+    @property
+    def definition(self) -> str:
+        """The sentence printed beside the figure in every report."""
+        return f"{self.formula} — {self.population}"
+
+    @property
+    def is_flow(self) -> bool:
+        """Counts and sums grow with the period's length (compared per day)."""
+        return self.kind in ("sum", "count")
+
+
+def _k(name: str, label: str, unit: Unit, formula: str, population: str, good: Literal["up", "down"],
+       kind: StatKind, *tables: str) -> KPI:
+    return KPI(name, label, unit, formula, population, good, kind, tables)
+
+
+BUILTIN: dict[str, KPI] = {k.name: k for k in [
+    _k("revenue", "Sales volume", "currency", "Σ amount of orders not cancelled",
+       "orders placed in the period", "up", "sum", "orders"),
+    _k("net_revenue", "Net revenue", "currency", "revenue − Σ amount of returns and refusals",
+       "orders placed and returns made in the period", "up", "sum", "orders", "returns"),
+    _k("orders", "Orders", "count", "count of orders not cancelled",
+       "orders placed in the period", "up", "count", "orders"),
+    _k("units", "Units sold", "units", "Σ quantity of orders not cancelled",
+       "orders placed in the period", "up", "sum", "orders"),
+    _k("average_check", "Average check", "currency", "revenue ÷ orders",
+       "orders not cancelled, placed in the period", "up", "mean", "orders"),
+    _k("new_customers", "New customers", "count",
+       "customers whose first order not cancelled (whole history, or customers.first_purchase_at)"
+       " falls in the period", "customers", "up", "count", "orders"),
+    _k("refusals", "Refusals", "count",
+       "cancelled orders + returns of kind refusal", "orders placed / refusals made in the period",
+       "down", "count", "orders"),
+    _k("returns", "Returns", "count", "count of returns of kind return",
+       "returns made in the period", "down", "count", "returns"),
+    _k("returns_amount", "Returned amount", "currency", "Σ amount of returns of kind return",
+       "returns made in the period", "down", "sum", "returns"),
+    _k("return_rate", "Return rate", "share",
+       "orders later returned or refused ÷ orders not cancelled",
+       "orders placed in the period (linked to the original sale)", "down", "proportion",
+       "orders", "returns"),
+    _k("leads", "Leads", "count", "count of leads", "leads created in the period", "up", "count",
+       "leads"),
+    _k("conversion_rate", "Lead-to-sale conversion", "share",
+       "leads converted (converted_at set, or a linked won deal) ÷ leads",
+       "leads created in the period (a cohort)", "up", "proportion", "leads"),
+    _k("win_rate", "Win rate", "share", "deals won ÷ deals won or lost",
+       "deals closed in the period", "up", "proportion", "deals"),
+    _k("sales_cycle_days", "Sales cycle (median days)", "days",
+       "median calendar days from created_at to closed_at", "deals won in the period", "down",
+       "median", "deals"),
+    _k("pipeline_value", "Open pipeline", "currency", "Σ amount of deals still open",
+       "deals open at the end of the period (a snapshot, not tested)", "up", "snapshot", "deals"),
+    _k("stage_conversion", "Stage conversion", "share",
+       "deals that reached the next funnel stage ÷ deals that entered the stage",
+       "deals entering the stage in the period (a cohort)", "up", "proportion", "deal_stages"),
+]}
+
+_CUSTOM_KINDS = {"count", "sum", "mean", "ratio"}
+_OPS = {"==", "!=", ">", ">=", "<", "<="}
+
+
+def _custom(name: str, spec: Mapping[str, Any]) -> KPI:
+    where = f"custom_kpis.{name}"
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"{where}: must be a mapping of label, kind, table, …")
+    unknown = set(spec) - {"label", "kind", "table", "date", "where", "column", "good", "unit",
+                           "numerator", "denominator", "formula"}
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+    kind = spec.get("kind")
+    if kind not in _CUSTOM_KINDS:
+        raise ValueError(f"{where}.kind: {kind!r} is not one of {', '.join(sorted(_CUSTOM_KINDS))}")
+    table = spec.get("table")
+    if table not in TABLES:
+        raise ValueError(f"{where}.table: {table!r} is not a table ({', '.join(TABLES)})")
+    date = spec.get("date", TABLES[table].date_column)
+    columns = TABLES[table].column_names
+    if date not in columns:
+        raise ValueError(f"{where}.date: {date!r} is not a column of {table}")
+    if kind in ("sum", "mean") and spec.get("column") not in columns:
+        raise ValueError(f"{where}.column: {kind} needs a column of {table}, got {spec.get('column')!r}")
+    parts = [spec.get("where") or {}]
+    if kind == "ratio":
+        for side in ("numerator", "denominator"):
+            part = spec.get(side)
+            if not isinstance(part, Mapping):
+                raise ValueError(f"{where}.{side}: a ratio needs numerator and denominator mappings")
+            if part.get("column") is not None and part["column"] not in columns:
+                raise ValueError(f"{where}.{side}.column: {part['column']!r} is not a column of {table}")
+            parts.append(part.get("where") or {})
+    for filt in parts:
+        _check_where(filt, columns, where)
+    good = spec.get("good", "up")
+    if good not in ("up", "down"):
+        raise ValueError(f"{where}.good: 'up' or 'down', got {good!r}")
+    unit = spec.get("unit") or {"count": "count", "sum": "currency", "mean": "currency",
+                                "ratio": "share"}[kind]
+    formula = spec.get("formula") or f"{kind} of {table}" + (
+        f".{spec['column']}" if spec.get("column") else "") + (
+        f" where {dict(spec['where'])}" if spec.get("where") else "")
+    return KPI(name, str(spec.get("label", name)), unit, formula,
+               f"{table} by {date} in the period (custom KPI from params)", good,
+               kind, (table,), dict(spec, date=date))
+
+
+def _check_where(filt: Any, columns: list[str], where: str) -> None:
+    if not isinstance(filt, Mapping):
+        raise ValueError(f"{where}.where: must map columns to values")
+    for col, cond in filt.items():
+        if col not in columns:
+            raise ValueError(f"{where}.where: {col!r} is not a column of the table")
+        if isinstance(cond, Mapping):
+            bad = set(cond) - _OPS
+            if bad:
+                raise ValueError(f"{where}.where.{col}: unknown comparisons {sorted(bad)}; "
+                                 f"use {', '.join(sorted(_OPS))}")
+
+
+def registry(custom: Mapping[str, Any] | None = None) -> dict[str, KPI]:
+    """The built-in KPIs plus custom ones from params (``custom_kpis``), validated.
+
+    >>> sorted(registry({"big": {"kind": "count", "table": "orders",
+    ...                          "where": {"amount": {">=": 1000}}}}))[:3]
+    ['average_check', 'big', 'conversion_rate']
+    """
+    out = dict(BUILTIN)
+    for name, spec in (custom or {}).items():
+        if name in BUILTIN:
+            raise ValueError(f"custom_kpis.{name}: the name is taken by a built-in KPI")
+        out[name] = _custom(name, spec)
+    return out
+
+
+REGISTRY = BUILTIN
