@@ -10,6 +10,7 @@ function filters one window, derives the columns it sums (flags, x²) *before*
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,7 @@ from salesnb.periods import Period
 from salesnb.stats import Counts, Moments, Proportion, RatioMoments, Sample, Summary
 
 __all__ = ["Window", "summaries", "SEG", "NotSegmentable", "data_end", "cohort_lags",
-           "cycle_frame", "collect"]
+           "cycle_frame", "collect", "in_window", "segmented", "immature"]
 
 SEG = "_seg"
 NONE_LABEL = "(none)"
@@ -52,11 +53,20 @@ class Window:
 
 
 def collect(lf: nw.LazyFrame) -> pd.DataFrame:
-    """Run a narwhals query and hand back pandas (Spark results travel through Arrow)."""
-    return lf.collect(backend="pandas").to_native()
+    """Run a narwhals query and hand back pandas (Spark results travel through Arrow).
+
+    PySpark warns on every conversion that pandas 3 is not fully supported; the engine
+    tests check that its results equal pandas' and DuckDB's, so the warning is muted.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support",
+                                category=FutureWarning)
+        warnings.filterwarnings("ignore", module="pyspark")  # its pandas-3 deprecation noise
+        return lf.collect(backend="pandas").to_native()
 
 
-def _in(col: str, w: Window) -> nw.Expr:
+def in_window(col: str, w: Window) -> nw.Expr:
+    """Rows whose ``col`` falls in the window."""
     return (nw.col(col) >= w.start) & (nw.col(col) < w.end)
 
 
@@ -79,7 +89,7 @@ def segmented(src: Source, table: str, by: str | None) -> nw.LazyFrame:
 
 def _orders(src: Source, w: Window, by: str | None) -> pd.DataFrame:
     cols = src.columns("orders")
-    o = segmented(src, "orders", by).filter(_in("ordered_at", w))
+    o = segmented(src, "orders", by).filter(in_window("ordered_at", w))
     o = o.with_columns((nw.col("status") != "cancelled").cast(nw.Int64).alias("done"))
     qty = nw.col("quantity").fill_null(0) if "quantity" in cols else nw.lit(0.0)
     o = o.with_columns((nw.col("amount") * nw.col("done")).alias("amt"),
@@ -102,7 +112,7 @@ def _orders(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 
 
 def _returns(src: Source, w: Window, by: str | None) -> pd.DataFrame:
-    r = segmented(src, "returns", by).filter(_in("returned_at", w))
+    r = segmented(src, "returns", by).filter(in_window("returned_at", w))
     if "kind" in src.columns("returns"):
         refusal = (nw.col("kind") == "refusal").fill_null(False).cast(nw.Int64)
     else:
@@ -131,7 +141,7 @@ def _first_orders(src: Source) -> nw.LazyFrame:
 
 
 def _new_customers(src: Source, w: Window, by: str | None) -> pd.DataFrame:
-    new = _first_orders(src).filter(_in("first", w))
+    new = _first_orders(src).filter(in_window("first", w))
     if by is None:
         return collect(new.with_columns(nw.lit("all").alias(SEG)).group_by(SEG).agg(nw.len().alias("n")))
     # the segment of the customer's first order (the smallest label on a tie)
@@ -145,7 +155,7 @@ def _new_customers(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 
 def _leads(src: Source, w: Window, by: str | None) -> pd.DataFrame:
     cols = src.columns("leads")
-    lf = segmented(src, "leads", by).filter(_in("created_at", w))
+    lf = segmented(src, "leads", by).filter(in_window("created_at", w))
     converted = (~nw.col("converted_at").is_null()).cast(nw.Int64) if "converted_at" in cols else nw.lit(0)
     lf = lf.with_columns(converted.alias("conv"))
     if src.has("deals") and "lead_id" in src.columns("deals"):
@@ -157,7 +167,7 @@ def _leads(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 
 
 def _deals_closed(src: Source, w: Window, by: str | None) -> pd.DataFrame:
-    d = (segmented(src, "deals", by).filter(_in("closed_at", w))
+    d = (segmented(src, "deals", by).filter(in_window("closed_at", w))
          .filter(nw.col("outcome").is_in(["won", "lost"]))
          .with_columns((nw.col("outcome") == "won").cast(nw.Int64).alias("won")))
     return collect(d.group_by(SEG).agg(nw.len().alias("n"), nw.col("won").sum().alias("won")))
@@ -168,9 +178,9 @@ def cycle_frame(src: Source, w: Window, by: str | None, *, created: bool = False
     ``_seg``, ``created_at``, ``closed_at``, ``outcome``, ``days`` (calendar days)."""
     d = segmented(src, "deals", by)
     if created:
-        d = d.filter(_in("created_at", w))
+        d = d.filter(in_window("created_at", w))
     else:
-        d = d.filter(_in("closed_at", w) & (nw.col("outcome") == "won"))
+        d = d.filter(in_window("closed_at", w) & (nw.col("outcome") == "won"))
     df = collect(d.select(SEG, "created_at", "closed_at", "outcome"))
     for col in ("created_at", "closed_at"):
         df[col] = pd.to_datetime(df[col])
@@ -189,7 +199,7 @@ def _pipeline(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 
 def _stages(src: Source, w: Window, by: str | None, stages: list[str]) -> pd.DataFrame:
     pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
-    entered = segmented(src, "deal_stages", by).filter(_in("entered_at", w))
+    entered = segmented(src, "deal_stages", by).filter(in_window("entered_at", w))
     entered = entered.join(pairs, on="stage", how="inner")
     reached = (src.frame("deal_stages").select("deal_id", nw.col("stage").alias("next_stage"))
                .unique().with_columns(nw.lit(1).alias("reached")))
@@ -201,23 +211,28 @@ def _stages(src: Source, w: Window, by: str | None, stages: list[str]) -> pd.Dat
                                                       nw.col("reached").sum().alias("advanced")))
 
 
-def _where(filters: Mapping[str, Any] | None) -> nw.Expr:
-    expr = nw.lit(True)
+def _where(filters: Mapping[str, Any] | None) -> nw.Expr | None:
+    """A row filter from a params mapping (no code is evaluated); ``None`` for no filter."""
+    expr: nw.Expr | None = None
     ops = {"==": "__eq__", "!=": "__ne__", ">": "__gt__", ">=": "__ge__", "<": "__lt__", "<=": "__le__"}
     for col, cond in (filters or {}).items():
         if isinstance(cond, Mapping):
-            for op, value in cond.items():
-                expr = expr & getattr(nw.col(col), ops[op])(value)
+            parts = [getattr(nw.col(col), ops[op])(value) for op, value in cond.items()]
         elif isinstance(cond, list | tuple):
-            expr = expr & nw.col(col).is_in(list(cond))
+            parts = [nw.col(col).is_in(list(cond))]
         else:
-            expr = expr & (nw.col(col) == cond)
+            parts = [nw.col(col) == cond]
+        for part in parts:
+            expr = part if expr is None else expr & part
     return expr
 
 
 def _custom(src: Source, kpi: KPI, w: Window, by: str | None) -> pd.DataFrame:
     spec = kpi.spec
-    lf = segmented(src, spec["table"], by).filter(_in(spec["date"], w)).filter(_where(spec.get("where")))
+    lf = segmented(src, spec["table"], by).filter(in_window(spec["date"], w))
+    where = _where(spec.get("where"))
+    if where is not None:
+        lf = lf.filter(where)
     if kpi.kind == "count":
         return collect(lf.group_by(SEG).agg(nw.len().alias("n")))
     if kpi.kind in ("sum", "mean"):
@@ -230,7 +245,9 @@ def _custom(src: Source, kpi: KPI, w: Window, by: str | None) -> pd.DataFrame:
     for side in ("numerator", "denominator"):
         part = spec[side]
         value = nw.col(part["column"]).fill_null(0).cast(nw.Float64) if part.get("column") else nw.lit(1.0)
-        parts.append((_where(part.get("where")).cast(nw.Float64) * value).alias(side[0]))
+        cond = _where(part.get("where"))
+        flag = cond.cast(nw.Float64) if cond is not None else nw.lit(1.0)
+        parts.append((flag * value).alias(side[0]))
     lf = lf.with_columns(*parts)
     lf = lf.with_columns((nw.col("n") * nw.col("n")).alias("nn"), (nw.col("d") * nw.col("d")).alias("dd"),
                          (nw.col("n") * nw.col("d")).alias("nd"))

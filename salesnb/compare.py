@@ -28,6 +28,7 @@ from salesnb.aggregate import (
     cycle_frame,
     data_end,
     immature,
+    in_window,
     segmented,
     summaries,
 )
@@ -35,8 +36,17 @@ from salesnb.data import SalesData
 from salesnb.engines import Engine, Source, as_source
 from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
-from salesnb.stats import Counts, Moments, Proportion, Sample, Summary, TestResult, against_value, \
-    bh_qvalues, two_sample
+from salesnb.stats import (
+    Counts,
+    Moments,
+    Proportion,
+    Sample,
+    Summary,
+    TestResult,
+    against_value,
+    bh_qvalues,
+    two_sample,
+)
 
 __all__ = ["kpi_table", "compare", "reasons", "sales_cycle", "revenue_drivers", "kpi_trend",
            "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS"]
@@ -273,7 +283,7 @@ def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
             return _row(kpi, key, TestResult(cur.value, math.nan, math.nan, math.nan, math.nan, math.nan),
                         "no_target", f"no target for {p.name}", col)
         result = against_value(cur, target, alpha=alpha)
-        base_n = min_events
+        base_n: float = min_events
     else:
         base = base or _empty_like(template)
         result = two_sample(cur, base, alpha=alpha)
@@ -334,20 +344,18 @@ def reasons(data: Data, period: str | Period, *, kind: Literal["returns", "refus
     cols = ["reason", *([by] if by else []), "count", "share", "amount"]
     frames = []
     if kind in ("returns", "refusals") and src.has("returns"):
-        r = segmented(src, "returns", by).filter((nw.col("returned_at") >= w.start) & (nw.col("returned_at") < w.end))
+        r = segmented(src, "returns", by).filter(in_window("returned_at", w))
         is_refusal = (nw.col("kind") == "refusal").fill_null(False) if "kind" in src.columns("returns") \
             else nw.lit(False)
         r = r.filter(is_refusal if kind == "refusals" else ~is_refusal)
         frames.append(collect(r.group_by(SEG, "reason").agg(nw.len().alias("count"),
                                                              nw.col("amount").sum().alias("amount"))))
     if kind == "refusals" and src.has("orders"):
-        o = segmented(src, "orders", by).filter((nw.col("ordered_at") >= w.start) & (nw.col("ordered_at") < w.end)
-                                                & (nw.col("status") == "cancelled"))
+        o = segmented(src, "orders", by).filter(in_window("ordered_at", w) & (nw.col("status") == "cancelled"))
         frames.append(collect(o.group_by(SEG).agg(nw.len().alias("count"), nw.col("amount").sum().alias("amount")))
                       .assign(reason="order cancelled"))
     if kind == "lost_deals" and src.has("deals"):
-        d = segmented(src, "deals", by).filter((nw.col("closed_at") >= w.start) & (nw.col("closed_at") < w.end)
-                                               & (nw.col("outcome") == "lost"))
+        d = segmented(src, "deals", by).filter(in_window("closed_at", w) & (nw.col("outcome") == "lost"))
         frames.append(collect(d.group_by(SEG, "lost_reason").agg(
             nw.len().alias("count"), nw.col("amount").sum().alias("amount"))).rename(columns={"lost_reason": "reason"}))
     if kind not in ("returns", "refusals", "lost_deals"):
@@ -436,7 +444,7 @@ def revenue_drivers(data: Data, period: str | Period, *, against: Literal["previ
                 if k[0] == "revenue" and isinstance(v, Moments)]
         return pd.DataFrame(rows, columns=["seg", "orders", "revenue"]).set_index("seg")
 
-    t = table(cur).join(table(old), lsuffix="_1", rsuffix="_0", how="outer").fillna(0.0)
+    t = table(cur).join(table(old), suffixes=("_1", "_0"), how="outer").fillna(0.0)
     o1, o0 = t["orders_1"].sum(), t["orders_0"].sum()
     r1, r0 = t["revenue_1"].sum(), t["revenue_0"].sum()
     a1 = r1 / o1 if o1 else 0.0
@@ -460,8 +468,4 @@ def revenue_drivers(data: Data, period: str | Period, *, against: Literal["previ
         rows.append({"part": "average_check", "segment": None, "effect": check_effect})
     rows.append({"part": "total", "segment": None, "effect": r1 - r0})
     df = pd.DataFrame(rows)
-    if by:
-        df = df.rename(columns={"segment": by})
-    else:
-        df = df.drop(columns=["segment"])
-    return df
+    return df.rename(columns={"segment": by}) if by else df.drop(columns=["segment"])

@@ -147,8 +147,10 @@ def _custom(name: str, spec: Mapping[str, Any]) -> KPI:
     good = spec.get("good", "up")
     if good not in ("up", "down"):
         raise ValueError(f"{where}.good: 'up' or 'down', got {good!r}")
-    unit = spec.get("unit") or {"count": "count", "sum": "currency", "mean": "currency",
-                                "ratio": "share"}[kind]
+    unit: Unit = spec.get("unit") or {"count": "count", "sum": "currency", "mean": "currency",
+                                      "ratio": "share"}[kind]
+    if unit not in ("currency", "count", "share", "days", "units"):
+        raise ValueError(f"{where}.unit: one of currency, count, share, days, units; got {unit!r}")
     formula = spec.get("formula") or f"{kind} of {table}" + (
         f".{spec['column']}" if spec.get("column") else "") + (
         f" where {dict(spec['where'])}" if spec.get("where") else "")

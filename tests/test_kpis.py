@@ -1,0 +1,175 @@
+"""KPI values against independent pandas calculations on the demo and on hand-made rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import salesnb
+from salesnb import kpi_table
+
+OCT = ("2026-10-01", "2026-11-01")
+
+
+def _in(s: pd.Series, window: tuple[str, str] = OCT) -> pd.Series:
+    return (s >= window[0]) & (s < window[1])
+
+
+@pytest.fixture(scope="module")
+def table(demo: salesnb.SalesData) -> pd.DataFrame:
+    return kpi_table(demo, "2026-10").set_index(["kpi", "stage"], drop=False)
+
+
+def _value(table: pd.DataFrame, kpi: str, stage: str | None = None) -> float:
+    rows = table[(table["kpi"] == kpi) & ((table["stage"] == stage) if stage else table["stage"].isna())]
+    assert len(rows) == 1
+    return float(rows["value"].iloc[0])
+
+
+def test_order_kpis(demo: salesnb.SalesData, table: pd.DataFrame) -> None:
+    o = demo["orders"]
+    done = o[_in(o["ordered_at"]) & (o["status"] != "cancelled")]
+    assert _value(table, "revenue") == pytest.approx(done["amount"].sum(), rel=1e-12)
+    assert _value(table, "orders") == len(done)
+    assert _value(table, "units") == done["quantity"].sum()
+    assert _value(table, "average_check") == pytest.approx(done["amount"].mean(), rel=1e-12)
+    r = demo["returns"]
+    in_r = r[_in(r["returned_at"])]
+    assert _value(table, "net_revenue") == pytest.approx(done["amount"].sum() - in_r["amount"].sum())
+    assert _value(table, "returns") == (in_r["kind"] == "return").sum()
+    assert _value(table, "returns_amount") == pytest.approx(in_r.loc[in_r["kind"] == "return", "amount"].sum())
+    cancelled = (_in(o["ordered_at"]) & (o["status"] == "cancelled")).sum()
+    assert _value(table, "refusals") == cancelled + (in_r["kind"] == "refusal").sum()
+    returned = done["order_id"].isin(r["order_id"]).mean()
+    assert _value(table, "return_rate") == pytest.approx(returned)
+
+
+def test_new_customers_use_whole_history(demo: salesnb.SalesData, table: pd.DataFrame) -> None:
+    o = demo["orders"]
+    first = o[o["status"] != "cancelled"].groupby("customer_id")["ordered_at"].min()
+    known = demo["customers"].set_index("customer_id")["first_purchase_at"].dropna()
+    first = pd.concat([first, known]).groupby(level=0).min()
+    assert _value(table, "new_customers") == _in(first).sum()
+
+
+def test_lead_and_deal_kpis(demo: salesnb.SalesData, table: pd.DataFrame) -> None:
+    leads, deals = demo["leads"], demo["deals"]
+    cohort = leads[_in(leads["created_at"])]
+    won_leads = deals.loc[deals["outcome"] == "won", "lead_id"]
+    converted = cohort["converted_at"].notna() | cohort["lead_id"].isin(won_leads)
+    assert _value(table, "leads") == len(cohort)
+    assert _value(table, "conversion_rate") == pytest.approx(converted.mean())
+    closed = deals[_in(deals["closed_at"]) & deals["outcome"].isin(["won", "lost"])]
+    assert _value(table, "win_rate") == pytest.approx((closed["outcome"] == "won").mean())
+    won = closed[closed["outcome"] == "won"]
+    days = (won["closed_at"].dt.normalize() - won["created_at"].dt.normalize()).dt.days
+    assert _value(table, "sales_cycle_days") == np.median(days)
+    open_at_end = deals[(deals["created_at"] < OCT[1])
+                        & (deals["closed_at"].isna() | (deals["closed_at"] >= OCT[1]))]
+    assert _value(table, "pipeline_value") == pytest.approx(open_at_end["amount"].sum())
+
+
+@pytest.mark.parametrize("stage", ["qualified", "meeting", "proposal", "negotiation"])
+def test_stage_conversion(demo: salesnb.SalesData, table: pd.DataFrame, stage: str) -> None:
+    st = demo["deal_stages"]
+    order = ["qualified", "meeting", "proposal", "negotiation", "won"]
+    nxt = order[order.index(stage) + 1]
+    entered = st[(st["stage"] == stage) & _in(st["entered_at"])]
+    reached = entered["deal_id"].isin(st.loc[st["stage"] == nxt, "deal_id"])
+    assert _value(table, "stage_conversion", stage) == pytest.approx(reached.mean())
+    row = table[(table["kpi"] == "stage_conversion") & (table["stage"] == stage)].iloc[0]
+    assert row["n"] == len(entered)
+
+
+def test_by_region_adds_up(demo: salesnb.SalesData, table: pd.DataFrame) -> None:
+    by = kpi_table(demo, "2026-10", by="region", kpis=["revenue", "orders", "leads", "win_rate"])
+    assert sorted(by["region"].unique()) == ["East", "North", "South", "West"]
+    for kpi in ("revenue", "orders", "leads"):
+        assert by.loc[by["kpi"] == kpi, "value"].sum() == pytest.approx(_value(table, kpi))
+    d = demo["deals"]
+    north = d[_in(d["closed_at"]) & d["outcome"].isin(["won", "lost"]) & (d["region"] == "North")]
+    got = by[(by["kpi"] == "win_rate") & (by["region"] == "North")]["value"].iloc[0]
+    assert got == pytest.approx((north["outcome"] == "won").mean())
+
+
+def test_returns_by_channel_follow_the_original_sale(demo: salesnb.SalesData) -> None:
+    by = kpi_table(demo, "2026-10", by="channel", kpis=["returns"]).set_index("channel")
+    r = demo["returns"].merge(demo["orders"][["order_id", "channel"]], on="order_id")
+    expected = r[_in(r["returned_at"]) & (r["kind"] == "return")].groupby("channel").size()
+    for channel, count in expected.items():
+        assert by.loc[channel, "value"] == count
+
+
+def _tiny() -> salesnb.SalesData:
+    orders = pd.DataFrame({
+        "order_id": ["o1", "o2", "o3", "o4", "o5"],
+        "customer_id": ["a", "a", "b", "c", "d"],
+        "ordered_at": pd.to_datetime(["2026-09-20", "2026-10-05", "2026-10-06", "2026-09-01",
+                                      "2026-10-07"]),
+        "amount": [10.0, 20.0, 30.0, 40.0, 50.0],
+        "status": ["cancelled", "completed", "completed", "completed", "completed"],
+    })
+    customers = pd.DataFrame({"customer_id": ["d"], "first_purchase_at": pd.to_datetime(["2019-05-01"])})
+    deals = pd.DataFrame({
+        "deal_id": ["d1", "d2"], "outcome": ["won", "won"],
+        # 23:30 to 00:30 two days later is 2 calendar days; 08:00 to 20:00 same day is 0
+        "created_at": pd.to_datetime(["2026-10-01 23:30", "2026-10-10 08:00"]),
+        "closed_at": pd.to_datetime(["2026-10-03 00:30", "2026-10-10 20:00"]),
+    })
+    return salesnb.SalesData({"orders": orders, "customers": customers, "deals": deals})
+
+
+def test_new_customers_and_cycle_subtleties() -> None:
+    t = kpi_table(_tiny(), "2026-10", kpis=["new_customers", "sales_cycle_days"], min_events=1)
+    values = t.set_index("kpi")["value"]
+    # a: first non-cancelled order is o2 in October (the cancelled one in September does not
+    # count); b: new in October; c: September; d: first_purchase_at in 2019 → not new
+    assert values["new_customers"] == 2
+    assert values["sales_cycle_days"] == 1.0  # median of 2 and 0 calendar days
+
+
+def test_missing_table_and_insufficient_data() -> None:
+    t = kpi_table(_tiny(), "2026-10", kpis=["orders", "leads", "win_rate"]).set_index("kpi")
+    assert t.loc["leads", "status"] == "missing_table" and np.isnan(t.loc["leads", "value"])
+    assert t.loc["orders", "status"] == "insufficient_data" and t.loc["orders", "value"] == 3
+    assert t.loc["win_rate", "value"] == 1.0
+
+
+def test_unknown_kpi_is_a_clear_error(demo: salesnb.SalesData) -> None:
+    with pytest.raises(ValueError, match=r"unknown KPIs \['revenu'\]"):
+        kpi_table(demo, "2026-10", kpis=["revenu"])
+
+
+def test_custom_kpis_from_params(demo: salesnb.SalesData) -> None:
+    custom = {
+        "big_orders": {"label": "Orders over 1,000", "kind": "count", "table": "orders",
+                       "where": {"status": "completed", "amount": {">=": 1000}}},
+        "events_share": {"label": "Share of leads from events", "kind": "ratio", "table": "leads",
+                         "numerator": {"where": {"channel": "Events"}}, "denominator": {}},
+        "mean_deal": {"kind": "mean", "table": "deals", "column": "amount", "date": "closed_at",
+                      "where": {"outcome": ["won"]}},
+    }
+    t = kpi_table(demo, "2026-10", kpis=list(custom), custom_kpis=custom).set_index("kpi")
+    o, leads, d = demo["orders"], demo["leads"], demo["deals"]
+    assert t.loc["big_orders", "value"] == (_in(o["ordered_at"]) & (o["status"] == "completed")
+                                            & (o["amount"] >= 1000)).sum()
+    assert t.loc["big_orders", "label"] == "Orders over 1,000"
+    oct_leads = leads[_in(leads["created_at"])]
+    assert t.loc["events_share", "value"] == pytest.approx((oct_leads["channel"] == "Events").mean())
+    won = d[_in(d["closed_at"]) & (d["outcome"] == "won")]
+    assert t.loc["mean_deal", "value"] == pytest.approx(won["amount"].mean())
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [({"kind": "median", "table": "orders"}, "kind: 'median' is not one of"),
+     ({"kind": "count", "table": "sales"}, "table: 'sales' is not a table"),
+     ({"kind": "sum", "table": "orders"}, "column: sum needs a column"),
+     ({"kind": "count", "table": "orders", "where": {"colour": "red"}}, "'colour' is not a column"),
+     ({"kind": "count", "table": "orders", "where": {"amount": {"~": 1}}}, "unknown comparisons")],
+    ids=["kind", "table", "column", "where-column", "where-op"],
+)
+def test_bad_custom_kpi(spec: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        salesnb.registry({"x": spec})
