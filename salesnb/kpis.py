@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from salesnb.data.schema import TABLES
 
@@ -147,14 +147,14 @@ def _custom(name: str, spec: Mapping[str, Any]) -> KPI:
     good = spec.get("good", "up")
     if good not in ("up", "down"):
         raise ValueError(f"{where}.good: 'up' or 'down', got {good!r}")
-    unit: Unit = spec.get("unit") or {"count": "count", "sum": "currency", "mean": "currency",
-                                      "ratio": "share"}[kind]
-    if unit not in ("currency", "count", "share", "days", "units"):
-        raise ValueError(f"{where}.unit: one of currency, count, share, days, units; got {unit!r}")
+    unit = spec.get("unit") or {"count": "count", "sum": "currency", "mean": "currency",
+                                "ratio": "share"}[kind]
+    if unit not in get_args(Unit):
+        raise ValueError(f"{where}.unit: one of {', '.join(get_args(Unit))}; got {unit!r}")
     formula = spec.get("formula") or f"{kind} of {table}" + (
         f".{spec['column']}" if spec.get("column") else "") + (
         f" where {dict(spec['where'])}" if spec.get("where") else "")
-    return KPI(name, str(spec.get("label", name)), unit, formula,
+    return KPI(name, str(spec.get("label", name)), cast(Unit, unit), formula,
                f"{table} by {date} in the period (custom KPI from params)", good,
                kind, (table,), dict(spec, date=date))
 
