@@ -55,3 +55,7 @@ lint: $(STAMP) ## ruff and mypy
 clean: ## remove generated outputs, demo data and caches (keeps .venv)
 	rm -rf outputs/*/ outputs/index.html outputs/manifest.json data/demo .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
+
+bench: $(STAMP) ## benchmark the KPI engines on 10M orders (generated once into bench/data/)
+	$(BIN)/python bench/make_data.py
+	$(BIN)/python bench/bench_kpis.py

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,26 +70,42 @@ def in_window(col: str, w: Window) -> nw.Expr:
     return (nw.col(col) >= w.start) & (nw.col(col) < w.end)
 
 
-def segmented(src: Source, table: str, by: str | None) -> nw.LazyFrame:
-    """The table with a text column ``_seg``: the ``by`` column, through links if needed."""
-    lf = src.frame(table)
+def segmented(src: Source, table: str, by: str | None, columns: Sequence[str],
+              where: nw.Expr | None = None) -> nw.LazyFrame:
+    """The ``columns`` of a table (those it has), rows passing ``where``, plus ``_seg``.
+
+    ``_seg`` is the ``by`` column as text, reached through the table's link when the table
+    lacks it (returns → orders, deal_stages → deals, deals → leads). Columns are selected
+    and rows filtered *before* anything is derived, so the pandas engine copies only what
+    the KPI needs (10M orders stay within memory).
+    """
+    have = src.columns(table)
+    link: tuple[str, str] | None = None
+    if by is not None and by not in have:
+        if table not in _LINKS:
+            raise NotSegmentable(f"{table} has no column {by!r}")
+        link = _LINKS[table]
+        if not src.has(link[1]) or link[0] not in have:
+            raise NotSegmentable(f"{table} has no column {by!r} and no link to {link[1]}")
+    wanted = [*columns, *([by] if by is not None and link is None else []), *([link[0]] if link else [])]
+    lf = src.frame(table).select(*[c for c in dict.fromkeys(wanted) if c in have])
+    if where is not None:
+        lf = lf.filter(where)
     if by is None:
         return lf.with_columns(nw.lit("all").alias(SEG))
-    if by in src.columns(table):
+    if link is None:
         return lf.with_columns(nw.col(by).cast(nw.String).fill_null(NONE_LABEL).alias(SEG))
-    if table not in _LINKS:
-        raise NotSegmentable(f"{table} has no column {by!r}")
-    key, parent = _LINKS[table]
-    if not src.has(parent) or key not in src.columns(table):
-        raise NotSegmentable(f"{table} has no column {by!r} and no link to {parent}")
-    parents = segmented(src, parent, by).select(nw.col(key), nw.col(SEG))
-    return (lf.join(parents, on=key, how="left")
-            .with_columns(nw.col(SEG).fill_null(NONE_LABEL)))
+    key, parent = link
+    # only the parents of the rows kept (a semi-join on the small side), then their segment
+    parents = (segmented(src, parent, by, [key]).select(key, SEG)
+               .join(lf.select(key).unique(), on=key, how="semi"))
+    return lf.join(parents, on=key, how="left").with_columns(nw.col(SEG).fill_null(NONE_LABEL))
 
 
 def _orders(src: Source, w: Window, by: str | None) -> pd.DataFrame:
     cols = src.columns("orders")
-    o = segmented(src, "orders", by).filter(in_window("ordered_at", w))
+    o = segmented(src, "orders", by, ["order_id", "ordered_at", "status", "amount", "quantity"],
+                  in_window("ordered_at", w))
     o = o.with_columns((nw.col("status") != "cancelled").cast(nw.Int64).alias("done"))
     qty = nw.col("quantity").fill_null(0) if "quantity" in cols else nw.lit(0.0)
     o = o.with_columns((nw.col("amount") * nw.col("done")).alias("amt"),
@@ -112,7 +128,7 @@ def _orders(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 
 
 def _returns(src: Source, w: Window, by: str | None) -> pd.DataFrame:
-    r = segmented(src, "returns", by).filter(in_window("returned_at", w))
+    r = segmented(src, "returns", by, ["returned_at", "amount", "kind"], in_window("returned_at", w))
     if "kind" in src.columns("returns"):
         refusal = (nw.col("kind") == "refusal").fill_null(False).cast(nw.Int64)
     else:
@@ -129,23 +145,31 @@ def _returns(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 
 
 def _first_orders(src: Source) -> nw.LazyFrame:
-    """customer_id, first: the first non-cancelled order (or an earlier first_purchase_at)."""
-    first = (src.frame("orders").filter(nw.col("status") != "cancelled")
-             .group_by("customer_id").agg(nw.col("ordered_at").min().alias("first")))
-    if src.has("customers") and "first_purchase_at" in src.columns("customers"):
-        known = src.frame("customers").select("customer_id", "first_purchase_at")
-        first = (first.join(known, on="customer_id", how="left")
-                 .with_columns(nw.min_horizontal("first", "first_purchase_at").alias("first"))
-                 .select("customer_id", "first"))
-    return first
+    """customer_id, first: the first non-cancelled order (or an earlier first_purchase_at).
+
+    A scan of the whole order history: computed once per source and kept on its engine.
+    """
+    if "first_orders" not in src.cache:
+        first = (src.frame("orders").select("customer_id", "ordered_at", "status")
+                 .filter(nw.col("status") != "cancelled")
+                 .group_by("customer_id").agg(nw.col("ordered_at").min().alias("first")))
+        if src.has("customers") and "first_purchase_at" in src.columns("customers"):
+            known = src.frame("customers").select("customer_id", "first_purchase_at")
+            first = (first.join(known, on="customer_id", how="left")
+                     .with_columns(nw.min_horizontal("first", "first_purchase_at").alias("first"))
+                     .select("customer_id", "first"))
+        src.cache["first_orders"] = src.constant(collect(first))
+    return src.cache["first_orders"]
 
 
 def _new_customers(src: Source, w: Window, by: str | None) -> pd.DataFrame:
     new = _first_orders(src).filter(in_window("first", w))
     if by is None:
         return collect(new.with_columns(nw.lit("all").alias(SEG)).group_by(SEG).agg(nw.len().alias("n")))
-    # the segment of the customer's first order (the smallest label on a tie)
-    firsts = (segmented(src, "orders", by).filter(nw.col("status") != "cancelled")
+    # the segment of the customer's first order (the smallest label on a tie); a first
+    # order in the window is among the window's orders
+    firsts = (segmented(src, "orders", by, ["customer_id", "ordered_at", "status"],
+                        in_window("ordered_at", w) & (nw.col("status") != "cancelled"))
               .select("customer_id", nw.col("ordered_at").alias("first"), SEG))
     seg = (new.join(firsts, on=["customer_id", "first"], how="left")
            .group_by("customer_id").agg(nw.col(SEG).min())
@@ -155,20 +179,20 @@ def _new_customers(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 
 def _leads(src: Source, w: Window, by: str | None) -> pd.DataFrame:
     cols = src.columns("leads")
-    lf = segmented(src, "leads", by).filter(in_window("created_at", w))
+    lf = segmented(src, "leads", by, ["lead_id", "created_at", "converted_at"], in_window("created_at", w))
     converted = (~nw.col("converted_at").is_null()).cast(nw.Int64) if "converted_at" in cols else nw.lit(0)
     lf = lf.with_columns(converted.alias("conv"))
     if src.has("deals") and "lead_id" in src.columns("deals"):
-        won = (src.frame("deals").filter(nw.col("outcome") == "won").select("lead_id")
-               .drop_nulls().unique().with_columns(nw.lit(1).alias("won")))
+        won = (src.frame("deals").select("lead_id", "outcome").filter(nw.col("outcome") == "won")
+               .select("lead_id").drop_nulls().unique().with_columns(nw.lit(1).alias("won")))
         lf = (lf.join(won, on="lead_id", how="left")
               .with_columns(nw.max_horizontal(nw.col("conv"), nw.col("won").fill_null(0)).alias("conv")))
     return collect(lf.group_by(SEG).agg(nw.len().alias("n"), nw.col("conv").sum().alias("conv")))
 
 
 def _deals_closed(src: Source, w: Window, by: str | None) -> pd.DataFrame:
-    d = (segmented(src, "deals", by).filter(in_window("closed_at", w))
-         .filter(nw.col("outcome").is_in(["won", "lost"]))
+    d = (segmented(src, "deals", by, ["closed_at", "outcome"],
+                   in_window("closed_at", w) & nw.col("outcome").is_in(["won", "lost"]))
          .with_columns((nw.col("outcome") == "won").cast(nw.Int64).alias("won")))
     return collect(d.group_by(SEG).agg(nw.len().alias("n"), nw.col("won").sum().alias("won")))
 
@@ -176,11 +200,9 @@ def _deals_closed(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 def cycle_frame(src: Source, w: Window, by: str | None, *, created: bool = False) -> pd.DataFrame:
     """Deals won in the window (or, with ``created``, all deals created in it) as pandas:
     ``_seg``, ``created_at``, ``closed_at``, ``outcome``, ``days`` (calendar days)."""
-    d = segmented(src, "deals", by)
-    if created:
-        d = d.filter(in_window("created_at", w))
-    else:
-        d = d.filter(in_window("closed_at", w) & (nw.col("outcome") == "won"))
+    where = (in_window("created_at", w) if created
+             else in_window("closed_at", w) & (nw.col("outcome") == "won"))
+    d = segmented(src, "deals", by, ["created_at", "closed_at", "outcome"], where)
     df = collect(d.select(SEG, "created_at", "closed_at", "outcome"))
     for col in ("created_at", "closed_at"):
         df[col] = pd.to_datetime(df[col])
@@ -189,9 +211,10 @@ def cycle_frame(src: Source, w: Window, by: str | None, *, created: bool = False
 
 
 def _pipeline(src: Source, w: Window, by: str | None) -> pd.DataFrame:
-    d = segmented(src, "deals", by).filter(nw.col("created_at") < w.end)
-    d = d.filter(nw.col("closed_at").is_null() | (nw.col("closed_at") >= w.end))
-    d = d.filter(~nw.col("amount").is_null())
+    open_at_end = ((nw.col("created_at") < w.end)
+                   & (nw.col("closed_at").is_null() | (nw.col("closed_at") >= w.end))
+                   & ~nw.col("amount").is_null())
+    d = segmented(src, "deals", by, ["created_at", "closed_at", "amount"], open_at_end)
     d = d.with_columns((nw.col("amount") * nw.col("amount")).alias("a2"))
     return collect(d.group_by(SEG).agg(nw.len().alias("n"), nw.col("amount").sum().alias("s"),
                                        nw.col("a2").sum().alias("ss")))
@@ -199,9 +222,12 @@ def _pipeline(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 
 def _stages(src: Source, w: Window, by: str | None, stages: list[str]) -> pd.DataFrame:
     pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
-    entered = segmented(src, "deal_stages", by).filter(in_window("entered_at", w))
+    entered = segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at"], in_window("entered_at", w))
     entered = entered.join(pairs, on="stage", how="inner")
-    reached = (src.frame("deal_stages").select("deal_id", nw.col("stage").alias("next_stage"))
+    # a deal reaches the next stage after entering this one, so after the window's start
+    reached = (src.frame("deal_stages").select("deal_id", "stage", "entered_at")
+               .filter(nw.col("entered_at") >= w.start)
+               .select("deal_id", nw.col("stage").alias("next_stage"))
                .unique().with_columns(nw.lit(1).alias("reached")))
     entered = (entered.select("deal_id", "stage", "next_stage", SEG)
                .unique(subset=["deal_id", "stage"])
@@ -229,10 +255,13 @@ def _where(filters: Mapping[str, Any] | None) -> nw.Expr | None:
 
 def _custom(src: Source, kpi: KPI, w: Window, by: str | None) -> pd.DataFrame:
     spec = kpi.spec
-    lf = segmented(src, spec["table"], by).filter(in_window(spec["date"], w))
+    used = [spec["date"], *(spec.get("where") or {}), *([spec["column"]] if spec.get("column") else [])]
+    for side in ("numerator", "denominator"):
+        part = spec.get(side) or {}
+        used += [*(part.get("where") or {}), *([part["column"]] if part.get("column") else [])]
     where = _where(spec.get("where"))
-    if where is not None:
-        lf = lf.filter(where)
+    window = in_window(spec["date"], w)
+    lf = segmented(src, spec["table"], by, used, window if where is None else window & where)
     if kpi.kind == "count":
         return collect(lf.group_by(SEG).agg(nw.len().alias("n")))
     if kpi.kind in ("sum", "mean"):
@@ -358,6 +387,12 @@ def summaries(src: Source, kpis: Iterable[KPI], w: Window, by: str | None, *,
     ``missing_table`` or ``not_segmentable``.
     """
     wanted = {k.name: k for k in kpis}
+    # kpi_table and compare of one period share the current window: compute it once
+    cache_key = ("summaries", w, by, tuple(sorted(wanted)), tuple(funnel_stages),
+                 tuple(sorted((k.name, repr(k.spec)) for k in wanted.values() if k.spec)))
+    if cache_key in src.cache:
+        cached_out, cached_problems = src.cache[cache_key]
+        return dict(cached_out), dict(cached_problems)
     out: dict[Key, Summary] = {}
     problems: dict[str, str] = {}
     for kpi in wanted.values():
@@ -385,7 +420,9 @@ def summaries(src: Source, kpis: Iterable[KPI], w: Window, by: str | None, *,
             else:
                 out[(kpi.name, None, seg)] = RatioMoments(r["rows"], r["sx"], r["sy"], r["sxx"],
                                                           r["syy"], r["sxy"])
-    return {k: v for k, v in out.items() if k[0] in wanted and k[0] not in problems}, problems
+    result = {k: v for k, v in out.items() if k[0] in wanted and k[0] not in problems}
+    src.cache[cache_key] = (result, problems)
+    return dict(result), dict(problems)
 
 
 def data_end(src: Source) -> pd.Timestamp:
@@ -419,8 +456,8 @@ def cohort_lags(src: Source, funnel_stages: list[str]) -> dict[tuple[str, str | 
         return float(np.percentile(days, 90)) if len(days) else 0.0
 
     if src.has("leads") and "converted_at" in src.columns("leads"):
-        df = collect(src.frame("leads").filter(~nw.col("converted_at").is_null())
-                     .select("created_at", "converted_at"))
+        df = collect(src.frame("leads").select("created_at", "converted_at")
+                     .filter(~nw.col("converted_at").is_null()))
         lags[("conversion_rate", None)] = p90(pd.to_datetime(df["converted_at"]) - pd.to_datetime(df["created_at"]))
     if src.has("returns", "orders"):
         df = collect(src.frame("returns").select("order_id", "returned_at")

@@ -344,18 +344,21 @@ def reasons(data: Data, period: str | Period, *, kind: Literal["returns", "refus
     cols = ["reason", *([by] if by else []), "count", "share", "amount"]
     frames = []
     if kind in ("returns", "refusals") and src.has("returns"):
-        r = segmented(src, "returns", by).filter(in_window("returned_at", w))
+        r = segmented(src, "returns", by, ["returned_at", "reason", "amount", "kind"],
+                      in_window("returned_at", w))
         is_refusal = (nw.col("kind") == "refusal").fill_null(False) if "kind" in src.columns("returns") \
             else nw.lit(False)
         r = r.filter(is_refusal if kind == "refusals" else ~is_refusal)
         frames.append(collect(r.group_by(SEG, "reason").agg(nw.len().alias("count"),
                                                              nw.col("amount").sum().alias("amount"))))
     if kind == "refusals" and src.has("orders"):
-        o = segmented(src, "orders", by).filter(in_window("ordered_at", w) & (nw.col("status") == "cancelled"))
+        o = segmented(src, "orders", by, ["ordered_at", "status", "amount"],
+                      in_window("ordered_at", w) & (nw.col("status") == "cancelled"))
         frames.append(collect(o.group_by(SEG).agg(nw.len().alias("count"), nw.col("amount").sum().alias("amount")))
                       .assign(reason="order cancelled"))
     if kind == "lost_deals" and src.has("deals"):
-        d = segmented(src, "deals", by).filter(in_window("closed_at", w) & (nw.col("outcome") == "lost"))
+        d = segmented(src, "deals", by, ["closed_at", "outcome", "lost_reason", "amount"],
+                      in_window("closed_at", w) & (nw.col("outcome") == "lost"))
         frames.append(collect(d.group_by(SEG, "lost_reason").agg(
             nw.len().alias("count"), nw.col("amount").sum().alias("amount"))).rename(columns={"lost_reason": "reason"}))
     if kind not in ("returns", "refusals", "lost_deals"):

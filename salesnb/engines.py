@@ -108,6 +108,15 @@ def as_source(data: SalesData | Source, engine: Engine | None = None) -> Source:
     if not isinstance(data, SalesData):
         raise TypeError(f"expected SalesData or a Source from salesnb.scan, got {type(data).__name__}")
     engine = engine or "pandas"
+    # one Source per loaded data and engine, so its cache (windows already aggregated,
+    # cohort lags, the data's end) serves every table and comparison of a report
+    sources = data.__dict__.setdefault("_sources", {})
+    if engine not in sources:
+        sources[engine] = _from_sales_data(data, engine)
+    return sources[engine]
+
+
+def _from_sales_data(data: SalesData, engine: str) -> Source:
     if engine == "pandas":
         return Source("pandas", dict(data.tables), description="pandas",
                       make_frame=lambda df: df)

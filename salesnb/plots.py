@@ -12,7 +12,7 @@ import seaborn as sns
 
 from salesnb.periods import Period, parse_period
 
-__all__ = ["set_theme", "plot_rows_per_month"]
+__all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_drivers", "plot_reasons"]
 
 
 def set_theme() -> None:
@@ -44,4 +44,68 @@ def plot_rows_per_month(counts: pd.DataFrame, *, period: Period | str | None = N
     if period is not None:
         _shade(ax, parse_period(period))
     ax.set(xlabel=None, ylabel="rows per month (log scale)", title="Rows per month by table")
+    return ax
+
+
+_UNIT_FORMAT = {"share": "{x:.0%}", "currency": "{x:,.0f}", "count": "{x:,.0f}", "days": "{x:,.0f}",
+                "units": "{x:,.0f}"}
+
+
+def plot_kpi_trends(trend: pd.DataFrame, kpis: list[str], *, marks: dict[str, list[pd.Timestamp]] | None = None,
+                    ncols: int = 2, axes: list[plt.Axes] | None = None) -> list[plt.Axes]:
+    """Small multiples of KPI values over periods (from :func:`salesnb.kpi_trend`).
+
+    The last period (the reported one) is highlighted; ``marks`` draws a dashed line at
+    each date given for a KPI (e.g. the start of an improvement initiative). Values whose
+    status is not ``ok`` are drawn hollow.
+    """
+    from matplotlib.ticker import StrMethodFormatter
+
+    if axes is None:
+        nrows = -(-len(kpis) // ncols)
+        fig, grid = plt.subplots(nrows, ncols, figsize=(11, 2.6 * nrows), squeeze=False,
+                                 constrained_layout=True)
+        axes = list(grid.ravel())
+        for ax in axes[len(kpis):]:
+            ax.set_visible(False)
+    for ax, kpi in zip(axes, kpis, strict=False):
+        d = trend[(trend["kpi"] == kpi) & trend["stage"].isna()].sort_values("start")
+        if d.empty:
+            ax.set_visible(False)
+            continue
+        sns.lineplot(data=d, x="start", y="value", ax=ax, marker="o", markersize=4, color="#2c5d8f")
+        gated = d[d["status"] != "ok"]
+        ax.scatter(gated["start"], gated["value"], s=28, facecolors="white", edgecolors="#2c5d8f", zorder=3)
+        last = d.iloc[-1]
+        ax.scatter([last["start"]], [last["value"]], s=60, color="#e08214", zorder=4)
+        for when in (marks or {}).get(kpi, []):
+            ax.axvline(when, color="#762a83", linestyle="--", linewidth=1)
+        ax.yaxis.set_major_formatter(StrMethodFormatter(_UNIT_FORMAT.get(str(last["unit"]), "{x:,.2f}")))
+        ax.set(title=str(last["label"]), xlabel=None, ylabel=None)
+        ax.tick_params(axis="x", labelrotation=30, labelsize="small")
+    return axes
+
+
+def plot_revenue_drivers(drivers: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Bars of the revenue change's parts (from :func:`salesnb.revenue_drivers`)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.2))
+    seg_col = next((c for c in drivers.columns if c not in ("part", "effect")), None)
+    labels = [f"{r['part']}: {r[seg_col]}" if seg_col and isinstance(r[seg_col], str) else r["part"]
+              for r in drivers.to_dict("records")]
+    colours = ["#1b7837" if v >= 0 else "#b2182b" for v in drivers["effect"]]
+    ax.barh(labels, drivers["effect"], color=colours)
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.invert_yaxis()
+    ax.set(xlabel="effect on revenue", title="What moved revenue")
+    return ax
+
+
+def plot_reasons(reasons: pd.DataFrame, *, title: str, ax: plt.Axes | None = None) -> plt.Axes:
+    """Horizontal bars of counts by reason (from :func:`salesnb.reasons`), largest first."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.35 * max(len(reasons), 3) + 1))
+    if len(reasons):
+        sns.barplot(data=reasons, y="reason", x="count", ax=ax, color="#2c5d8f")
+    ax.set(title=title, xlabel="count", ylabel=None)
     return ax

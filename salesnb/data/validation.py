@@ -11,16 +11,25 @@ that do not stop it are warnings.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-with warnings.catch_warnings():
-    # pandera imports pyspark.pandas when pyspark is installed (the Spark engine), and
-    # pyspark warns on import that it does not fully support pandas 3: not our concern here
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support",
-                            category=FutureWarning)
+
+@contextmanager
+def _quiet_pyspark() -> Iterator[None]:
+    """pandera imports pyspark.pandas when pyspark is installed (for the Spark engine), on
+    import and again on its first validation; pyspark then warns that it does not fully
+    support pandas 3. That is not about the data being loaded, so it is not shown."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support",
+                                category=FutureWarning)
+        yield
+
+
+with _quiet_pyspark():
     import pandera.pandas as pa
 
 from salesnb.data.schema import TABLES
@@ -130,7 +139,8 @@ _MESSAGES = {
 
 def _column_rules(name: str, df: pd.DataFrame, row_word: str, problems: Problems) -> None:
     try:
-        _schema(name, list(df.columns)).validate(df, lazy=True)
+        with _quiet_pyspark():
+            _schema(name, list(df.columns)).validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):

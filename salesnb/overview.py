@@ -1,0 +1,196 @@
+"""The KPI overview: a scorecard and breakdowns ready to show, built from :mod:`salesnb.compare`.
+
+An arrow appears only where a change is significant (status ``ok`` and BH q < alpha):
+▲/▼ for the direction, green when it is the good direction for that KPI, red when not.
+Where the validity gate stops a verdict, the cell says why in plain words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from salesnb.compare import DEFAULT_MIN_EVENTS, Data, compare, kpi_table
+from salesnb.kpis import registry
+from salesnb.periods import Period, parse_period
+
+__all__ = ["format_value", "format_change", "scorecard", "breakdown", "style_scorecard",
+           "definitions", "GATE_WORDS", "HEADLINE_KPIS", "TREND_KPIS", "BREAKDOWNS"]
+
+HEADLINE_KPIS = ["revenue", "orders", "new_customers", "conversion_rate", "average_check",
+                 "refusals", "returns", "return_rate", "sales_cycle_days", "win_rate"]
+TREND_KPIS = ["revenue", "orders", "new_customers", "conversion_rate", "average_check",
+              "return_rate", "sales_cycle_days", "win_rate"]
+BREAKDOWNS = {"region": "Region", "channel": "Channel", "owner": "Sales rep", "product": "Product"}
+GATE_WORDS = {
+    "insufficient_data": "too few events to judge",
+    "immature": "cohort still converting",
+    "incomplete_period": "period not over (compared to date)",
+    "no_target": "no target",
+    "missing_table": "data not loaded",
+    "not_segmentable": "cannot split by this column",
+    "not_tested": "snapshot, not tested",
+}
+_TONES = {"good": "color: #1b7837; font-weight: 600", "bad": "color: #b2182b; font-weight: 600",
+          "none": "color: #555"}
+
+
+def format_value(value: float, unit: str, currency: str = "") -> str:
+    """A KPI value for people.
+
+    >>> format_value(1654668.2, "currency", "USD"), format_value(0.0442, "share")
+    ('1,654,668 USD', '4.4%')
+    >>> format_value(51.0, "days"), format_value(7050, "count")
+    ('51 days', '7,050')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if unit == "currency":
+        return f"{value:,.0f} {currency}".strip() if abs(value) >= 1000 else f"{value:,.2f} {currency}".strip()
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit == "days":
+        return f"{value:,.1f} days" if value != round(value) else f"{value:,.0f} days"
+    return f"{value:,.0f}"
+
+
+def format_change(row: Mapping[str, Any], unit: str, good: str, currency: str = "") -> tuple[str, str]:
+    """(text, tone) for one comparison row: the change with an arrow only if significant."""
+    status = row["status"]
+    if status != "ok":
+        words = GATE_WORDS.get(status, status)
+        if status in ("no_target", "missing_table", "not_segmentable") or math.isnan(row["abs_change"]):
+            return words, "none"
+        return f"{_delta(row, unit, currency)} · {words}", "none"
+    text = _delta(row, unit, currency)
+    if not row["significant"]:
+        return f"{text} · not significant", "none"
+    up = row["abs_change"] > 0
+    arrow = "▲" if up else "▼"
+    tone = "good" if (up and good == "up") or (not up and good == "down") else "bad"
+    return f"{arrow} {text}", tone
+
+
+def _delta(row: Mapping[str, Any], unit: str, currency: str) -> str:
+    change = row["abs_change"]
+    if unit == "share":
+        text = f"{change * 100:+.1f} pp"
+    elif unit == "currency":
+        text = f"{change:+,.0f} {currency}".strip() if abs(change) >= 100 else f"{change:+,.2f} {currency}".strip()
+    elif unit == "days":
+        text = f"{change:+.1f} days"
+    else:
+        text = f"{change:+,.0f}"
+    rel = row.get("rel_change")
+    if unit != "share" and rel is not None and not math.isnan(rel):
+        text += f" ({rel:+.1%})"
+    return text
+
+
+def _key(row: Mapping[str, Any]) -> tuple[str, Any]:
+    stage = row.get("stage")
+    return row["kpi"], None if stage is None or (isinstance(stage, float) and math.isnan(stage)) else stage
+
+
+def scorecard(data: Data, period: str | Period, *, kpis: Sequence[str] | None = None,
+              currency: str = "", custom_kpis: Mapping[str, Any] | None = None,
+              funnel_stages: Sequence[str] | None = None, min_events: int = DEFAULT_MIN_EVENTS,
+              alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
+    """Each KPI against the previous period, last year and target, ready to show.
+
+    Returns ``kpi``, ``stage``, ``label``, ``value``, ``vs_previous``, ``vs_last_year``,
+    ``vs_target``, ``definition``, and the tones of the three changes (``tone_previous``
+    …: ``good``, ``bad`` or ``none``) that :func:`style_scorecard` colours by.
+    """
+    reg = registry(custom_kpis)
+    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    names = list(kpis) if kpis is not None else [*HEADLINE_KPIS, *(custom_kpis or {})]
+    opts: dict[str, Any] = {"kpis": names, "custom_kpis": custom_kpis, "funnel_stages": funnel_stages,
+                            "fiscal_year_start": fiscal_year_start}
+    values = kpi_table(data, p, min_events=min_events, **opts)
+    comparisons = {against: {_key(r): r for r in compare(data, p, against=against, alpha=alpha,
+                                                         min_events=min_events, **opts).to_dict("records")}
+                   for against in ("previous", "last_year", "target")}
+    rows = []
+    for r in values.to_dict("records"):
+        kpi = reg[r["kpi"]]
+        row = {"kpi": r["kpi"], "stage": _key(r)[1], "label": r["label"],
+               "value": format_value(r["value"], kpi.unit, currency), "definition": kpi.definition}
+        for against in ("previous", "last_year", "target"):
+            c = comparisons[against].get(_key(r))
+            text, tone = format_change(c, kpi.unit, kpi.good, currency) if c else ("–", "none")
+            row[f"vs_{against}"], row[f"tone_{against}"] = text, tone
+        if r["status"] not in ("ok",) and r["status"] in GATE_WORDS:
+            row["value"] += f" ({GATE_WORDS[r['status']]})" if r["status"] != "insufficient_data" else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def breakdown(data: Data, period: str | Period, by: str, *, kpis: Sequence[str] = ("revenue", "orders", "average_check"),
+              currency: str = "", min_events: int = DEFAULT_MIN_EVENTS, alpha: float = 0.05,
+              fiscal_year_start: int = 1) -> pd.DataFrame:
+    """KPIs per segment of ``by`` with their change against the previous period.
+
+    One row per segment; for each KPI a value column and a ``<kpi> change`` column (arrow
+    only where significant after Benjamini–Hochberg over the whole table), plus tone
+    columns ``tone:<kpi>``. Sorted by the first KPI, largest first.
+    """
+    reg = registry()
+    c = compare(data, period, by=by, kpis=list(kpis), min_events=min_events, alpha=alpha,
+                fiscal_year_start=fiscal_year_start)
+    rows: dict[str, dict[str, Any]] = {}
+    for r in c.to_dict("records"):
+        kpi = reg[r["kpi"]]
+        row = rows.setdefault(str(r[by]), {by: str(r[by]), "_sort": math.nan})
+        row[kpi.label] = format_value(r["current"], kpi.unit, currency)
+        text, tone = format_change(r, kpi.unit, kpi.good, currency)
+        row[f"{kpi.label} change"], row[f"tone:{kpi.label} change"] = text, tone
+        if r["kpi"] == kpis[0]:
+            row["_sort"] = r["current"]
+    out = pd.DataFrame(list(rows.values())).sort_values("_sort", ascending=False, na_position="last")
+    return out.drop(columns=["_sort"]).reset_index(drop=True)
+
+
+def style_scorecard(df: pd.DataFrame) -> Styler:
+    """Escaped, with changes coloured by their tone; tone columns hidden."""
+    tone_cols = [c for c in df.columns if c.startswith("tone")]
+    shown = df.drop(columns=tone_cols)
+    if "stage" in shown.columns:  # the label names the stage already
+        shown = shown.drop(columns=["stage"])
+    shown = shown.drop(columns=[c for c in ("kpi",) if c in shown.columns])
+
+    def colours(frame: pd.DataFrame) -> pd.DataFrame:
+        out = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        for col in frame.columns:
+            tone_col = (f"tone_{col[3:]}" if col.startswith("vs_") else f"tone:{col}")
+            if tone_col in df.columns:
+                out[col] = df.loc[frame.index, tone_col].map(_TONES).fillna("")
+        return out
+
+    renamed = {"label": "KPI", "value": "value", "vs_previous": "vs previous period",
+               "vs_last_year": "vs last year", "vs_target": "vs target", "definition": "definition"}
+    styler = (shown.style.apply(colours, axis=None)
+              .format(escape="html", na_rep="–")
+              .format_index(escape="html", axis=1)
+              .relabel_index([renamed.get(c, c) for c in shown.columns], axis=1)
+              .hide(axis="index")
+              .set_table_attributes('class="snb-table snb-scorecard"'))
+    if "definition" in shown.columns:
+        styler = styler.set_properties(subset=["definition"], **{"color": "#555", "font-size": "0.85em",
+                                                                 "max-width": "18em"})
+    return styler
+
+
+def definitions(custom_kpis: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Every KPI's definition as printed in the reports' KPI list."""
+    test = {"sum": "compound-Poisson z on Σx, Σx² (per day)", "count": "Poisson rate test (per day)",
+            "proportion": "two-proportion test, Newcombe interval", "mean": "Welch t-test",
+            "median": "bootstrap (2,000 resamples, fixed seed)", "ratio": "delta method",
+            "snapshot": "not tested"}
+    return pd.DataFrame([{"KPI": k.label, "name": k.name, "formula": k.formula, "population": k.population,
+                          "good": "higher" if k.good == "up" else "lower", "test": test[k.kind]}
+                         for k in registry(custom_kpis).values()])
