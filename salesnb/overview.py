@@ -130,8 +130,9 @@ def scorecard(data: Data, period: str | Period, *, kpis: Sequence[str] | None = 
     return pd.DataFrame(rows)
 
 
-def breakdown(data: Data, period: str | Period, by: str, *, kpis: Sequence[str] = ("revenue", "orders", "average_check"),
-              currency: str = "", min_events: int = DEFAULT_MIN_EVENTS, alpha: float = 0.05,
+def breakdown(data: Data, period: str | Period, by: str, *,
+              kpis: Sequence[str] = ("revenue", "orders", "average_check"), currency: str = "",
+              min_events: int = DEFAULT_MIN_EVENTS, alpha: float = 0.05,
               fiscal_year_start: int = 1) -> pd.DataFrame:
     """KPIs per segment of ``by`` with their change against the previous period.
 

@@ -32,7 +32,7 @@ def _quiet_pyspark() -> Iterator[None]:
 with _quiet_pyspark():
     import pandera.pandas as pa
 
-from salesnb.data.schema import TABLES
+from salesnb.data.schema import TABLES  # noqa: E402  (after pandera's quiet import)
 
 __all__ = ["Problems", "Problem", "validate", "DataValidationError", "is_in"]
 
