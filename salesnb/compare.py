@@ -389,6 +389,9 @@ def sales_cycle(data: Data, period: str | Period, *, by: str | None = None,
     src = as_source(data, engine)
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     w = Window.of(p)
+    columns = [*([by] if by else []), "won", "median", "mean", "p90", "km_median", "created", "still_open"]
+    if not src.has("deals"):
+        return pd.DataFrame(columns=columns)
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
     won = cycle_frame(src, w, by)
     created = cycle_frame(src, w, by, created=True)
@@ -435,6 +438,8 @@ def revenue_drivers(data: Data, period: str | Period, *, against: Literal["previ
     ``effect``; a final row ``total`` equals revenue now − revenue before.
     """
     src = as_source(data, engine)
+    if not src.has("orders"):
+        return pd.DataFrame(columns=["part", *([by] if by else []), "effect"])
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     base = p.previous() if against == "previous" else p.last_year()
     reg = registry()

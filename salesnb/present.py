@@ -24,7 +24,7 @@ _RESULT_COLOURS = {"ok": "#1b7837", "warning": "#b35806", "missing": "#6c6c6c",
 
 def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[str] = (),
           money: Sequence[str] = (), dates: Sequence[str] = (), currency: str = "",
-          caption: str | None = None) -> Styler:
+          caption: str | None = None, empty: str = "nothing for this period") -> Styler | HTML:
     """A DataFrame styled the one way every report uses: escaped text, aligned numbers.
 
     Integers get thousands separators, percentages one decimal, money two decimals and the
@@ -34,6 +34,8 @@ def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[
     >>> "&lt;b&gt;x&lt;/b&gt;" in s.to_html() and "1,234" in s.to_html()
     True
     """
+    if df.empty:  # a missing table or a quiet period: say so in one line
+        return HTML(f"<p><em>{html.escape(empty)}.</em></p>")
     fmt: dict[str, object] = {}
     fmt.update({c: "{:,.0f}" for c in integers})
     fmt.update({c: "{:.1%}" for c in percents})
