@@ -37,12 +37,12 @@ from salesnb.engines import Engine, Source, as_source
 from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats import (
+    Change,
     Counts,
     Moments,
     Proportion,
     Sample,
     Summary,
-    TestResult,
     against_value,
     bh_qvalues,
     two_sample,
@@ -248,8 +248,8 @@ def _why(status: str) -> str:
             "insufficient_data": "no events in either period"}.get(status, status)
 
 
-def _row(kpi: KPI, key: Key, result: TestResult | None, status: str, note: str, col: str) -> dict[str, Any]:
-    r = result or TestResult(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
+def _row(kpi: KPI, key: Key, result: Change | None, status: str, note: str, col: str) -> dict[str, Any]:
+    r = result or Change(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
     return {"kpi": kpi.name, "stage": key[1], col: key[2], "current": r.current,
             "baseline": r.baseline, "abs_change": r.abs_change, "rel_change": r.rel_change,
             "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value, "status": status,
@@ -280,7 +280,7 @@ def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
     if against == "target":
         target = targets.get((key[0], key[2]))
         if target is None:
-            return _row(kpi, key, TestResult(cur.value, math.nan, math.nan, math.nan, math.nan, math.nan),
+            return _row(kpi, key, Change(cur.value, math.nan, math.nan, math.nan, math.nan, math.nan),
                         "no_target", f"no target for {p.name}", col)
         result = against_value(cur, target, alpha=alpha)
         base_n: float = min_events
@@ -291,7 +291,7 @@ def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
         if kpi.is_flow and base_p is not None and base_p.days != p.days:
             notes.append(f"baseline scaled from {base_p.days} to {p.days} days")
     if kpi.kind == "snapshot":
-        result = TestResult(result.current, result.baseline, result.abs_change, math.nan, math.nan, math.nan)
+        result = Change(result.current, result.baseline, result.abs_change, math.nan, math.nan, math.nan)
         return _row(kpi, key, result, "not_tested", "a snapshot at the period's end: not tested", col)
     if cur.n < min_events or base_n < min_events:
         status = "insufficient_data"

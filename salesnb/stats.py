@@ -3,7 +3,7 @@
 A KPI value is summarised per period × segment by a small frozen dataclass (``Counts``,
 ``Proportion``, ``Moments``, ``Sample``, ``RatioMoments``); :func:`two_sample` compares a
 current summary with a baseline one, :func:`against_value` compares it with a fixed target.
-Both return a :class:`TestResult` with the absolute change, its interval and a p-value.
+Both return a :class:`Change` with the absolute change, its interval and a p-value.
 
 Methods, so that any two correct implementations agree:
 
@@ -47,7 +47,7 @@ from statsmodels.stats.rates import (
 )
 
 __all__ = ["Counts", "Proportion", "Moments", "Sample", "RatioMoments", "Summary",
-           "TestResult", "two_sample", "against_value", "bh_qvalues", "BOOTSTRAP_SEED"]
+           "Change", "two_sample", "against_value", "bh_qvalues", "BOOTSTRAP_SEED"]
 
 BOOTSTRAP_SEED = 20261031
 BOOTSTRAP_RESAMPLES = 2000
@@ -171,7 +171,7 @@ Summary = Counts | Proportion | Moments | Sample | RatioMoments
 
 
 @dataclass(frozen=True)
-class TestResult:
+class Change:
     """A comparison: ``abs_change`` = current − baseline (scaled baseline for flows)."""
 
     current: float
@@ -186,21 +186,21 @@ class TestResult:
         return self.abs_change / abs(self.baseline) if self.baseline else math.nan
 
 
-_NAN = TestResult(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
+_NAN = Change(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
 
 
 def _z(alpha: float) -> float:
     return float(sps.norm.ppf(1 - alpha / 2))
 
 
-def two_sample(current: Summary, baseline: Summary, *, alpha: float = 0.05) -> TestResult:
+def two_sample(current: Summary, baseline: Summary, *, alpha: float = 0.05) -> Change:
     """Compare a current summary with a baseline summary of the same kind.
 
     Examples
     --------
     >>> r = two_sample(Proportion(30, 100), Proportion(20, 100))
     >>> round(r.abs_change, 2), round(r.p_value, 3)
-    (0.1, 0.105)
+    (0.1, 0.106)
     """
     if type(current) is not type(baseline):
         raise TypeError("current and baseline summaries must be of the same kind")
@@ -217,59 +217,59 @@ def two_sample(current: Summary, baseline: Summary, *, alpha: float = 0.05) -> T
     raise TypeError(f"no test for {type(current).__name__}")
 
 
-def _counts(c: Counts, b: Counts, alpha: float) -> TestResult:
+def _counts(c: Counts, b: Counts, alpha: float) -> Change:
     scale = c.exposure / b.exposure
     base = b.count * scale
     if c.count + b.count == 0:
-        return TestResult(c.count, base, 0.0, math.nan, math.nan, math.nan)
+        return Change(c.count, base, 0.0, math.nan, math.nan, math.nan)
     p = test_poisson_2indep(c.count, c.exposure, b.count, b.exposure).pvalue
     if b.count == 0:
-        return TestResult(c.count, base, c.count - base, math.nan, math.nan, float(p))
+        return Change(c.count, base, c.count - base, math.nan, math.nan, float(p))
     low, high = confint_poisson_2indep(c.count, c.exposure, b.count, b.exposure, alpha=alpha)
-    return TestResult(c.count, base, c.count - base, base * (low - 1), base * (high - 1), float(p))
+    return Change(c.count, base, c.count - base, base * (low - 1), base * (high - 1), float(p))
 
 
-def _proportions(c: Proportion, b: Proportion, alpha: float) -> TestResult:
+def _proportions(c: Proportion, b: Proportion, alpha: float) -> Change:
     if not c.trials or not b.trials:
-        return TestResult(c.value, b.value, c.value - b.value, math.nan, math.nan, math.nan)
+        return Change(c.value, b.value, c.value - b.value, math.nan, math.nan, math.nan)
     p = test_proportions_2indep(c.successes, c.trials, b.successes, b.trials).pvalue
     low, high = confint_proportions_2indep(c.successes, c.trials, b.successes, b.trials, alpha=alpha)
-    return TestResult(c.value, b.value, c.value - b.value, float(low), float(high), float(p))
+    return Change(c.value, b.value, c.value - b.value, float(low), float(high), float(p))
 
 
-def _welch(c: Moments, b: Moments, alpha: float) -> TestResult:
+def _welch(c: Moments, b: Moments, alpha: float) -> Change:
     diff = c.mean - b.mean
     if c.n < 2 or b.n < 2:
-        return TestResult(c.mean, b.mean, diff, math.nan, math.nan, math.nan)
+        return Change(c.mean, b.mean, diff, math.nan, math.nan, math.nan)
     v1, v0 = c.var / c.n, b.var / b.n
     se = math.sqrt(v1 + v0)
     if se == 0:
-        return TestResult(c.mean, b.mean, diff, diff, diff, 1.0 if diff == 0 else 0.0)
+        return Change(c.mean, b.mean, diff, diff, diff, 1.0 if diff == 0 else 0.0)
     p = sps.ttest_ind_from_stats(c.mean, math.sqrt(c.var), c.n, b.mean, math.sqrt(b.var), b.n,
                                  equal_var=False).pvalue
     df = (v1 + v0) ** 2 / (v1**2 / (c.n - 1) + v0**2 / (b.n - 1))
     t = float(sps.t.ppf(1 - alpha / 2, df))
-    return TestResult(c.mean, b.mean, diff, diff - t * se, diff + t * se, float(p))
+    return Change(c.mean, b.mean, diff, diff - t * se, diff + t * se, float(p))
 
 
-def _sums(c: Moments, b: Moments, alpha: float) -> TestResult:
+def _sums(c: Moments, b: Moments, alpha: float) -> Change:
     scale = c.exposure / b.exposure
     base = b.sum * scale
     d = c.sum / c.exposure - b.sum / b.exposure  # difference of daily rates
     var = c.sum_sq / c.exposure**2 + b.sum_sq / b.exposure**2
     if var <= 0:
-        return TestResult(c.sum, base, c.sum - base, math.nan, math.nan, math.nan)
+        return Change(c.sum, base, c.sum - base, math.nan, math.nan, math.nan)
     se = math.sqrt(var)
     p = 2 * sps.norm.sf(abs(d) / se)
     z = _z(alpha)
-    return TestResult(c.sum, base, c.sum - base, (d - z * se) * c.exposure,
+    return Change(c.sum, base, c.sum - base, (d - z * se) * c.exposure,
                       (d + z * se) * c.exposure, float(p))
 
 
-def _medians(c: Sample, b: Sample, alpha: float) -> TestResult:
+def _medians(c: Sample, b: Sample, alpha: float) -> Change:
     diff = c.value - b.value
     if c.n < 2 or b.n < 2:
-        return TestResult(c.value, b.value, diff, math.nan, math.nan, math.nan)
+        return Change(c.value, b.value, diff, math.nan, math.nan, math.nan)
     x, y = np.asarray(c.values, float), np.asarray(b.values, float)
 
     def stat(a: np.ndarray, z: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -283,21 +283,21 @@ def _medians(c: Sample, b: Sample, alpha: float) -> TestResult:
     dist = boot.bootstrap_distribution
     p = min(1.0, 2 * min(float((dist <= 0).mean()), float((dist >= 0).mean())))
     low, high = boot.confidence_interval
-    return TestResult(c.value, b.value, diff, float(low), float(high), p)
+    return Change(c.value, b.value, diff, float(low), float(high), p)
 
 
-def _ratios(c: RatioMoments, b: RatioMoments, alpha: float) -> TestResult:
+def _ratios(c: RatioMoments, b: RatioMoments, alpha: float) -> Change:
     diff = c.value - b.value
     var = c.var + b.var
     if not var or math.isnan(var):
-        return TestResult(c.value, b.value, diff, math.nan, math.nan, math.nan)
+        return Change(c.value, b.value, diff, math.nan, math.nan, math.nan)
     se = math.sqrt(var)
     z = _z(alpha)
-    return TestResult(c.value, b.value, diff, diff - z * se, diff + z * se,
+    return Change(c.value, b.value, diff, diff - z * se, diff + z * se,
                       float(2 * sps.norm.sf(abs(diff) / se)))
 
 
-def against_value(current: Summary, target: float, *, alpha: float = 0.05) -> TestResult:
+def against_value(current: Summary, target: float, *, alpha: float = 0.05) -> Change:
     """Compare a current summary with a fixed target value (one-sample tests).
 
     Counts: statsmodels ``test_poisson`` (mid-p exact) with the target as the expected
@@ -308,50 +308,50 @@ def against_value(current: Summary, target: float, *, alpha: float = 0.05) -> Te
     value = current.value
     diff = value - target
     if math.isnan(value):
-        return TestResult(value, target, diff, math.nan, math.nan, math.nan)
+        return Change(value, target, diff, math.nan, math.nan, math.nan)
     if isinstance(current, Counts):
         if target <= 0:
-            return TestResult(value, target, diff, math.nan, math.nan, math.nan)
+            return Change(value, target, diff, math.nan, math.nan, math.nan)
         p = test_poisson(current.count, 1, target, method="midp-c").pvalue
         low, high = confint_poisson(current.count, 1, method="exact-c", alpha=alpha)
-        return TestResult(value, target, diff, low - target, high - target, float(p))
+        return Change(value, target, diff, low - target, high - target, float(p))
     if isinstance(current, Proportion):
         if not current.trials:
-            return TestResult(value, target, diff, math.nan, math.nan, math.nan)
+            return Change(value, target, diff, math.nan, math.nan, math.nan)
         low, high = proportion_confint(current.successes, current.trials, alpha=alpha, method="wilson")
         p = sps.binomtest(int(current.successes), int(current.trials), min(max(target, 0), 1)).pvalue
-        return TestResult(value, target, diff, low - target, high - target, float(p))
+        return Change(value, target, diff, low - target, high - target, float(p))
     if isinstance(current, Moments):
         if current.kind == "mean":
             if current.n < 2:
-                return TestResult(value, target, diff, math.nan, math.nan, math.nan)
+                return Change(value, target, diff, math.nan, math.nan, math.nan)
             se = math.sqrt(current.var / current.n)
             df = current.n - 1
             p = 2 * sps.t.sf(abs(diff) / se, df) if se else float(diff != 0)
             t = float(sps.t.ppf(1 - alpha / 2, df))
-            return TestResult(value, target, diff, diff - t * se, diff + t * se, float(p))
+            return Change(value, target, diff, diff - t * se, diff + t * se, float(p))
         se = math.sqrt(current.sum_sq)
         if not se:
-            return TestResult(value, target, diff, math.nan, math.nan, math.nan)
+            return Change(value, target, diff, math.nan, math.nan, math.nan)
         z = _z(alpha)
-        return TestResult(value, target, diff, diff - z * se, diff + z * se,
+        return Change(value, target, diff, diff - z * se, diff + z * se,
                           float(2 * sps.norm.sf(abs(diff) / se)))
     if isinstance(current, Sample):
         x = np.asarray(current.values, float)
         if len(x) < 2:
-            return TestResult(value, target, diff, math.nan, math.nan, math.nan)
+            return Change(value, target, diff, math.nan, math.nan, math.nan)
         boot = sps.bootstrap((x,), np.median, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
                              confidence_level=1 - alpha, rng=np.random.default_rng(BOOTSTRAP_SEED))
         above, below = int((x > target).sum()), int((x < target).sum())
         p = sps.binomtest(above, above + below, 0.5).pvalue if above + below else 1.0
         low, high = boot.confidence_interval
-        return TestResult(value, target, diff, float(low) - target, float(high) - target, float(p))
+        return Change(value, target, diff, float(low) - target, float(high) - target, float(p))
     if isinstance(current, RatioMoments):
         se = math.sqrt(current.var) if current.var == current.var else math.nan
         if not se or math.isnan(se):
-            return TestResult(value, target, diff, math.nan, math.nan, math.nan)
+            return Change(value, target, diff, math.nan, math.nan, math.nan)
         z = _z(alpha)
-        return TestResult(value, target, diff, diff - z * se, diff + z * se,
+        return Change(value, target, diff, diff - z * se, diff + z * se,
                           float(2 * sps.norm.sf(abs(diff) / se)))
     raise TypeError(f"no test for {type(current).__name__}")
 
