@@ -26,7 +26,7 @@ from salesnb.periods import Period
 from salesnb.stats import Counts, Moments, Proportion, RatioMoments, Sample, Summary
 
 __all__ = ["Window", "summaries", "SEG", "NotSegmentable", "data_end", "cohort_lags",
-           "cycle_frame", "collect", "in_window", "segmented", "immature"]
+           "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch"]
 
 SEG = "_seg"
 NONE_LABEL = "(none)"
@@ -70,6 +70,29 @@ def in_window(col: str, w: Window) -> nw.Expr:
     return (nw.col(col) >= w.start) & (nw.col(col) < w.end)
 
 
+WIN = "_win"
+
+
+def _any_window(col: str, ws: Sequence[Window]) -> nw.Expr:
+    expr = in_window(col, ws[0])
+    for w in ws[1:]:
+        expr = expr | in_window(col, w)
+    return expr
+
+
+def _window_label(col: str, ws: Sequence[Window]) -> nw.Expr:
+    """The index of the window a row falls in (windows must not overlap)."""
+    expr: nw.Expr = nw.lit(len(ws) - 1)
+    for i in range(len(ws) - 2, -1, -1):
+        expr = nw.when(in_window(col, ws[i])).then(nw.lit(i)).otherwise(expr)
+    return expr.alias(WIN)
+
+
+def _overlap(ws: Sequence[Window]) -> bool:
+    spans = sorted((w.start, w.end) for w in ws)
+    return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
+
+
 def segmented(src: Source, table: str, by: str | None, columns: Sequence[str],
               where: nw.Expr | None = None) -> nw.LazyFrame:
     """The ``columns`` of a table (those it has), rows passing ``where``, plus ``_seg``.
@@ -102,10 +125,10 @@ def segmented(src: Source, table: str, by: str | None, columns: Sequence[str],
     return lf.join(parents, on=key, how="left").with_columns(nw.col(SEG).fill_null(NONE_LABEL))
 
 
-def _orders(src: Source, w: Window, by: str | None) -> pd.DataFrame:
+def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
     cols = src.columns("orders")
     o = segmented(src, "orders", by, ["order_id", "ordered_at", "status", "amount", "quantity"],
-                  in_window("ordered_at", w))
+                  _any_window("ordered_at", ws)).with_columns(_window_label("ordered_at", ws))
     o = o.with_columns((nw.col("status") != "cancelled").cast(nw.Int64).alias("done"))
     qty = nw.col("quantity").fill_null(0) if "quantity" in cols else nw.lit(0.0)
     o = o.with_columns((nw.col("amount") * nw.col("done")).alias("amt"),
@@ -120,15 +143,16 @@ def _orders(src: Source, w: Window, by: str | None) -> pd.DataFrame:
         o = o.with_columns(nw.lit(0).alias("ret"))
     o = o.with_columns((nw.col("amt") * nw.col("amt")).alias("amt2"),
                        (nw.col("qty") * nw.col("qty")).alias("qty2"))
-    return collect(o.group_by(SEG).agg(
+    return collect(o.group_by(WIN, SEG).agg(
         nw.col("done").sum().alias("n"), nw.col("amt").sum().alias("s"),
         nw.col("amt2").sum().alias("ss"), nw.col("qty").sum().alias("q"),
         nw.col("qty2").sum().alias("qq"), nw.col("cancelled").sum().alias("cancelled"),
         nw.col("ret").sum().alias("returned")))
 
 
-def _returns(src: Source, w: Window, by: str | None) -> pd.DataFrame:
-    r = segmented(src, "returns", by, ["returned_at", "amount", "kind"], in_window("returned_at", w))
+def _returns(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
+    r = segmented(src, "returns", by, ["returned_at", "amount", "kind"],
+                  _any_window("returned_at", ws)).with_columns(_window_label("returned_at", ws))
     if "kind" in src.columns("returns"):
         refusal = (nw.col("kind") == "refusal").fill_null(False).cast(nw.Int64)
     else:
@@ -137,7 +161,7 @@ def _returns(src: Source, w: Window, by: str | None) -> pd.DataFrame:
     r = r.with_columns((nw.col("amount") * nw.col("ret")).alias("ra"),
                        (nw.col("amount") * nw.col("amount")).alias("a2"))
     r = r.with_columns((nw.col("a2") * nw.col("ret")).alias("ra2"))
-    return collect(r.group_by(SEG).agg(
+    return collect(r.group_by(WIN, SEG).agg(
         nw.col("ret").sum().alias("n_ret"), nw.col("ra").sum().alias("s_ret"),
         nw.col("ra2").sum().alias("ss_ret"), nw.col("ref").sum().alias("n_ref"),
         nw.len().alias("n_all"), nw.col("amount").sum().alias("s_all"),
@@ -162,24 +186,25 @@ def _first_orders(src: Source) -> nw.LazyFrame:
     return src.cache["first_orders"]
 
 
-def _new_customers(src: Source, w: Window, by: str | None) -> pd.DataFrame:
-    new = _first_orders(src).filter(in_window("first", w))
+def _new_customers(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
+    new = _first_orders(src).filter(_any_window("first", ws)).with_columns(_window_label("first", ws))
     if by is None:
-        return collect(new.with_columns(nw.lit("all").alias(SEG)).group_by(SEG).agg(nw.len().alias("n")))
+        return collect(new.with_columns(nw.lit("all").alias(SEG)).group_by(WIN, SEG).agg(nw.len().alias("n")))
     # the segment of the customer's first order (the smallest label on a tie); a first
-    # order in the window is among the window's orders
+    # order in a window is among that window's orders
     firsts = (segmented(src, "orders", by, ["customer_id", "ordered_at", "status"],
-                        in_window("ordered_at", w) & (nw.col("status") != "cancelled"))
+                        _any_window("ordered_at", ws) & (nw.col("status") != "cancelled"))
               .select("customer_id", nw.col("ordered_at").alias("first"), SEG))
     seg = (new.join(firsts, on=["customer_id", "first"], how="left")
-           .group_by("customer_id").agg(nw.col(SEG).min())
+           .group_by("customer_id", WIN).agg(nw.col(SEG).min())
            .with_columns(nw.col(SEG).fill_null(NONE_LABEL)))
-    return collect(seg.group_by(SEG).agg(nw.len().alias("n")))
+    return collect(seg.group_by(WIN, SEG).agg(nw.len().alias("n")))
 
 
-def _leads(src: Source, w: Window, by: str | None) -> pd.DataFrame:
+def _leads(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
     cols = src.columns("leads")
-    lf = segmented(src, "leads", by, ["lead_id", "created_at", "converted_at"], in_window("created_at", w))
+    lf = segmented(src, "leads", by, ["lead_id", "created_at", "converted_at"],
+                   _any_window("created_at", ws)).with_columns(_window_label("created_at", ws))
     converted = (~nw.col("converted_at").is_null()).cast(nw.Int64) if "converted_at" in cols else nw.lit(0)
     lf = lf.with_columns(converted.alias("conv"))
     if src.has("deals") and "lead_id" in src.columns("deals"):
@@ -187,7 +212,7 @@ def _leads(src: Source, w: Window, by: str | None) -> pd.DataFrame:
                .select("lead_id").drop_nulls().unique().with_columns(nw.lit(1).alias("won")))
         lf = (lf.join(won, on="lead_id", how="left")
               .with_columns(nw.max_horizontal(nw.col("conv"), nw.col("won").fill_null(0)).alias("conv")))
-    return collect(lf.group_by(SEG).agg(nw.len().alias("n"), nw.col("conv").sum().alias("conv")))
+    return collect(lf.group_by(WIN, SEG).agg(nw.len().alias("n"), nw.col("conv").sum().alias("conv")))
 
 
 def _deals_closed(src: Source, w: Window, by: str | None) -> pd.DataFrame:
@@ -220,21 +245,62 @@ def _pipeline(src: Source, w: Window, by: str | None) -> pd.DataFrame:
                                        nw.col("a2").sum().alias("ss")))
 
 
-def _stages(src: Source, w: Window, by: str | None, stages: list[str]) -> pd.DataFrame:
+def _stages(src: Source, ws: Sequence[Window], by: str | None, stages: list[str]) -> pd.DataFrame:
     pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
-    entered = segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at"], in_window("entered_at", w))
+    entered = segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at"],
+                        _any_window("entered_at", ws)).with_columns(_window_label("entered_at", ws))
     entered = entered.join(pairs, on="stage", how="inner")
     # a deal reaches the next stage after entering this one, so after the window's start
     reached = (src.frame("deal_stages").select("deal_id", "stage", "entered_at")
-               .filter(nw.col("entered_at") >= w.start)
+               .filter(nw.col("entered_at") >= min(w.start for w in ws))
                .select("deal_id", nw.col("stage").alias("next_stage"))
                .unique().with_columns(nw.lit(1).alias("reached")))
-    entered = (entered.select("deal_id", "stage", "next_stage", SEG)
-               .unique(subset=["deal_id", "stage"])
+    entered = (entered.select("deal_id", "stage", "next_stage", SEG, WIN)
+               .unique(subset=["deal_id", "stage", WIN])
                .join(reached, on=["deal_id", "next_stage"], how="left")
                .with_columns(nw.col("reached").fill_null(0)))
-    return collect(entered.group_by("stage", SEG).agg(nw.len().alias("n"),
-                                                      nw.col("reached").sum().alias("advanced")))
+    return collect(entered.group_by(WIN, "stage", SEG).agg(nw.len().alias("n"),
+                                                           nw.col("reached").sum().alias("advanced")))
+
+
+# families that scan large tables: computed for several windows in one pass and cached
+_MULTI = {"orders": _orders, "returns": _returns, "new_customers": _new_customers, "leads": _leads}
+
+
+def prefetch(src: Source, ws: Sequence[Window], by: str | None, funnel_stages: Sequence[str]) -> None:
+    """Aggregate the large-table families for several windows in one pass each.
+
+    kpi_table prefetches the period, the previous period and last year, so the comparisons
+    that follow read them from the cache instead of scanning the tables again. Overlapping
+    windows (custom ranges) are left to one pass per window.
+    """
+    ws = list(dict.fromkeys(ws))
+    if len(ws) < 2 or _overlap(ws):
+        return
+    for name, fn in [*_MULTI.items(), ("stages", None)]:
+        table = {"new_customers": "orders", "stages": "deal_stages"}.get(name, name)
+        if not src.has(table):
+            continue
+        key = (name, by, tuple(funnel_stages) if name == "stages" else ())
+        todo = [w for w in ws if ("family", key, w) not in src.cache]
+        if len(todo) < 2:
+            continue
+        try:
+            df = _stages(src, todo, by, list(funnel_stages)) if fn is None else fn(src, todo, by)
+        except NotSegmentable:
+            continue
+        for i, w in enumerate(todo):
+            src.cache[("family", key, w)] = df[df[WIN] == i].drop(columns=[WIN])
+
+
+def _family(src: Source, name: str, w: Window, by: str | None,
+            funnel_stages: Sequence[str] = ()) -> pd.DataFrame:
+    """One family's aggregate for one window, from the cache when prefetched."""
+    key = (name, by, tuple(funnel_stages) if name == "stages" else ())
+    if ("family", key, w) not in src.cache:
+        df = _stages(src, [w], by, list(funnel_stages)) if name == "stages" else _MULTI[name](src, [w], by)
+        src.cache[("family", key, w)] = df.drop(columns=[WIN])
+    return src.cache[("family", key, w)]
 
 
 def _where(filters: Mapping[str, Any] | None) -> nw.Expr | None:
@@ -307,7 +373,7 @@ def _builtin(src: Source, names: set[str], w: Window, by: str | None,
 
     def orders() -> dict[Key, Summary]:
         out: dict[Key, Summary] = {}
-        for seg, r in _rows(_orders(src, w, by)):
+        for seg, r in _rows(_family(src, "orders", w, by)):
             out[("revenue", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "sum")
             out[("orders", None, seg)] = Counts(r["n"], days)
             out[("units", None, seg)] = Moments(r["n"], r["q"], r["qq"], days, "sum")
@@ -319,7 +385,7 @@ def _builtin(src: Source, names: set[str], w: Window, by: str | None,
 
     def returns() -> dict[Key, Summary]:
         out: dict[Key, Summary] = {}
-        for seg, r in _rows(_returns(src, w, by)):
+        for seg, r in _rows(_family(src, "returns", w, by)):
             out[("returns", None, seg)] = Counts(r["n_ret"], days)
             out[("returns_amount", None, seg)] = Moments(r["n_ret"], r["s_ret"], r["ss_ret"], days, "sum")
             out[("refusals", None, seg)] = Counts(r["n_ref"], days)
@@ -329,11 +395,11 @@ def _builtin(src: Source, names: set[str], w: Window, by: str | None,
 
     def new_customers() -> dict[Key, Summary]:
         return {("new_customers", None, seg): Counts(r["n"], days)
-                for seg, r in _rows(_new_customers(src, w, by))}
+                for seg, r in _rows(_family(src, "new_customers", w, by))}
 
     def leads() -> dict[Key, Summary]:
         out: dict[Key, Summary] = {}
-        for seg, r in _rows(_leads(src, w, by)):
+        for seg, r in _rows(_family(src, "leads", w, by)):
             out[("leads", None, seg)] = Counts(r["n"], days)
             out[("conversion_rate", None, seg)] = Proportion(r["conv"], r["n"])
         return out
@@ -353,7 +419,7 @@ def _builtin(src: Source, names: set[str], w: Window, by: str | None,
 
     def stages() -> dict[Key, Summary]:
         return {("stage_conversion", str(r["stage"]), seg): Proportion(r["advanced"], r["n"])
-                for seg, r in _rows(_stages(src, w, by, funnel_stages))}
+                for seg, r in _rows(_family(src, "stages", w, by, funnel_stages))}
 
     families = [
         ({"revenue", "orders", "units", "average_check", "return_rate", "refusals", "net_revenue"},

@@ -29,6 +29,7 @@ from salesnb.aggregate import (
     data_end,
     immature,
     in_window,
+    prefetch,
     segmented,
     summaries,
 )
@@ -113,6 +114,8 @@ def kpi_table(data: Data, period: str | Period, *, by: str | None = None,
     src, p, kpi_list = _setup(data, period, kpis, engine, custom_kpis, fiscal_year_start)
     stages = list(funnel_stages or DEFAULT_FUNNEL)
     w = Window.of(p)
+    # the comparisons usually asked next read the same tables: one pass for all three
+    prefetch(src, [w, Window.of(p.previous()), Window.of(p.last_year())], by, stages)
     values, problems = summaries(src, kpi_list, w, by, funnel_stages=stages)
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
     lags = cohort_lags(src, stages) if any(k.kind == "proportion" for k in kpi_list) else {}
@@ -208,6 +211,8 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
     if incomplete and end.normalize() >= pd.Timestamp(p.start):
         p = p.to_date(end.date())
     cur_w = Window.of(p)
+    if against != "target":
+        prefetch(src, [cur_w, Window.of(p.previous() if against == "previous" else p.last_year())], by, stages)
     current, problems = summaries(src, kpi_list, cur_w, by, funnel_stages=stages)
     lags = cohort_lags(src, stages) if any(k.kind == "proportion" for k in kpi_list) else {}
     if against == "target":
