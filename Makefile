@@ -15,7 +15,7 @@ PERIOD ?=
 BASE ?=
 OUT ?=
 FORCE ?=
-REPORT_ARGS := $(if $(PERIOD),--period $(PERIOD)) $(if $(BASE),--base $(BASE)) $(if $(OUT),--out $(OUT))
+REPORT_ARGS := $(if $(PERIOD),--period $(PERIOD)) $(if $(BASE),--base $(BASE)) $(if $(OUT),--out $(OUT)) $(if $(FORCE),--force)
 
 .PHONY: help report test lab data lint clean bench
 
@@ -24,7 +24,8 @@ help: ## show this help
 	@echo
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 	@echo
-	@echo "  Options: PERIOD=2026-10 (one period, any form), BASE=params/examples/superstore.yaml, OUT=outputs/x"
+	@echo "  Options: PERIOD=2026-10 (one period, any form), FORCE=1 (run every page),"
+	@echo "           BASE=params/examples/superstore.yaml, OUT=outputs/x"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,21 +1,54 @@
 """salesnb: sales KPIs, honest period comparisons and PDCA cycles, published from notebooks.
 
+The public names below load on first use, so that ``salesnb report`` starts quickly when
+nothing needs to run.
+
 >>> import salesnb
 >>> salesnb.parse_period("2026-Q3").days
 92
 """
 
-from salesnb import config, health, plots
-from salesnb.compare import compare, kpi_table, kpi_trend, reasons, revenue_drivers, sales_cycle
-from salesnb.data import DataValidationError, MissingTableError, SalesData, load
-from salesnb.engines import as_source, scan
-from salesnb.kpis import REGISTRY, registry
-from salesnb.periods import Period, parse_period
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "__version__", "config", "health", "plots", "load", "SalesData", "DataValidationError",
-    "MissingTableError", "Period", "parse_period", "kpi_table", "compare", "kpi_trend",
-    "reasons", "revenue_drivers", "sales_cycle", "scan", "as_source", "REGISTRY", "registry",
-]
+# public name -> module that defines it
+_EXPORTS = {
+    "load": "salesnb.data", "SalesData": "salesnb.data", "DataValidationError": "salesnb.data",
+    "MissingTableError": "salesnb.data", "Period": "salesnb.periods", "parse_period": "salesnb.periods",
+    "kpi_table": "salesnb.compare", "compare": "salesnb.compare", "kpi_trend": "salesnb.compare",
+    "reasons": "salesnb.compare", "revenue_drivers": "salesnb.compare", "sales_cycle": "salesnb.compare",
+    "scan": "salesnb.engines", "as_source": "salesnb.engines", "REGISTRY": "salesnb.kpis",
+    "registry": "salesnb.kpis",
+}
+_MODULES = {"config", "health", "plots", "present", "overview", "publish", "stats", "kpis", "periods",
+            "data", "engines", "aggregate", "compare"}
+
+__all__ = ["__version__", *_EXPORTS, *sorted(_MODULES)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f"salesnb.{name}")
+    else:
+        raise AttributeError(f"module 'salesnb' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from salesnb import config, health, overview, plots, present  # noqa: F401
+    from salesnb.compare import compare, kpi_table, kpi_trend, reasons, revenue_drivers, sales_cycle  # noqa: F401
+    from salesnb.data import DataValidationError, MissingTableError, SalesData, load  # noqa: F401
+    from salesnb.engines import as_source, scan  # noqa: F401
+    from salesnb.kpis import REGISTRY, registry  # noqa: F401
+    from salesnb.periods import Period, parse_period  # noqa: F401

@@ -20,13 +20,17 @@ def _report(args: argparse.Namespace) -> int:
     try:
         report = publish(period=args.period or None, base=Path(args.base) if args.base else None,
                          out_dir=Path(args.out) if args.out else None, workers=args.workers,
-                         progress=not args.quiet)
+                         force=args.force, progress=not args.quiet)
     except PublishError as exc:
         print(f"salesnb report: {exc}", file=sys.stderr)
         return 2
-    ok = len(report.results) - len(report.failures)
-    print(f"published {ok} of {len(report.results)} pages in {report.seconds:.1f} s; "
-          f"index: {report.index}")
+    ran, skipped = len(report.ran), len(report.results) - len(report.ran)
+    ok = ran - len(report.failures)
+    if ran:
+        print(f"published {ok} of {ran} pages in {report.seconds:.1f} s"
+              + (f" ({skipped} up to date)" if skipped else "") + f"; index: {report.index}")
+    else:
+        print(f"all {skipped} pages up to date ({report.seconds:.2f} s); index: {report.index}")
     if report.failures:
         print(f"{len(report.failures)} failed (last good pages kept; executed notebooks under "
               f"<period>/_failed/):", file=sys.stderr)
@@ -51,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--out", help="output folder (default outputs/)")
     rep.add_argument("--workers", type=int, default=None, help="parallel jobs (default: cores)")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep.add_argument("--force", action="store_true", help="run every page, changed or not")
     rep.set_defaults(func=_report)
     dat = sub.add_parser("data", help="write the demo data")
     dat.add_argument("folder", nargs="?", default="data/demo")

@@ -75,7 +75,7 @@ def page_intro(period: Period, data: SalesData, analyst_note: str = "") -> HTML:
         f"last year {html.escape(ly.label)}.</p>",
         f"<p><strong>Data:</strong> {len(data.present)} tables loaded "
         f"({html.escape(', '.join(data.present))}); fingerprint "
-        f"<code>{html.escape(data.fingerprint)}</code>.</p>",
+        f'<code class="snb-fingerprint">{html.escape(data.fingerprint)}</code>.</p>',
     ]
     if analyst_note.strip():
         parts.append(f'<blockquote class="snb-note"><strong>Analyst note:</strong> '

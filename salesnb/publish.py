@@ -1,16 +1,32 @@
 """Publish the reports: run each notebook × period with papermill, convert to HTML.
 
-``salesnb report`` (and ``make report``) calls :func:`publish`. Jobs run in parallel worker
-processes; each converts its executed notebook to one self-contained HTML page in-process
-(salesnb's nbconvert template: code hidden, images embedded, nothing loaded from any
-network). A notebook that fails keeps its executed copy under ``<out>/<period>/_failed/``
-and leaves the last good page in place; the other jobs still run.
+``salesnb report`` (and ``make report``) calls :func:`publish`:
+
+- every notebook of ``report.notebooks`` in ``params/base.yaml`` for every period that has
+  a ``params/<period>.yaml`` (or one period, any form, with ``period=``); papermill gets
+  ``base.yaml`` merged with the period's file, plus ``period``;
+- incremental: a notebook × period runs again only when its key changed — the notebook,
+  the parameters it gets, the ``salesnb`` code or the data files (``force`` runs all);
+- jobs run in parallel worker processes; each converts its executed notebook in-process
+  with salesnb's nbconvert template (code hidden, images embedded, nothing requested from
+  any network) and writes the page atomically;
+- a notebook that fails keeps its executed copy under ``<out>/<period>/_failed/``, leaves
+  the last good page untouched, and is reported with its cell and message;
+- one run at a time per output folder (a lock: a second run waits for the first);
+- ``<out>/index.html`` lists every period × notebook with its status and the period's
+  headline KPIs; ``<out>/logs/`` keeps a record of every run.
+
+Heavy libraries (papermill, nbconvert, pandas) load only in the workers, so a run with
+nothing to do finishes in well under a second.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,19 +40,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import yaml
 
-from salesnb import config
+from salesnb import __version__, config
 from salesnb.periods import parse_period
 
-__all__ = ["Job", "JobResult", "plan_jobs", "run_job", "publish", "export_html",
-           "write_index", "PublishError", "NOTEBOOK_TITLES"]
+__all__ = ["Job", "JobResult", "PublishReport", "PublishError", "plan_jobs", "run_job", "publish",
+           "write_index", "job_key", "code_fingerprint", "source_fingerprint", "NOTEBOOK_TITLES"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 NOTEBOOK_TITLES = {"data_health": "Data health", "kpi_overview": "KPI overview",
                    "pdca_review": "PDCA review", "funnel": "Funnel", "feedback": "Feedback",
                    "marketing": "Marketing"}
+HEADLINE_KPIS = ("revenue", "orders", "new_customers", "conversion_rate")
 # keys of params/base.yaml read by the publisher and not passed to the notebooks
 PUBLISHER_KEY = "report"
 
@@ -54,35 +70,39 @@ class Job:
     parameters: Mapping[str, Any]
     out_dir: Path
     pages: tuple[str, ...] = ()
-    fingerprint: str = ""
+    key: str = ""
+
+    @property
+    def period_dir(self) -> str:
+        return self.period.replace("..", "_to_")  # a custom range "a..b" as a folder name
 
     @property
     def html_path(self) -> Path:
         return self.out_dir / self.period_dir / f"{self.notebook}.html"
 
-    @property
-    def period_dir(self) -> str:
-        # a custom range "a..b" becomes a folder name without dots
-        return self.period.replace("..", "_to_")
-
 
 @dataclass(frozen=True)
 class JobResult:
-    """What became of a job: ``ok`` or ``failed`` with the cell and message."""
+    """What became of a job: ``ok``, ``failed`` or ``up to date`` (skipped)."""
 
     notebook: str
     period: str
     status: str
     seconds: float
+    key: str = ""
     html: str | None = None
     failed_notebook: str | None = None
     cell: int | None = None
     error: str = ""
+    fingerprint: str = ""
+    headline: Mapping[str, str] = field(default_factory=dict)
 
     def line(self) -> str:
         where = f"cell {self.cell}" if self.cell is not None else "before any cell ran"
         return f"{self.period} {self.notebook}: {where}: {self.error}"
 
+
+# ---------------------------------------------------------------------------- planning
 
 def _base_params(base: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     params = config.read_params(base)
@@ -99,6 +119,62 @@ def _notebooks(settings: Mapping[str, Any], notebooks_dir: Path) -> list[str]:
         raise PublishError(f"report.notebooks names notebooks that do not exist in "
                            f"{notebooks_dir}: {', '.join(missing)}")
     return list(names)
+
+
+def code_fingerprint() -> str:
+    """Hash of the ``salesnb`` package's code and templates (a change re-runs every page)."""
+    digest = hashlib.sha256()
+    root = Path(__file__).parent
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".j2", ".css", ".json")
+                       and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _source_files(source: Any, base_dir: Path) -> list[Path]:
+    """The files a source reads (a folder's table files, or the mapped paths)."""
+    from salesnb.data.schema import TABLES
+
+    def resolve(p: Any) -> Path:
+        path = Path(str(p)).expanduser()
+        return path if path.is_absolute() else base_dir / path
+
+    folders = [source] if isinstance(source, (str, os.PathLike)) else (
+        [source["folder"]] if isinstance(source, Mapping) and source.get("folder") else [])
+    files = [f for folder in folders for f in sorted(resolve(folder).glob("*"))
+             if f.stem in TABLES and f.is_file()]
+    if isinstance(source, Mapping):
+        files += [resolve(t["path"]) for t in (source.get("tables") or {}).values()
+                  if isinstance(t, Mapping) and t.get("path")]
+    return files
+
+
+def source_fingerprint(source: Any, base_dir: Path | None = None) -> str:
+    """Hash of the bytes of every data file a source reads (cheap: no parsing).
+
+    The pages' run record shows the loaded data's own fingerprint
+    (:attr:`salesnb.SalesData.fingerprint`); this one only decides whether to re-run.
+    """
+    digest = hashlib.sha256(json.dumps(source, sort_keys=True, default=str).encode())
+    for path in _source_files(source, base_dir or config.ROOT):
+        digest.update(str(path).encode())
+        try:
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError:
+            digest.update(b"missing")
+    return digest.hexdigest()[:16]
+
+
+def job_key(notebook: Path, parameters: Mapping[str, Any], code: str, data: str) -> str:
+    """What a page depends on: notebook, parameters, salesnb code, data files."""
+    digest = hashlib.sha256(notebook.read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    digest.update(code.encode())
+    digest.update(data.encode())
+    return digest.hexdigest()[:16]
 
 
 def plan_jobs(*, period: str | None = None, base: Path | None = None,
@@ -131,7 +207,8 @@ def plan_jobs(*, period: str | None = None, base: Path | None = None,
             try:
                 p = parse_period(name, fiscal_year_start=fys)
             except ValueError as exc:
-                raise PublishError(f"{params_dir / (name + '.yaml')}: {exc}") from None
+                where = params_dir / f"{name}.yaml" if period is None else "PERIOD"
+                raise PublishError(f"{where}: {exc}") from None
             own = params_dir / f"{name}.yaml"
             merged = config.merge_params(params, config.read_params(own) if own.is_file() else {})
             merged.pop(PUBLISHER_KEY, None)
@@ -143,9 +220,20 @@ def plan_jobs(*, period: str | None = None, base: Path | None = None,
     out = Path(out_dir or settings.get("out") or config.OUTPUTS_DIR)
     if not out.is_absolute():
         out = config.ROOT / out
-    return [Job(nb, merged["period"], merged, out, tuple(notebooks))
-            for merged in periods for nb in notebooks]
+    code = code_fingerprint()
+    data_keys: dict[str, str] = {}
+    jobs = []
+    for merged in periods:
+        src_key = json.dumps(merged.get("source"), sort_keys=True, default=str)
+        if src_key not in data_keys:
+            data_keys[src_key] = source_fingerprint(merged.get("source"))
+        for nb in notebooks:
+            key = job_key(notebooks_dir / f"{nb}.ipynb", merged, code, data_keys[src_key])
+            jobs.append(Job(nb, merged["period"], merged, out, tuple(notebooks), key))
+    return jobs
 
+
+# ----------------------------------------------------------------------------- running
 
 def _git_commit() -> str:
     try:
@@ -159,6 +247,7 @@ def _git_commit() -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename: a reader never sees half a page."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -171,7 +260,7 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def _strip_for_readers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def _strip_for_readers(nb: Any) -> Any:
     """Drop what managers should not read: parameter cells and stderr (warnings)."""
     hidden = {"parameters", "injected-parameters"}
     nb.cells = [c for c in nb.cells if not hidden & set(c.get("metadata", {}).get("tags", []))]
@@ -182,11 +271,32 @@ def _strip_for_readers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def export_html(nb: nbformat.NotebookNode, job: Job, *, seconds: float, commit: str) -> str:
+_FINGERPRINT = re.compile(r'class="snb-fingerprint">([0-9a-f]{16})<')
+
+
+def _page_fingerprint(nb: Any) -> str:
+    """The loaded data's fingerprint, as the notebook printed it (see present.page_intro)."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            m = _FINGERPRINT.search(str(out.get("data", {}).get("text/html", "")))
+            if m:
+                return m.group(1)
+    return ""
+
+
+def _definitions(parameters: Mapping[str, Any]) -> list[dict[str, str]]:
+    from salesnb.kpis import registry
+
+    try:
+        kpis = registry(parameters.get("custom_kpis") or {})
+    except ValueError:
+        kpis = registry()
+    return [{"label": k.label, "name": k.name, "definition": k.definition} for k in kpis.values()]
+
+
+def export_html(nb: Any, job: Job, *, seconds: float, commit: str, fingerprint: str) -> str:
     """The executed notebook as one self-contained HTML page (code hidden)."""
     from nbconvert import HTMLExporter
-
-    import salesnb
 
     p = parse_period(job.period, fiscal_year_start=int(job.parameters.get("fiscal_year_start", 1)))
     exporter = HTMLExporter(template_name="salesnb", extra_template_basedirs=[str(TEMPLATES)],
@@ -200,53 +310,13 @@ def export_html(nb: nbformat.NotebookNode, job: Job, *, seconds: float, commit: 
         "previous": p.previous().name, "last_year": p.last_year().name,
         "pages": [{"name": n, "title": NOTEBOOK_TITLES.get(n, n)} for n in job.pages],
         "ran_at": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "duration": f"{seconds:.1f} s", "fingerprint": job.fingerprint or "not computed",
-        "version": salesnb.__version__, "commit": commit,
+        "duration": f"{seconds:.1f} s", "fingerprint": fingerprint or "not shown by this notebook",
+        "version": __version__, "commit": commit, "key": job.key,
         "parameters": yaml.safe_dump(dict(job.parameters), sort_keys=True, allow_unicode=True),
+        "definitions": _definitions(job.parameters),
     }}
     body, _ = exporter.from_notebook_node(_strip_for_readers(nb), resources=resources)
     return body
-
-
-def run_job(job: Job, *, commit: str = "unknown") -> JobResult:
-    """Execute one notebook for one period and publish its page; never raises.
-
-    On failure the executed notebook (with papermill's error banner) is kept under
-    ``<out>/<period>/_failed/`` and the published page is left as it was.
-    """
-    import papermill as pm
-
-    started = time.perf_counter()
-    source = config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb"
-    period_out = job.out_dir / job.period_dir
-    period_out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=period_out, prefix=".run-") as tmp:
-        executed = Path(tmp) / f"{job.notebook}.ipynb"
-        try:
-            with _stderr_to(job.out_dir / "logs" / "kernels.log"):
-                pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
-                                    kernel_name="python3", progress_bar=False, log_output=False,
-                                    cwd=str(config.ROOT))
-        except Exception as exc:  # a failing report must not stop the others
-            failed_dir = period_out / "_failed"
-            failed_dir.mkdir(exist_ok=True)
-            kept = failed_dir / f"{job.notebook}.ipynb"
-            cell, message = _failure(exc, executed)
-            if executed.exists():
-                os.replace(executed, kept)
-            return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
-                             failed_notebook=str(kept) if kept.exists() else None, cell=cell,
-                             error=message)
-        nb = nbformat.read(executed, as_version=4)
-    seconds = time.perf_counter() - started
-    try:
-        _atomic_write(job.html_path, export_html(nb, job, seconds=seconds, commit=commit))
-    except Exception as exc:
-        return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
-                         error=f"HTML export failed: {type(exc).__name__}: {exc}")
-    (period_out / "_failed" / f"{job.notebook}.ipynb").unlink(missing_ok=True)
-    return JobResult(job.notebook, job.period, "ok", time.perf_counter() - started,
-                     html=str(job.html_path))
 
 
 @contextmanager
@@ -269,12 +339,76 @@ def _stderr_to(path: Path) -> Iterator[None]:
             os.close(saved)
 
 
+def _headline(job: Job) -> dict[str, str]:
+    """The period's headline KPIs for the index (computed beside the KPI overview)."""
+    import salesnb
+    from salesnb.overview import format_value
+
+    try:
+        data = salesnb.load(job.parameters.get("source", "data/demo"), base_dir=config.ROOT)
+        table = salesnb.kpi_table(data, job.period, kpis=list(HEADLINE_KPIS),
+                                  fiscal_year_start=int(job.parameters.get("fiscal_year_start", 1)))
+    except ValueError:
+        return {}
+    currency = str(job.parameters.get("currency", ""))
+    return {r["label"]: format_value(r["value"], r["unit"], currency) + (
+        "" if r["status"] == "ok" else f" ({r['status'].replace('_', ' ')})")
+        for r in table.to_dict("records") if r["status"] != "missing_table"}
+
+
+def run_job(job: Job, *, commit: str = "unknown") -> JobResult:
+    """Execute one notebook for one period and publish its page; never raises.
+
+    On failure the executed notebook (with papermill's error banner) is kept under
+    ``<out>/<period>/_failed/`` and the published page is left as it was.
+    """
+    import nbformat
+    import papermill as pm
+
+    started = time.perf_counter()
+    source = config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb"
+    period_out = job.out_dir / job.period_dir
+    period_out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=period_out, prefix=".run-") as tmp:
+        executed = Path(tmp) / f"{job.notebook}.ipynb"
+        try:
+            with _stderr_to(job.out_dir / "logs" / "kernels.log"):
+                pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
+                                    kernel_name="python3", progress_bar=False, log_output=False,
+                                    cwd=str(config.ROOT))
+        except Exception as exc:  # a failing report must not stop the others
+            failed_dir = period_out / "_failed"
+            failed_dir.mkdir(exist_ok=True)
+            kept = failed_dir / f"{job.notebook}.ipynb"
+            cell, message = _failure(exc, executed)
+            if executed.exists():
+                os.replace(executed, kept)
+            return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
+                             key=job.key, failed_notebook=str(kept) if kept.exists() else None,
+                             cell=cell, error=message)
+        nb = nbformat.read(executed, as_version=4)
+    seconds = time.perf_counter() - started
+    fingerprint = _page_fingerprint(nb)
+    try:
+        _atomic_write(job.html_path, export_html(nb, job, seconds=seconds, commit=commit,
+                                                 fingerprint=fingerprint))
+    except Exception as exc:
+        return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
+                         key=job.key, error=f"HTML export failed: {type(exc).__name__}: {exc}")
+    (period_out / "_failed" / f"{job.notebook}.ipynb").unlink(missing_ok=True)
+    headline = _headline(job) if job.notebook == "kpi_overview" else {}
+    return JobResult(job.notebook, job.period, "ok", time.perf_counter() - started, key=job.key,
+                     html=str(job.html_path), fingerprint=fingerprint, headline=headline)
+
+
 def _failure(exc: Exception, executed: Path) -> tuple[int | None, str]:
     """The failing cell and a one-line message.
 
     The cell number is the cell's position in the notebook as the analyst sees it in
-    JupyterLab (from 1, markdown cells counted, papermill's injected cell not).
+    JupyterLab (from 1, markdown cells counted, papermill's added cells not).
     """
+    import nbformat
+
     name = getattr(exc, "ename", type(exc).__name__)
     value = str(getattr(exc, "evalue", exc)).strip().splitlines()
     message = f"{name}: {value[0] if value else ''}".strip()
@@ -294,40 +428,43 @@ def _failure(exc: Exception, executed: Path) -> tuple[int | None, str]:
     return cell, message
 
 
-def _fingerprints(jobs: Sequence[Job]) -> dict[str, str]:
-    """Data fingerprint per distinct source (the run record of every page shows it)."""
-    import salesnb
+# -------------------------------------------------------------------------- the index
 
-    out: dict[str, str] = {}
-    for job in jobs:
-        key = json.dumps(job.parameters.get("source"), sort_keys=True, default=str)
-        if key not in out:
-            try:
-                out[key] = salesnb.load(job.parameters.get("source", str(config.DEMO_DIR)),
-                                        base_dir=config.ROOT).fingerprint
-            except ValueError:
-                out[key] = "data failed validation"
-    return out
+def _read_manifest(out_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    path = out_dir / "manifest.json"
+    if path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            return {}
+    return {}
 
 
-def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence[str]) -> Path:
+def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence[str], *,
+                current_keys: Mapping[tuple[str, str], str] | None = None) -> Path:
     """``<out>/index.html``: every period × notebook, newest period first, with status.
 
-    Keeps a manifest (``<out>/manifest.json``) so that pages published by earlier runs
-    stay listed.
+    Statuses: ``ok``; ``failed`` (the last good page, if any, is still linked); ``stale``
+    (the page's notebook, parameters, code or data changed since it was made);
+    ``missing``. The manifest (``<out>/manifest.json``) keeps what earlier runs published.
     """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    manifest_path = out_dir / "manifest.json"
-    manifest: dict[str, dict[str, Any]] = {}
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = _read_manifest(out_dir)
+    now = datetime.now().astimezone().isoformat(timespec="seconds")
     for r in results:
-        entry = manifest.setdefault(r.period, {})
-        entry[r.notebook] = {"status": r.status, "error": r.error, "seconds": round(r.seconds, 1),
-                             "at": datetime.now().astimezone().isoformat(timespec="seconds")}
-    _atomic_write(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False))
-    all_nbs = list(dict.fromkeys([*notebooks, *(n for e in manifest.values() for n in e)]))
+        entry = manifest.setdefault(r.period, {}).setdefault(r.notebook, {})
+        if r.status == "up to date":
+            continue
+        entry.update({"status": r.status, "error": r.error, "seconds": round(r.seconds, 1), "at": now})
+        if r.status == "ok":
+            entry.update({"key": r.key, "fingerprint": r.fingerprint})
+            if r.headline:
+                manifest[r.period].setdefault("_period", {})["headline"] = dict(r.headline)
+        else:
+            entry["failed_key"] = r.key
+    _atomic_write(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+    all_nbs = list(dict.fromkeys([*notebooks, *(n for e in manifest.values() for n in e if n != "_period")]))
 
     def sort_key(name: str) -> tuple[str, str]:
         p = parse_period(name)
@@ -341,19 +478,29 @@ def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence
             e = manifest[period].get(nb)
             page = out_dir / folder / f"{nb}.html"
             status = e["status"] if e else "missing"
-            cells.append({"status": status,
-                          "href": f"{folder}/{nb}.html" if page.is_file() else None,
-                          "note": ("last good page kept" if status == "failed" and page.is_file()
-                                   else "")})
-        rows.append({"period": period, "label": parse_period(period).label, "cells": cells})
+            key_now = (current_keys or {}).get((period, nb))
+            if status == "ok" and key_now and e and key_now != e.get("key"):
+                status = "stale"
+            note = ""
+            if status == "failed":
+                note = "last good page kept" if page.is_file() else "no page yet"
+            elif status == "stale":
+                note = "inputs changed since: run make report"
+            cells.append({"status": status, "href": f"{folder}/{nb}.html" if page.is_file() else None,
+                          "note": note})
+        headline = manifest[period].get("_period", {}).get("headline", {})
+        rows.append({"period": period, "label": parse_period(period).label, "cells": cells,
+                     "headline": headline})
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
-    html = env.get_template("index.html.j2").render(
+    rendered = env.get_template("index.html.j2").render(
         rows=rows, notebooks=[{"name": n, "title": NOTEBOOK_TITLES.get(n, n)} for n in all_nbs],
         updated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"))
     path = out_dir / "index.html"
-    _atomic_write(path, html)
+    _atomic_write(path, rendered)
     return path
 
+
+# --------------------------------------------------------------------------- publishing
 
 @dataclass
 class PublishReport:
@@ -362,36 +509,104 @@ class PublishReport:
     results: list[JobResult] = field(default_factory=list)
     index: Path | None = None
     seconds: float = 0.0
+    log: Path | None = None
 
     @property
     def failures(self) -> list[JobResult]:
-        return [r for r in self.results if r.status != "ok"]
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def ran(self) -> list[JobResult]:
+        return [r for r in self.results if r.status != "up to date"]
+
+
+@contextmanager
+def _lock(out_dir: Path, say: Callable[[str], None]) -> Iterator[None]:
+    """One publish at a time per output folder; a second run waits for the first."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / ".lock"
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another run"
+            say(f"waiting: {holder} is publishing to {out_dir}")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"salesnb report (pid {os.getpid()}, started "
+                 f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S})")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _up_to_date(job: Job, manifest: Mapping[str, Any]) -> bool:
+    entry = manifest.get(job.period, {}).get(job.notebook, {})
+    return entry.get("status") == "ok" and entry.get("key") == job.key and job.html_path.is_file()
 
 
 def publish(*, period: str | None = None, base: Path | None = None,
-            out_dir: Path | None = None, workers: int | None = None,
-            progress: bool = True, on_result: Callable[[JobResult], None] | None = None) -> PublishReport:
-    """Run every job of :func:`plan_jobs` in parallel, publish pages and the index."""
+            out_dir: Path | None = None, workers: int | None = None, force: bool = False,
+            progress: bool = True, on_result: Callable[[JobResult], None] | None = None,
+            say: Callable[[str], None] | None = None) -> PublishReport:
+    """Run the jobs of :func:`plan_jobs` that changed (all with ``force``), in parallel."""
+    started = time.perf_counter()
+    say = say or (lambda text: print(text, file=sys.stderr))
+    jobs = plan_jobs(period=period, base=base, out_dir=out_dir)
+    out = jobs[0].out_dir
+    report = PublishReport()
+    with _lock(out, say):
+        manifest = _read_manifest(out)
+        todo = [j for j in jobs if force or not _up_to_date(j, manifest)]
+        report.results += [JobResult(j.notebook, j.period, "up to date", 0.0, key=j.key)
+                           for j in jobs if j not in todo]
+        if todo:
+            _run(todo, report, workers, progress, on_result)
+        # the index also marks pages of other periods whose inputs changed as stale
+        everything = jobs if period is None else _all_jobs(base, out)
+        report.index = write_index(out, report.results, jobs[0].pages,
+                                   current_keys={(j.period, j.notebook): j.key for j in everything})
+        report.seconds = time.perf_counter() - started
+        if todo:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            report.log = out / "logs" / f"run-{stamp}.json"
+            _atomic_write(report.log, json.dumps(
+                {"seconds": round(report.seconds, 2), "forced": force,
+                 "results": [asdict(r) for r in report.results]}, indent=2, default=str))
+    return report
+
+
+def _all_jobs(base: Path | None, out: Path) -> list[Job]:
+    try:
+        return plan_jobs(base=base, out_dir=out)
+    except PublishError:
+        return []
+
+
+def _run(todo: list[Job], report: PublishReport, workers: int | None, progress: bool,
+         on_result: Callable[[JobResult], None] | None) -> None:
     from tqdm import tqdm
 
-    started = time.perf_counter()
-    jobs = plan_jobs(period=period, base=base, out_dir=out_dir)
-    prints = _fingerprints(jobs)
-    jobs = [Job(j.notebook, j.period, j.parameters, j.out_dir, j.pages,
-                prints[json.dumps(j.parameters.get("source"), sort_keys=True, default=str)])
-            for j in jobs]
     commit = _git_commit()
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    report = PublishReport()
-    bar = tqdm(total=len(jobs), unit="page", desc="publishing", disable=not progress)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(run_job, job, commit=commit): job for job in jobs}
+    # the slowest notebooks first, so that the last worker does not start a long one alone
+    order = {"kpi_overview": 0}
+    todo = sorted(todo, key=lambda j: order.get(j.notebook, 1))
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    bar = tqdm(total=len(todo), unit="page", desc="publishing", disable=not progress)
+    with ProcessPoolExecutor(max_workers=n_workers) as pool:
+        futures = {pool.submit(run_job, job, commit=commit): job for job in todo}
         for future in as_completed(futures):
             job = futures[future]
             try:
                 result = future.result()
             except Exception:  # a crashed worker: report it like a failed notebook
-                result = JobResult(job.notebook, job.period, "failed", 0.0,
+                result = JobResult(job.notebook, job.period, "failed", 0.0, key=job.key,
                                    error=traceback.format_exc().strip().splitlines()[-1])
             report.results.append(result)
             bar.set_postfix_str(f"{result.period} {result.notebook} {result.status}")
@@ -399,10 +614,4 @@ def publish(*, period: str | None = None, base: Path | None = None,
             if on_result:
                 on_result(result)
     bar.close()
-    out = jobs[0].out_dir
-    report.index = write_index(out, report.results, jobs[0].pages)
-    report.seconds = time.perf_counter() - started
-    _atomic_write(out / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.json",
-                  json.dumps({"seconds": round(report.seconds, 2),
-                              "results": [asdict(r) for r in report.results]}, indent=2))
-    return report
+

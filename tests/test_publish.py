@@ -88,3 +88,65 @@ def test_publish_self_contained_page_and_keep_last_good_on_failure(
     assert (out / "2026-10" / "_failed" / "data_health.ipynb").is_file()
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "failed" in index and "last good page kept" in index
+
+
+def test_incremental_force_stale_and_lock(demo_dir: Path, tmp_path: Path) -> None:
+    import fcntl
+    import threading
+
+    base = _base(tmp_path, str(demo_dir))
+    (base.parent / "2026-10.yaml").write_text("analyst_note: first\n")
+    (base.parent / "2026-09.yaml").write_text("")
+    out = tmp_path / "out"
+    first = publish(base=base, out_dir=out, progress=False)
+    assert sorted(r.status for r in first.results) == ["ok", "ok"]
+    page = out / "2026-10" / "data_health.html"
+    made = page.stat().st_mtime_ns
+
+    again = publish(base=base, out_dir=out, progress=False)
+    assert [r.status for r in again.results] == ["up to date", "up to date"]
+    assert page.stat().st_mtime_ns == made
+
+    # September's params change; publishing October alone marks September stale
+    (base.parent / "2026-09.yaml").write_text("analyst_note: revised\n")
+    october = publish(base=base, out_dir=out, period="2026-10", progress=False)
+    assert [r.status for r in october.results] == ["up to date"]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "stale" in index and "inputs changed since" in index
+    forced = publish(base=base, out_dir=out, period="2026-10", force=True, progress=False)
+    assert [r.status for r in forced.results] == ["ok"]
+    assert page.stat().st_mtime_ns != made
+
+    # a second run waits for the first (here: a held lock) and then does its work
+    messages: list[str] = []
+    with open(out / ".lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("salesnb report (pid 1, started earlier)")
+        held.flush()
+        runner = threading.Thread(target=lambda: publish(base=base, out_dir=out, period="2026-10",
+                                                         progress=False, say=messages.append))
+        runner.start()
+        runner.join(timeout=1.0)
+        assert runner.is_alive()  # waiting
+        fcntl.flock(held, fcntl.LOCK_UN)
+    runner.join(timeout=30)
+    assert not runner.is_alive()
+    assert messages and messages[0].startswith("waiting: salesnb report (pid 1, started earlier)")
+
+
+def test_atomic_write_keeps_the_old_page_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from salesnb import publish as pub
+
+    page = tmp_path / "page.html"
+    page.write_text("old page")
+
+    def crash(*args: object) -> None:
+        raise KeyboardInterrupt  # the run is killed while writing
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        pub._atomic_write(page, "new page")
+    assert page.read_text() == "old page"
+    assert list(tmp_path.iterdir()) == [page]  # no temporary file left behind

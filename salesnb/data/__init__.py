@@ -1,5 +1,8 @@
 """Canonical sales data: load any source into the tables of DESIGN.md, validated.
 
+``salesnb.data.schema`` (what the tables look like) imports nothing heavy; the loader and
+its validation (pandas, pandera) load on first use.
+
 Examples
 --------
 >>> import salesnb
@@ -10,125 +13,26 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from functools import cached_property
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from salesnb.data.loading import read_source
 from salesnb.data.schema import TABLE_NAMES, TABLES, Column, Table
-from salesnb.data.validation import DataValidationError
 
 __all__ = ["SalesData", "load", "TABLES", "TABLE_NAMES", "Table", "Column",
            "DataValidationError", "MissingTableError"]
 
-
-class MissingTableError(ValueError):
-    """A report asked for a table that the source does not have."""
-
-
-@dataclass(frozen=True)
-class SalesData:
-    """The loaded canonical tables.
-
-    Every table is optional: ``present`` names those loaded; ``data["orders"]`` (or
-    ``data.orders``) gives one as a pandas DataFrame and raises :class:`MissingTableError`
-    when it is absent; ``data.get("orders")`` gives ``None`` instead. Treat the frames as
-    read-only. ``warnings`` lists what validation found odd but not wrong.
-    """
-
-    tables: Mapping[str, pd.DataFrame]
-    warnings: tuple[str, ...] = ()
-    source: str = ""
-
-    @property
-    def present(self) -> tuple[str, ...]:
-        """Names of the loaded tables, in the order of DESIGN.md."""
-        return tuple(n for n in TABLE_NAMES if n in self.tables)
-
-    def has(self, *names: str) -> bool:
-        """True when every named table is loaded."""
-        return all(n in self.tables for n in names)
-
-    def get(self, name: str) -> pd.DataFrame | None:
-        _check_name(name)
-        return self.tables.get(name)
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        _check_name(name)
-        if name not in self.tables:
-            raise MissingTableError(
-                f"table {name!r} is not loaded (loaded: {', '.join(self.present) or 'none'}); "
-                f"add it to the source in params/base.yaml"
-            )
-        return self.tables[name]
-
-    def __getattr__(self, name: str) -> pd.DataFrame:
-        if name in TABLES:
-            return self[name]
-        raise AttributeError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.present)
-
-    @cached_property
-    def fingerprint(self) -> str:
-        """A short content hash of every loaded table (names, columns, dtypes, values).
-
-        Equal data gives an equal fingerprint wherever it was read from; any changed cell
-        changes it. The reports print it in their run record.
-        """
-        digest = hashlib.sha256()
-        for name in self.present:
-            df = self.tables[name]
-            digest.update(name.encode())
-            digest.update(repr([(c, str(t)) for c, t in df.dtypes.items()]).encode())
-            digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
-        return digest.hexdigest()[:16]
-
-    def __repr__(self) -> str:
-        rows = ", ".join(f"{n}={len(self.tables[n]):,}" for n in self.present)
-        return f"SalesData({rows})"
+_EXPORTS = {"SalesData": "salesnb.data.sales", "load": "salesnb.data.sales",
+            "MissingTableError": "salesnb.data.sales", "DataValidationError": "salesnb.data.validation"}
 
 
-def _check_name(name: str) -> None:
-    if name not in TABLES:
-        raise KeyError(f"{name!r} is not a canonical table; tables are {', '.join(TABLES)}")
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'salesnb.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
 
 
-def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
-         base_dir: str | os.PathLike[str] | None = None,
-         funnel_stages: list[str] | None = None,
-         as_of: datetime | str | None = None) -> SalesData:
-    """Load and validate a data source.
-
-    Parameters
-    ----------
-    source
-        A folder of canonical files (``orders.csv``, ``leads.parquet`` …) or the
-        ``source:`` mapping of a params file (see :mod:`salesnb.data.loading`).
-    base_dir
-        Folder that relative paths start from; default the current directory.
-    funnel_stages
-        Stage order from params; stages outside it are reported as warnings.
-    as_of
-        Dates after this are errors; default now (or ``source.as_of``).
-
-    Returns
-    -------
-    SalesData
-
-    Raises
-    ------
-    DataValidationError
-        (a ``ValueError``) listing every problem: table, column, rows and values.
-        Loading writes nothing anywhere.
-    """
-    tables, warnings, described = read_source(source, base_dir=base_dir,
-                                              funnel_stages=funnel_stages, as_of=as_of)
-    return SalesData(tables, tuple(warnings), described)
+if TYPE_CHECKING:
+    from salesnb.data.sales import MissingTableError, SalesData, load  # noqa: F401
+    from salesnb.data.validation import DataValidationError  # noqa: F401
