@@ -17,7 +17,7 @@ OUT ?=
 FORCE ?=
 REPORT_ARGS := $(if $(PERIOD),--period $(PERIOD)) $(if $(BASE),--base $(BASE)) $(if $(OUT),--out $(OUT)) $(if $(FORCE),--force)
 
-.PHONY: help report test lab data lint clean bench
+.PHONY: help report test lab data lint clean bench bench-report
 
 help: ## show this help
 	@echo "salesnb — sales KPI reports from notebooks"
@@ -46,7 +46,8 @@ report: $(STAMP) $(DEMO) ## run the notebooks and publish outputs/<period>/*.htm
 test: $(STAMP) ## run every test (builds the demo data when needed)
 	$(BIN)/python -m pytest
 
-lab: $(STAMP) ## open JupyterLab on notebooks/
+lab: $(STAMP) ## open JupyterLab on notebooks/ (outputs are stripped on commit by nbstripout)
+	@$(BIN)/nbstripout --install 2>/dev/null || echo "not a git checkout: notebook outputs are not stripped on commit"
 	$(BIN)/jupyter lab notebooks/
 
 lint: $(STAMP) ## ruff and mypy
@@ -60,3 +61,6 @@ clean: ## remove generated outputs, demo data and caches (keeps .venv)
 bench: $(STAMP) ## benchmark the KPI engines on 10M orders (generated once into bench/data/)
 	$(BIN)/python bench/make_data.py
 	$(BIN)/python bench/bench_kpis.py
+
+bench-report: $(STAMP) $(DEMO) ## time make report: cold, against papermill + nbconvert one by one, and unchanged
+	$(BIN)/python bench/bench_report.py

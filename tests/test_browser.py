@@ -1,0 +1,69 @@
+"""Published pages in a real browser (headless Chromium, network blocked, from file://).
+
+Skips with a clear message where Chromium is absent (.ci/run installs Debian's chromium).
+Screenshots land in outputs/screenshots/ for people to look at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from salesnb import config
+from salesnb.publish import publish
+from tests.browser import Browser, chromium
+
+pytestmark = pytest.mark.skipif(chromium() is None,
+                                reason="Chromium is not installed (apt-get install -y chromium; .ci/run does)")
+
+
+@pytest.fixture(scope="module")
+def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("site")
+    params = config.read_params(config.PARAMS_DIR / "base.yaml")
+    params["source"] = str(demo_dir)
+    params["analyst_note"] = "A note with <script>alert('x')</script> & markup in it"
+    base = tmp / "params" / "base.yaml"
+    base.parent.mkdir()
+    base.write_text(yaml.safe_dump(params), encoding="utf-8")
+    report = publish(base=base, period="2026-10", out_dir=tmp / "out", progress=False)
+    assert not report.failures, [r.line() for r in report.failures]
+    return tmp / "out"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Browser:
+    b = Browser()
+    yield b
+    b.close()
+
+
+def _pages(site: Path) -> list[Path]:
+    return [site / "index.html", *sorted((site / "2026-10").glob("*.html"))]
+
+
+def test_pages_load_offline_without_errors(site: Path, browser: Browser) -> None:
+    shots = config.OUTPUTS_DIR / "screenshots"
+    pages = _pages(site)
+    assert len(pages) >= 3  # the index and a page of each notebook
+    for page in pages:
+        name = "index" if page.name == "index.html" else f"{page.parent.name}-{page.stem}"
+        report = browser.open(page, screenshot=shots / f"{name}.png")
+        assert report.console_errors == [], (page.name, report.console_errors)
+        assert report.network == [], (page.name, report.network)
+        assert all(report.images), (page.name, report.images)
+        assert report.visible_tables >= 1, page.name
+        if page.name != "index.html":
+            assert report.images, f"{page.name} shows no chart"
+        assert (shots / f"{name}.png").stat().st_size > 10_000
+
+
+def test_text_from_params_and_data_is_escaped(site: Path, browser: Browser) -> None:
+    page = site / "2026-10" / "kpi_overview.html"
+    html = page.read_text(encoding="utf-8")
+    assert "<script>alert('x')</script>" not in html
+    assert "&lt;script&gt;alert(" in html
+    report = browser.open(page)
+    assert report.console_errors == []
