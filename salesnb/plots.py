@@ -12,7 +12,8 @@ import seaborn as sns
 
 from salesnb.periods import Period, parse_period
 
-__all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_drivers", "plot_reasons"]
+__all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_drivers", "plot_reasons",
+           "plot_initiative"]
 
 
 def set_theme() -> None:
@@ -108,4 +109,38 @@ def plot_reasons(reasons: pd.DataFrame, *, title: str, ax: plt.Axes | None = Non
     if len(reasons):
         sns.barplot(data=reasons, y="reason", x="count", ax=ax, color="#2c5d8f")
     ax.set(title=title, xlabel="count", ylabel=None)
+    return ax
+
+
+def plot_initiative(series: pd.DataFrame, initiative: object, result: object, *,
+                    ax: plt.Axes | None = None) -> plt.Axes:
+    """An initiative's KPI month by month, segment and control, with the baseline and check
+    windows shaded, the start date marked and the two windows' levels with the effect's
+    interval (from :func:`salesnb.pdca.monthly_series` and :func:`salesnb.pdca.check`)."""
+    from matplotlib.ticker import PercentFormatter
+
+    ini, res = initiative, result
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3.6))
+    colours = {"segment": "#2c5d8f", "control": "#999999"}
+    labels = {"segment": f"{ini.segment_label}", "control": f"control: {ini.control_label}"}  # type: ignore[attr-defined]
+    for group, d in series.groupby("group"):
+        ax.plot(d["month"], d["value"], marker="o", markersize=3, color=colours[str(group)],
+                label=labels[str(group)])
+    b0, b1 = pd.Timestamp(ini.baseline_start), pd.Timestamp(ini.baseline_end)  # type: ignore[attr-defined]
+    c0, c1 = pd.Timestamp(ini.check_start), pd.Timestamp(ini.check_end)  # type: ignore[attr-defined]
+    ax.axvspan(b0, b1, color="0.93", zorder=0)
+    ax.axvspan(c0, c1, color="#fee8c8", zorder=0)
+    ax.hlines(res.baseline, b0, b1, color="#2c5d8f", linestyle=":", linewidth=1.5)  # type: ignore[attr-defined]
+    ax.hlines(res.current, c0, c1, color="#e08214", linewidth=2, label="check-window level")  # type: ignore[attr-defined]
+    if res.ci_low == res.ci_low:  # type: ignore[attr-defined]
+        ax.fill_between([c0, c1], res.baseline + res.ci_low, res.baseline + res.ci_high,  # type: ignore[attr-defined]
+                        color="#e08214", alpha=0.15, label="baseline + 95% interval of the effect")
+    ax.axvline(pd.Timestamp(ini.start), color="#762a83", linestyle="--", linewidth=1)  # type: ignore[attr-defined]
+    ax.annotate("start", (pd.Timestamp(ini.start), 1.0), xycoords=("data", "axes fraction"),  # type: ignore[attr-defined]
+                ha="left", va="top", color="#762a83", fontsize="small")
+    if series["value"].max() <= 1.0:
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set(title=f"{ini.id}: {ini.kpi_label}", xlabel=None, ylabel=None)  # type: ignore[attr-defined]
+    ax.legend(fontsize="small", loc="lower left", frameon=False)
     return ax

@@ -1,0 +1,556 @@
+"""PDCA improvement cycles as data: a register, a statistical Check and an Act verdict.
+
+``params/initiatives.yaml`` lists the cycles::
+
+    initiatives:
+      - id: PDCA-01
+        title: New call script for first calls
+        owner: Anna Ivanova
+        hypothesis: A structured first call gets more qualified leads to a meeting.
+        plan:
+          kpi: stage_conversion          # any registry KPI
+          stage: qualified               # for stage_conversion
+          segment: {region: North}       # one column filter, or {} for the whole company
+          target_change: "+0.10"         # absolute, or relative with a %: "+10%"
+          baseline: {start: 2025-03-01, end: 2026-02-28}
+        do:
+          start: 2026-03-01
+          change: Reps in North use the new script on every first call.
+        check:
+          window: {start: 2026-03-01, end: 2026-09-30}
+          control_segment: {region: South}   # optional
+        act:
+          decision: standardise          # once decided
+          next: Roll the script out to all regions.
+
+:func:`check` compares the KPI in the segment over the check window with the baseline
+window (the statistics of :func:`salesnb.compare` for the KPI's kind), against a control
+segment (difference in differences) and against the same windows a year earlier
+(seasonality), with the smallest detectable effect and the days still needed; :func:`verdict`
+turns that into standardise / adjust / roll_back / keep_running / insufficient_data.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from scipy import stats as sps
+from statsmodels.stats.power import NormalIndPower, zt_ind_solve_power
+from statsmodels.stats.proportion import proportion_effectsize
+
+from salesnb.aggregate import Window, data_end, summaries
+from salesnb.compare import DEFAULT_FUNNEL, DEFAULT_MIN_EVENTS, Data
+from salesnb.engines import as_source
+from salesnb.kpis import KPI, registry
+from salesnb.periods import Period, parse_period
+from salesnb.stats import Change, Counts, Moments, Proportion, Summary, two_sample
+
+__all__ = ["Initiative", "CheckResult", "read_register", "parse_register", "check", "check_all",
+           "decide", "register_states", "register_table", "next_cycle", "monthly_series",
+           "trend_marks", "active_in", "result_table", "Verdict", "POWER"]
+
+Verdict = Literal["standardise", "adjust", "roll_back", "keep_running", "insufficient_data"]
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Initiative:
+    """One improvement cycle of the register."""
+
+    id: str
+    title: str
+    owner: str
+    hypothesis: str
+    kpi: str
+    segment: Mapping[str, str]
+    target_change: float
+    target_relative: bool
+    baseline_start: date
+    baseline_end: date
+    start: date
+    change: str
+    check_start: date
+    check_end: date
+    stage: str | None = None
+    control_segment: Mapping[str, str] | None = None
+    decision: str | None = None
+    next: str | None = None
+
+    @property
+    def segment_label(self) -> str:
+        return ", ".join(f"{k} = {v}" for k, v in self.segment.items()) or "whole company"
+
+    @property
+    def control_label(self) -> str:
+        return ", ".join(f"{k} = {v}" for k, v in (self.control_segment or {}).items())
+
+    @property
+    def kpi_label(self) -> str:
+        return f"{self.kpi} ({self.stage})" if self.stage else self.kpi
+
+
+_TARGET = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*(%?)\s*$")
+
+
+def _date(value: Any, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a date like 2026-03-01") from None
+
+
+def _window(value: Any, where: str) -> tuple[date, date]:
+    if not isinstance(value, Mapping) or not {"start", "end"} <= set(value):
+        raise ValueError(f"{where}: give start and end, e.g. {{start: 2026-03-01, end: 2026-08-31}}")
+    start, end = _date(value["start"], f"{where}.start"), _date(value["end"], f"{where}.end")
+    if end < start:
+        raise ValueError(f"{where}: ends ({end}) before it starts ({start})")
+    return start, end
+
+
+def _segment(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or len(value) > 1:
+        raise ValueError(f"{where}: one column filter such as {{region: North}}, or {{}}")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def parse_register(content: Any, *, custom_kpis: Mapping[str, Any] | None = None,
+                   source: str = "initiatives") -> list[Initiative]:
+    """Validate a register's content; errors name the initiative and the field."""
+    items = content.get("initiatives") if isinstance(content, Mapping) else content
+    if not isinstance(items, list):
+        raise ValueError(f"{source}: expected a list under 'initiatives'")
+    reg = registry(custom_kpis)
+    out, seen = [], set()
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{source}: initiative {i} is not a mapping")
+        ident = str(item.get("id") or f"#{i}")
+        where = f"{source}: initiative {ident}"
+        for key in ("id", "title", "plan", "do", "check"):
+            if not item.get(key):
+                raise ValueError(f"{where}: '{key}' is missing")
+        if ident in seen:
+            raise ValueError(f"{where}: id used twice")
+        seen.add(ident)
+        plan, do, chk, act = item["plan"], item["do"], item["check"], item.get("act") or {}
+        kpi = plan.get("kpi")
+        if kpi not in reg:
+            raise ValueError(f"{where}: plan.kpi {kpi!r} is not a KPI ({', '.join(reg)})")
+        stage = plan.get("stage")
+        if kpi == "stage_conversion" and not stage:
+            raise ValueError(f"{where}: plan.stage is needed for stage_conversion")
+        m = _TARGET.match(str(plan.get("target_change", "")))
+        if not m:
+            raise ValueError(f"{where}: plan.target_change {plan.get('target_change')!r} is not a change "
+                             "like +0.05 or +10%")
+        baseline = _window(plan.get("baseline"), f"{where}: plan.baseline")
+        start = _date(do.get("start"), f"{where}: do.start")
+        check_window = _window(chk.get("window"), f"{where}: check.window")
+        if baseline[1] >= start:
+            raise ValueError(f"{where}: plan.baseline must end before do.start ({start})")
+        if check_window[0] < start:
+            raise ValueError(f"{where}: check.window must start on or after do.start ({start})")
+        decision = act.get("decision")
+        if decision not in (None, "standardise", "adjust", "roll_back", "keep_running", "stop"):
+            raise ValueError(f"{where}: act.decision {decision!r} is not standardise, adjust, roll_back, "
+                             "keep_running or stop")
+        out.append(Initiative(
+            id=ident, title=str(item["title"]), owner=str(item.get("owner", "")),
+            hypothesis=str(item.get("hypothesis", "")), kpi=str(kpi), stage=stage,
+            segment=_segment(plan.get("segment"), f"{where}: plan.segment"),
+            target_change=float(m.group(1)) / (100 if m.group(2) else 1), target_relative=bool(m.group(2)),
+            baseline_start=baseline[0], baseline_end=baseline[1], start=start,
+            change=str(do.get("change", "")), check_start=check_window[0], check_end=check_window[1],
+            control_segment=_segment(chk.get("control_segment"), f"{where}: check.control_segment") or None,
+            decision=decision, next=act.get("next")))
+    return out
+
+
+def read_register(path: str | Path, *, custom_kpis: Mapping[str, Any] | None = None) -> list[Initiative]:
+    """The initiatives of ``params/initiatives.yaml``, validated."""
+    from salesnb.config import read_params
+
+    return parse_register(read_params(path), custom_kpis=custom_kpis, source=str(path))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The Check of one initiative (values in the KPI's unit; shares as 0–1)."""
+
+    id: str
+    kpi: str
+    stage: str | None
+    segment: str
+    baseline: float
+    current: float
+    effect: float
+    rel_effect: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    control_effect: float = math.nan
+    did_effect: float = math.nan
+    did_ci_low: float = math.nan
+    did_ci_high: float = math.nan
+    did_p_value: float = math.nan
+    seasonal_effect: float = math.nan
+    mde: float = math.nan
+    target_change: float = math.nan
+    days_needed: float = math.nan
+    n_baseline: int = 0
+    n_check: int = 0
+    status: str = "ok"
+    verdict: Verdict = "insufficient_data"
+    reason: str = ""
+    next: str = ""
+
+
+def _windows(ini: Initiative, as_of: date) -> tuple[Period, Period, bool]:
+    base = parse_period(f"{ini.baseline_start}..{ini.baseline_end}")
+    end = min(ini.check_end, as_of)
+    chk = parse_period(f"{ini.check_start}..{max(end, ini.check_start)}")
+    return base, chk, as_of < ini.check_end
+
+
+def _summary(src: Any, kpi: KPI, period: Period, segment: Mapping[str, str], stage: str | None,
+             stages: list[str]) -> Summary | None:
+    by = next(iter(segment), None)
+    values, problems = summaries(src, [kpi], Window.of(period), by, funnel_stages=stages)
+    if kpi.name in problems:
+        raise ValueError(f"{kpi.name}: {problems[kpi.name]} for segment {dict(segment)}")
+    seg = segment[by] if by else "all"
+    return values.get((kpi.name, stage, seg))
+
+
+def _did(tb: Summary, tc: Summary, cb: Summary, cc: Summary, alpha: float) -> tuple[float, float, float, float]:
+    """Difference in differences and its interval and p-value.
+
+    Proportions and means: exactly OLS of y on treated, post and their interaction over the
+    unit rows (a saturated 2×2 design): the interaction is the DiD of the cell means, its
+    variance σ²·Σ1/nᵢ with σ² the pooled within-cell variance on N − 4 degrees of freedom.
+    Counts and sums: per-day rates with Poisson / compound-Poisson variances, normal.
+    """
+    cells = [tc, tb, cc, cb]
+    if all(isinstance(c, Proportion) for c in cells):
+        ns = [c.trials for c in cells]  # type: ignore[union-attr]
+        sums = [c.successes for c in cells]  # type: ignore[union-attr]
+        sqs = sums  # y is 0/1
+    elif all(isinstance(c, Moments) and c.kind == "mean" for c in cells):
+        ns = [c.n for c in cells]  # type: ignore[union-attr]
+        sums = [c.sum for c in cells]  # type: ignore[union-attr]
+        sqs = [c.sum_sq for c in cells]  # type: ignore[union-attr]
+    else:
+        rates, var = [], 0.0
+        for c in cells:
+            if isinstance(c, Counts):
+                rates.append(c.count / c.exposure)
+                var += c.count / c.exposure**2
+            elif isinstance(c, Moments):
+                rates.append(c.sum / c.exposure)
+                var += c.sum_sq / c.exposure**2
+            else:
+                return (math.nan,) * 4
+        days = tc.exposure  # type: ignore[union-attr]
+        d = ((rates[0] - rates[1]) - (rates[2] - rates[3])) * days
+        se = math.sqrt(var) * days
+        if not se:
+            return d, math.nan, math.nan, math.nan
+        z = float(sps.norm.ppf(1 - alpha / 2))
+        return d, d - z * se, d + z * se, float(2 * sps.norm.sf(abs(d) / se))
+    if min(ns) < 1:
+        return (math.nan,) * 4
+    means = [s / n for s, n in zip(sums, ns, strict=True)]
+    d = (means[0] - means[1]) - (means[2] - means[3])
+    ssr = sum(q - n * m * m for q, n, m in zip(sqs, ns, means, strict=True))
+    dof = sum(ns) - 4
+    if dof <= 0:
+        return d, math.nan, math.nan, math.nan
+    se = math.sqrt(max(ssr, 0.0) / dof * sum(1 / n for n in ns))
+    if not se:
+        return d, math.nan, math.nan, math.nan
+    t = float(sps.t.ppf(1 - alpha / 2, dof))
+    return d, d - t * se, d + t * se, float(2 * sps.t.sf(abs(d) / se, dof))
+
+
+def _power(base: Summary, cur: Summary, target_abs: float, alpha: float,
+           check_days: int) -> tuple[float, float]:
+    """(mde, days_needed): the smallest effect detectable at 80% power with the samples in
+    hand, and how many more check days the target change needs.
+
+    statsmodels' power classes: ``NormalIndPower`` on Cohen's h for proportions,
+    ``zt_ind_solve_power`` on Cohen's d (baseline standard deviation) for means. The check
+    window gathers events at its observed daily rate.
+    """
+    n0, n1 = float(base.n), float(cur.n)
+    if n0 < 2 or n1 < 2:
+        return math.nan, math.nan
+    per_day = n1 / max(check_days, 1)
+    ratio = n0 / n1
+    if isinstance(base, Proportion):
+        p0 = base.value
+        h = NormalIndPower().solve_power(effect_size=None, nobs1=n1, alpha=alpha, power=POWER, ratio=ratio)
+        mde = math.sin(math.asin(math.sqrt(p0)) + h / 2) ** 2 - p0
+        target_h = abs(float(proportion_effectsize(min(max(p0 + target_abs, 1e-9), 1 - 1e-9), p0)))
+    elif isinstance(base, Moments) and base.kind == "mean":
+        sd = math.sqrt(base.var) if base.var == base.var else math.nan
+        if not sd:
+            return math.nan, math.nan
+        d = zt_ind_solve_power(effect_size=None, nobs1=n1, alpha=alpha, power=POWER, ratio=ratio)
+        mde, target_h = d * sd, abs(target_abs) / sd
+    else:
+        return math.nan, math.nan
+    if not target_h:
+        return mde, math.nan
+    needed = NormalIndPower().solve_power(effect_size=target_h, nobs1=None, alpha=alpha, power=POWER,
+                                          ratio=n0 / max(n1, 1)) if isinstance(base, Proportion) else \
+        zt_ind_solve_power(effect_size=target_h, nobs1=None, alpha=alpha, power=POWER, ratio=n0 / max(n1, 1))
+    return mde, max(0.0, (float(needed) - n1) / per_day) if per_day else math.nan
+
+
+def decide(effect: Change, target_abs: float, good: str, *, alpha: float, status: str,
+           days_needed: float) -> tuple[Verdict, str]:
+    """The Act verdict and a one-line reason a manager can read."""
+    if status == "insufficient_data" or math.isnan(effect.p_value):
+        return "insufficient_data", "too few events in the baseline or the check window to judge"
+    sign = 1 if good == "up" else -1
+    improved, harmed = effect.abs_change * sign > 0, effect.abs_change * sign < 0
+    significant = effect.p_value < alpha
+    if significant and harmed:
+        return "roll_back", "the KPI moved the wrong way, beyond noise: undo the change"
+    if significant and improved and effect.abs_change * sign >= abs(target_abs):
+        if status == "check_window_open":
+            return "keep_running", "on track: the target is met so far, but the check window is still open"
+        return "standardise", "the target is met and the improvement is beyond noise: make it the standard"
+    if significant and improved:
+        return "adjust", "a real improvement, short of the target: adjust the change and check again"
+    wait = f"about {days_needed:.0f} more days of data" if days_needed == days_needed else "more data"
+    return "keep_running", f"no clear effect yet: the target change needs {wait} to show"
+
+
+def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None, alpha: float = 0.05,
+          funnel_stages: Sequence[str] | None = None, min_events: int = DEFAULT_MIN_EVENTS,
+          custom_kpis: Mapping[str, Any] | None = None,
+          register: Sequence[Initiative] = ()) -> CheckResult:
+    """Check one initiative: effect, control, difference in differences, power, verdict.
+
+    ``effect`` is the KPI in the segment over the check window minus the baseline window
+    (counts and sums per day, scaled to the check window's length), with the interval and
+    p-value of :func:`salesnb.compare`'s test for the KPI kind. With a control segment the
+    verdict uses the difference in differences. ``seasonal_effect`` is the same change a
+    year earlier (the same windows shifted back), where the history reaches.
+    """
+    src = as_source(data)
+    stages = list(funnel_stages or DEFAULT_FUNNEL)
+    kpi = registry(custom_kpis)[initiative.kpi]
+    end = pd.Timestamp(as_of).date() if as_of is not None else data_end(src).date()
+    base_p, chk_p, open_window = _windows(initiative, end)
+    ini = initiative
+    empty = CheckResult(ini.id, ini.kpi, ini.stage, ini.segment_label, math.nan, math.nan, math.nan,
+                        math.nan, math.nan, math.nan, math.nan)
+    if end < ini.check_start:
+        return _replace(empty, status="not_started", verdict="keep_running",
+                        reason=f"the check window starts on {ini.check_start}")
+    tb = _summary(src, kpi, base_p, ini.segment, ini.stage, stages)
+    tc = _summary(src, kpi, chk_p, ini.segment, ini.stage, stages)
+    if tb is None or tc is None:
+        return _replace(empty, status="insufficient_data", reason="no events in the segment")
+    change = two_sample(tc, tb, alpha=alpha)
+    target_abs = ini.target_change * (abs(change.baseline) if ini.target_relative else 1.0)
+    status = "ok"
+    if tb.n < min_events or tc.n < min_events:
+        status = "insufficient_data"
+    elif any(_overlaps(ini, other) for other in register if other.id != ini.id):
+        status = "baseline_overlap"
+    elif open_window:
+        status = "check_window_open"
+    used = change
+    control_effect = did = did_low = did_high = did_p = math.nan
+    if ini.control_segment:
+        cb = _summary(src, kpi, base_p, ini.control_segment, ini.stage, stages)
+        cc = _summary(src, kpi, chk_p, ini.control_segment, ini.stage, stages)
+        if cb is not None and cc is not None:
+            control_effect = two_sample(cc, cb, alpha=alpha).abs_change
+            did, did_low, did_high, did_p = _did(tb, tc, cb, cc, alpha)
+            if not math.isnan(did):
+                used = Change(change.current, change.baseline, did, did_low, did_high, did_p)
+    seasonal = math.nan
+    try:
+        ly_b, ly_c = _summary(src, kpi, base_p.last_year(), ini.segment, ini.stage, stages), \
+            _summary(src, kpi, chk_p.last_year(), ini.segment, ini.stage, stages)
+        if ly_b is not None and ly_c is not None and ly_b.n >= min_events and ly_c.n >= min_events:
+            seasonal = two_sample(ly_c, ly_b, alpha=alpha).abs_change
+    except ValueError:
+        pass
+    mde, days_needed = _power(tb, tc, target_abs, alpha, chk_p.days)
+    verdict, reason = decide(used, target_abs, kpi.good, alpha=alpha, status=status, days_needed=days_needed)
+    if status == "baseline_overlap":
+        reason = "the baseline overlaps another initiative on the same KPI and segment: " + reason
+    return CheckResult(
+        ini.id, ini.kpi, ini.stage, ini.segment_label, change.baseline, change.current, change.abs_change,
+        change.rel_change, change.ci_low, change.ci_high, change.p_value, control_effect, did, did_low,
+        did_high, did_p, seasonal, mde, target_abs, days_needed if verdict == "keep_running" else 0.0,
+        int(tb.n), int(tc.n), status, verdict, reason)
+
+
+def _replace(result: CheckResult, **changes: Any) -> CheckResult:
+    return CheckResult(**{**asdict(result), **changes})
+
+
+def _overlaps(a: Initiative, b: Initiative) -> bool:
+    """b ran on the same KPI and segment during a's baseline window."""
+    if (a.kpi, a.stage, dict(a.segment)) != (b.kpi, b.stage, dict(b.segment)):
+        return False
+    return b.start <= a.baseline_end and b.check_end >= a.baseline_start
+
+
+def check_all(data: Data, initiatives: Sequence[Initiative], **kwargs: Any) -> pd.DataFrame:
+    """:func:`check` for many initiatives at once, one row each, with the suggested next cycle."""
+    suggestion = next_cycle(data, funnel_stages=kwargs.get("funnel_stages"), as_of=kwargs.get("as_of"))
+    rows = []
+    for ini in initiatives:
+        r = check(data, ini, register=initiatives, **kwargs)
+        rows.append({**asdict(r), "title": ini.title, "next": suggestion if r.verdict in
+                     ("standardise", "roll_back") else ""})
+    return pd.DataFrame(rows)
+
+
+def next_cycle(data: Data, *, funnel_stages: Sequence[str] | None = None,
+               as_of: str | date | None = None) -> str:
+    """A suggested next cycle: the funnel stage that converts worst over the last quarter."""
+    src = as_source(data)
+    if not src.has("deal_stages"):
+        return ""
+    end = pd.Timestamp(as_of).date() if as_of is not None else data_end(src).date()
+    stages = list(funnel_stages or DEFAULT_FUNNEL)
+    # the last three complete months whose cohorts have had a month to convert
+    last = (pd.Timestamp(end) - pd.DateOffset(months=1)).to_period("M")
+    window = parse_period(f"{(last - 2).start_time.date()}..{last.end_time.date()}")
+    values, _ = summaries(src, [registry()["stage_conversion"]], Window.of(window), None, funnel_stages=stages)
+    rates = {k[1]: v.value for k, v in values.items() if k[0] == "stage_conversion" and v.n >= 20}
+    if not rates:
+        return ""
+    worst = min(rates, key=lambda s: rates[s])
+    return (f"next cycle: raise conversion at the '{worst}' stage — {rates[worst]:.0%} of deals move on "
+            f"({window.start:%b}–{window.end:%b %Y}), the weakest of the funnel")
+
+
+def register_states(initiatives: Sequence[Initiative], periods: Sequence[str | Period]) -> pd.DataFrame:
+    """Each initiative's state per period: planned, doing, checking or decided.
+
+    planned — the period ends before the change starts; doing — the change runs within
+    its check window; checking — the window is over, no decision recorded yet; decided —
+    a decision is recorded and the window is over.
+    """
+    rows = []
+    for period in periods:
+        p = parse_period(period)
+        for ini in initiatives:
+            if p.end < ini.start:
+                state = "planned"
+            elif p.end <= ini.check_end:
+                state = "doing"
+            elif ini.decision is None:
+                state = "checking"
+            else:
+                state = "decided"
+            rows.append({"period": p.name, "id": ini.id, "state": state})
+    return pd.DataFrame(rows).pivot(index="id", columns="period", values="state").reset_index()
+
+
+def register_table(initiatives: Sequence[Initiative], checks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The register as a Plan / Do / Check / Act table, ready to show."""
+    by_id = {} if checks is None else {r["id"]: r for r in checks.to_dict("records")}
+    rows = []
+    for ini in initiatives:
+        c = by_id.get(ini.id, {})
+        target = f"{ini.target_change:+.0%}" if ini.target_relative else f"{ini.target_change:+g}"
+        rows.append({
+            "id": ini.id, "title": ini.title, "owner": ini.owner,
+            "Plan": f"{ini.kpi_label} in {ini.segment_label}: {target} "
+                    f"(baseline {ini.baseline_start:%d %b %Y}–{ini.baseline_end:%d %b %Y})",
+            "Do": f"from {ini.start:%d %b %Y}: {ini.change}",
+            "Check": (f"{ini.check_start:%d %b %Y}–{ini.check_end:%d %b %Y}"
+                      + (f" vs control {ini.control_label}" if ini.control_segment else "")),
+            "Act": ini.decision or (f"suggested: {c['verdict'].replace('_', ' ')}" if c else "—"),
+        })
+    return pd.DataFrame(rows)
+
+
+
+def active_in(initiatives: Sequence[Initiative], period: str | Period) -> list[Initiative]:
+    """Initiatives running, being checked or decided by the end of the period."""
+    p = parse_period(period)
+    return [i for i in initiatives if i.start <= p.end]
+
+
+def trend_marks(initiatives: Sequence[Initiative]) -> dict[str, list[pd.Timestamp]]:
+    """Start dates per KPI, for the trend charts of the overview."""
+    marks: dict[str, list[pd.Timestamp]] = {}
+    for ini in initiatives:
+        marks.setdefault(ini.kpi, []).append(pd.Timestamp(ini.start))
+    return marks
+
+
+def monthly_series(data: Data, initiative: Initiative, *, as_of: str | date | None = None,
+                   funnel_stages: Sequence[str] | None = None,
+                   custom_kpis: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The KPI month by month for the segment and the control, baseline start to check end.
+
+    Returns ``month`` (first day), ``group`` (``segment`` or ``control``), ``value``, ``n``.
+    """
+    src = as_source(data)
+    stages = list(funnel_stages or DEFAULT_FUNNEL)
+    kpi = registry(custom_kpis)[initiative.kpi]
+    end = pd.Timestamp(as_of).date() if as_of is not None else data_end(src).date()
+    last = min(initiative.check_end, end)
+    rows = []
+    for month in pd.period_range(initiative.baseline_start, last, freq="M"):
+        p = parse_period(str(month))
+        for group, seg in (("segment", initiative.segment), ("control", initiative.control_segment)):
+            if seg is None:
+                continue
+            s = _summary(src, kpi, p, seg, initiative.stage, stages)
+            if s is not None:
+                rows.append({"month": month.start_time, "group": group, "value": s.value, "n": s.n})
+    return pd.DataFrame(rows, columns=["month", "group", "value", "n"])
+
+
+def result_table(result: CheckResult, kpi_unit: str) -> pd.DataFrame:
+    """One initiative's Check as label / value rows a manager can read."""
+    def fmt(v: float) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "–"
+        return f"{v * 100:+.1f} pp" if kpi_unit == "share" else f"{v:+,.2f}"
+
+    def level(v: float) -> str:
+        return "–" if math.isnan(v) else (f"{v:.1%}" if kpi_unit == "share" else f"{v:,.2f}")
+
+    rows = [
+        ("baseline → check window", f"{level(result.baseline)} → {level(result.current)} "
+                                    f"(n = {result.n_baseline:,} → {result.n_check:,})"),
+        ("effect (95% interval)", f"{fmt(result.effect)} ({fmt(result.ci_low)} to {fmt(result.ci_high)}), "
+                                  f"p = {result.p_value:.3g}"),
+        ("control segment moved", fmt(result.control_effect)),
+        ("difference in differences", f"{fmt(result.did_effect)} ({fmt(result.did_ci_low)} to "
+                                      f"{fmt(result.did_ci_high)}), p = {result.did_p_value:.3g}"
+                                      if not math.isnan(result.did_effect) else "no control segment"),
+        ("same windows a year earlier", fmt(result.seasonal_effect)),
+        ("target change", fmt(result.target_change)),
+        ("smallest detectable effect (80% power)", fmt(result.mde)),
+        ("verdict", f"{result.verdict.replace('_', ' ')}: {result.reason}"),
+    ]
+    if result.verdict == "keep_running" and result.days_needed == result.days_needed:
+        rows.append(("days still needed", f"about {result.days_needed:,.0f}"))
+    return pd.DataFrame(rows, columns=["check", "result"])
