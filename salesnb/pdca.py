@@ -553,4 +553,4 @@ def result_table(result: CheckResult, kpi_unit: str) -> pd.DataFrame:
     ]
     if result.verdict == "keep_running" and result.days_needed == result.days_needed:
         rows.append(("days still needed", f"about {result.days_needed:,.0f}"))
-    return pd.DataFrame(rows, columns=["check", "result"])
+    return pd.DataFrame(rows, columns=["check", "finding"])

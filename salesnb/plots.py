@@ -13,7 +13,7 @@ import seaborn as sns
 from salesnb.periods import Period, parse_period
 
 __all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_drivers", "plot_reasons",
-           "plot_initiative"]
+           "plot_initiative", "show"]
 
 
 def set_theme() -> None:
@@ -144,3 +144,11 @@ def plot_initiative(series: pd.DataFrame, initiative: object, result: object, *,
     ax.set(title=f"{ini.id}: {ini.kpi_label}", xlabel=None, ylabel=None)  # type: ignore[attr-defined]
     ax.legend(fontsize="small", loc="lower left", frameon=False)
     return ax
+
+
+def show(ax: plt.Axes) -> None:
+    """Display a chart now, in a loop, and close it (so it is not shown a second time)."""
+    from IPython.display import display
+
+    display(ax.figure)
+    plt.close(ax.figure)

@@ -24,11 +24,13 @@ _RESULT_COLOURS = {"ok": "#1b7837", "warning": "#b35806", "missing": "#6c6c6c",
 
 def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[str] = (),
           money: Sequence[str] = (), dates: Sequence[str] = (), currency: str = "",
-          caption: str | None = None, empty: str = "nothing for this period") -> Styler | HTML:
+          caption: str | None = None, empty: str = "nothing for this period",
+          wrap: bool = False) -> Styler | HTML:
     """A DataFrame styled the one way every report uses: escaped text, aligned numbers.
 
     Integers get thousands separators, percentages one decimal, money two decimals and the
-    currency code, dates ``YYYY-MM-DD``; missing values show as an en dash.
+    currency code, dates ``YYYY-MM-DD``; missing values show as an en dash. ``wrap`` lets
+    long texts wrap so that a wide table fits the page.
 
     >>> s = table(pd.DataFrame({"name": ["<b>x</b>"], "rows": [1234]}), integers=["rows"])
     >>> "&lt;b&gt;x&lt;/b&gt;" in s.to_html() and "1,234" in s.to_html()
@@ -45,7 +47,7 @@ def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[
     styler = (df.style.format(fmt, na_rep="–", escape="html")
               .format_index(escape="html", axis=1)
               .hide(axis="index")
-              .set_table_attributes('class="snb-table"'))
+              .set_table_attributes('class="snb-table snb-scorecard"' if wrap else 'class="snb-table"'))
     numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])
                and not pd.api.types.is_bool_dtype(df[c])]
     styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
