@@ -13,7 +13,7 @@ import seaborn as sns
 from salesnb.periods import Period, parse_period
 
 __all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_drivers", "plot_reasons",
-           "plot_initiative", "show"]
+           "plot_initiative", "show", "plot_cycle", "plot_anomalies", "plot_romi"]
 
 
 def set_theme() -> None:
@@ -152,3 +152,52 @@ def show(ax: plt.Axes) -> None:
 
     display(ax.figure)
     plt.close(ax.figure)
+
+
+def plot_cycle(survival: pd.DataFrame, won: pd.DataFrame, *, axes: list[plt.Axes] | None = None) -> list[plt.Axes]:
+    """Kaplan–Meier curve of deals still unsigned, and the histogram of days to sign."""
+    from matplotlib.ticker import PercentFormatter
+
+    if axes is None:
+        _, grid = plt.subplots(1, 2, figsize=(11, 3.4), constrained_layout=True)
+        axes = list(grid)
+    if len(survival):
+        axes[0].step(survival["days"], survival["still_unsigned"], where="post", color="#2c5d8f")
+    axes[0].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    axes[0].set(title="Deals created in the period still unsigned", xlabel="days since first contact",
+                ylabel=None, ylim=(0, 1.02))
+    if len(won):
+        sns.histplot(won["days"], bins=20, ax=axes[1], color="#2c5d8f")
+    axes[1].set(title="Days to sign, deals won in the period", xlabel="days", ylabel="deals")
+    return axes
+
+
+def plot_anomalies(table: pd.DataFrame, *, by: str, ax: plt.Axes | None = None) -> plt.Axes:
+    """Monthly values per segment with the anomalies circled (from salesnb.anomalies)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3.8))
+    d = table.assign(month=pd.PeriodIndex(table["period"], freq="M").to_timestamp())
+    sns.lineplot(data=d, x="month", y="value", hue=by, ax=ax, linewidth=1.2)
+    hits = d[d["anomaly"]]
+    ax.scatter(hits["month"], hits["value"], s=120, facecolors="none", edgecolors="#b2182b", linewidths=2,
+               zorder=5, label="stands out")
+    ax.legend(fontsize="small", ncols=2, frameon=False)
+    ax.set(title=None, xlabel=None, ylabel="per month")
+    return ax
+
+
+def plot_romi(channels: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """ROMI per channel (bars); small channels hatched, the break-even line at zero."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.2))
+    key = channels.columns[0]
+    d = channels.sort_values("romi")
+    colours = ["#b2182b" if v < 0 else "#1b7837" for v in d["romi"]]
+    bars = ax.barh(d[key].astype(str), d["romi"], color=colours)
+    for bar, small in zip(bars, d["small"], strict=True):
+        if small:
+            bar.set_hatch("//")
+            bar.set_alpha(0.5)
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    ax.set(title="Return on marketing spend (ROMI)", xlabel="(revenue − spend) ÷ spend", ylabel=None)
+    return ax

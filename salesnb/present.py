@@ -16,7 +16,7 @@ from pandas.io.formats.style import Styler
 from salesnb.data import SalesData
 from salesnb.periods import Period
 
-__all__ = ["table", "bullets", "page_intro", "result_badges", "heading"]
+__all__ = ["table", "bullets", "page_intro", "result_badges", "heading", "with_interval"]
 
 _RESULT_COLOURS = {"ok": "#1b7837", "warning": "#b35806", "missing": "#6c6c6c",
                    "failed": "#b2182b"}
@@ -42,7 +42,8 @@ def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[
     fmt.update({c: "{:,.0f}" for c in integers})
     fmt.update({c: "{:.1%}" for c in percents})
     suffix = f" {currency}" if currency else ""
-    fmt.update({c: (lambda v, s=suffix: f"{v:,.2f}{s}") for c in money})
+    # money: cents only where they matter (below 1,000)
+    fmt.update({c: (lambda v, s=suffix: f"{v:,.0f}{s}" if abs(v) >= 1000 else f"{v:,.2f}{s}") for c in money})
     fmt.update({c: (lambda v: f"{v:%Y-%m-%d}") for c in dates})
     styler = (df.style.format(fmt, na_rep="–", escape="html")
               .format_index(escape="html", axis=1)
@@ -96,3 +97,21 @@ def result_badges(checks: pd.DataFrame) -> HTML:
 def heading(text: str, *, level: int = 3) -> HTML:
     """An escaped HTML heading (for headings built in a loop)."""
     return HTML(f"<h{level}>{html.escape(text)}</h{level}>")
+
+
+def with_interval(df: pd.DataFrame, column: str, low: str, high: str, *, percent: bool = True) -> pd.DataFrame:
+    """Replace a value and its interval columns with one text column ``value (low–high)``.
+
+    >>> with_interval(pd.DataFrame({"c": [0.1], "lo": [0.08], "hi": [0.12]}), "c", "lo", "hi")["c"].tolist()
+    ['10.0% (8.0–12.0%)']
+    """
+    def text(v: float, lo: float, hi: float) -> str:
+        if v != v:
+            return "–"
+        if percent:
+            return f"{v:.1%} ({lo * 100:.1f}–{hi * 100:.1f}%)"
+        return f"{v:,.2f} ({lo:,.2f}–{hi:,.2f})"
+
+    out = df.copy()
+    out[column] = [text(v, lo, hi) for v, lo, hi in zip(df[column], df[low], df[high], strict=True)]
+    return out.drop(columns=[low, high])

@@ -230,7 +230,8 @@ def _counts(c: Counts, b: Counts, alpha: float) -> Change:
 
 
 def _proportions(c: Proportion, b: Proportion, alpha: float) -> Change:
-    if not c.trials or not b.trials:
+    degenerate = (c.successes + b.successes == 0) or (c.successes == c.trials and b.successes == b.trials)
+    if not c.trials or not b.trials or degenerate:  # no variation to test: no verdict
         return Change(c.value, b.value, c.value - b.value, math.nan, math.nan, math.nan)
     p = test_proportions_2indep(c.successes, c.trials, b.successes, b.trials).pvalue
     low, high = confint_proportions_2indep(c.successes, c.trials, b.successes, b.trials, alpha=alpha)

@@ -1,0 +1,235 @@
+"""Customer and employee feedback: satisfaction, recurring themes, and anomalies.
+
+- :func:`summary`: CSAT (mean of 1–5 and the share of 4–5), NPS (promoters − detractors on
+  0–10) and response counts, against the previous period and last year, with intervals.
+- :func:`themes`: comments assigned to themes by a dictionary of words and stems from
+  params (``feedback_themes`` in ``params/base.yaml``: English and Russian shipped,
+  analysts extend it); each
+  theme's share, its change, its average score and a few verbatim comments. Employee notes
+  (``source: employee``) are reported apart from customers'.
+- :func:`anomalies`: monthly KPI values that stand out from the segment's own history.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from salesnb.aggregate import collect
+from salesnb.compare import Data, kpi_table
+from salesnb.engines import as_source
+from salesnb.kpis import registry
+from salesnb.periods import Period, parse_period
+from salesnb.stats import Moments, Proportion, bh_qvalues, two_sample
+
+__all__ = ["summary", "themes", "anomalies", "assign_themes", "linked_reasons"]
+
+def _feedback(data: Data, p: Period) -> pd.DataFrame:
+    src = as_source(data)
+    if not src.has("feedback"):
+        return pd.DataFrame(columns=["received_at", "source", "score", "scale", "comment"])
+    df = collect(src.frame("feedback"))
+    df["received_at"] = pd.to_datetime(df["received_at"])
+    return df[(df["received_at"] >= p.start_ts) & (df["received_at"] < p.end_ts)]
+
+
+def _scores(df: pd.DataFrame) -> dict[str, Any]:
+    csat = df.loc[(df.get("scale") == "csat5") & df["score"].notna(), "score"].astype(float)
+    nps = df.loc[(df.get("scale") == "nps10") & df["score"].notna(), "score"].astype(float)
+    return {"csat": csat, "nps": nps, "responses": len(df[df["source"] != "employee"])}
+
+
+def _nps(scores: pd.Series) -> tuple[float, float, int]:
+    """NPS in points (−100…100), its standard error, and n (multinomial variance)."""
+    n = len(scores)
+    if not n:
+        return math.nan, math.nan, 0
+    pro, det = float((scores >= 9).mean()), float((scores <= 6).mean())
+    var = (pro + det - (pro - det) ** 2) / n
+    return 100 * (pro - det), 100 * math.sqrt(var), n
+
+
+def summary(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
+    """CSAT, share satisfied (4–5), NPS and responses against previous period and last year.
+
+    Returns ``measure``, ``value``, ``n``, and for ``previous`` and ``last_year``:
+    ``change_*``, ``ci_low_*``, ``ci_high_*``, ``p_*``. CSAT: Welch; share: the proportion
+    test of :func:`salesnb.compare`; NPS: a normal test on the difference with the
+    multinomial variance of promoters − detractors; responses: the Poisson rate test.
+    """
+    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    windows = {"current": p, "previous": p.previous(), "last_year": p.last_year()}
+    s = {k: _scores(_feedback(data, w)) for k, w in windows.items()}
+    z = float(sps.norm.ppf(1 - alpha / 2))
+    rows = []
+    for measure in ("csat", "satisfied_share", "nps", "responses"):
+        row: dict[str, Any] = {"measure": measure}
+        for k in windows:
+            c = s[k]["csat"]
+            if measure == "csat":
+                val, n = (float(c.mean()) if len(c) else math.nan), len(c)
+                summ: Any = Moments(len(c), float(c.sum()), float((c**2).sum()), kind="mean")
+            elif measure == "satisfied_share":
+                summ = Proportion(float((c >= 4).sum()), float(len(c)))
+                val, n = summ.value, len(c)
+            elif measure == "nps":
+                val, se, n = _nps(s[k]["nps"])
+                summ = (val, se)
+            else:
+                from salesnb.stats import Counts
+
+                val, n = float(s[k]["responses"]), s[k]["responses"]
+                summ = Counts(val, windows[k].days)
+            if k == "current":
+                row.update(value=val, n=n)
+                current = summ
+                continue
+            if measure == "nps":
+                d = current[0] - summ[0]
+                se = math.hypot(current[1], summ[1])
+                row.update({f"change_{k}": d, f"ci_low_{k}": d - z * se, f"ci_high_{k}": d + z * se,
+                            f"p_{k}": float(2 * sps.norm.sf(abs(d) / se)) if se else math.nan})
+            else:
+                r = two_sample(current, summ, alpha=alpha)
+                row.update({f"change_{k}": r.abs_change, f"ci_low_{k}": r.ci_low, f"ci_high_{k}": r.ci_high,
+                            f"p_{k}": r.p_value})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def assign_themes(comments: pd.Series, dictionary: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """One row per comment × matching theme (case-insensitive words and stems).
+
+    >>> themes = {"delivery": ["deliver", "доставк"], "price": ["expensive", "дорог"]}
+    >>> assign_themes(pd.Series(["Доставка задержалась", "Too expensive", "ok"]), themes)["theme"].tolist()
+    ['delivery', 'price']
+    """
+    text = comments.fillna("").astype(str).str.lower()
+    parts = []
+    for theme, stems in dictionary.items():
+        hit = pd.Series(False, index=text.index)
+        for stem in stems:
+            hit |= text.str.contains(str(stem).lower(), regex=False)
+        parts.append(pd.DataFrame({"row": text.index[hit], "theme": theme}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["row", "theme"])
+
+
+def themes(data: Data, period: str | Period, *, dictionary: Mapping[str, Sequence[str]],
+           employee: bool = False, verbatims: int = 3, alpha: float = 0.05,
+           fiscal_year_start: int = 1) -> pd.DataFrame:
+    """Recurring problems and objections in the period's comments.
+
+    Customers' comments by default; ``employee=True`` gives employee notes instead. Returns
+    ``theme``, ``comments`` (count), ``share`` (of commented responses), ``change`` (share
+    points against the previous period), ``p_value`` (two-proportion test), ``avg_score``
+    (mean CSAT of those comments, 1–5), ``verbatim`` (the latest few comments, as written).
+    """
+    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+
+    def commented(w: Period) -> pd.DataFrame:
+        df = _feedback(data, w)
+        df = df[(df["source"] == "employee") == employee]
+        return df[df["comment"].notna() & (df["comment"].astype(str).str.strip() != "")]
+
+    now, before = commented(p), commented(p.previous())
+    hits_now = assign_themes(now["comment"], dictionary)
+    hits_before = assign_themes(before["comment"], dictionary)
+    rows = []
+    for theme in dictionary:
+        idx = hits_now.loc[hits_now["theme"] == theme, "row"]
+        n_before = int((hits_before["theme"] == theme).sum())
+        cur, old = Proportion(float(len(idx)), float(len(now))), Proportion(float(n_before), float(len(before)))
+        change = two_sample(cur, old, alpha=alpha) if len(now) and len(before) else None
+        sub = now.loc[idx]
+        csat = sub.loc[sub.get("scale") == "csat5", "score"] if "scale" in sub else pd.Series(dtype=float)
+        latest = sub.sort_values("received_at", ascending=False)["comment"].astype(str).head(verbatims)
+        rows.append({"theme": theme, "comments": len(idx), "share": cur.value,
+                     "change": change.abs_change if change else math.nan,
+                     "p_value": change.p_value if change else math.nan,
+                     "avg_score": float(csat.mean()) if len(csat) else math.nan,
+                     "verbatim": " | ".join(latest)})
+    out = pd.DataFrame(rows)
+    return out[out["comments"] > 0].sort_values("comments", ascending=False).reset_index(drop=True)
+
+
+def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, periods: int = 24,
+              end: str | None = None, history: int = 12, alpha: float = 0.01,
+              funnel_stages: Sequence[str] | None = None) -> pd.DataFrame:
+    """Monthly values that stand out from the segment's own history.
+
+    For each of the last ``periods`` months (ending with ``end``, default the data's last
+    complete month) and each segment of ``by``, the value is tested against the same
+    segment's previous ``history`` months: counts with an exact Poisson test against the
+    trailing mean rate (two-sided, scipy), proportions with a binomial test against the
+    trailing pooled rate, other KPIs with a z-score on the trailing mean and standard
+    deviation. The p-values are adjusted over the whole table (Benjamini–Hochberg), and a
+    month is an anomaly when q < ``alpha`` (0.01 by default: few false alarms on steady data).
+
+    Returns ``period`` (e.g. ``2025-11``), the ``by`` column when given, ``value``,
+    ``expected``, ``p_value``, ``anomaly``; with a list of KPIs, a ``kpi`` column first.
+    """
+    from salesnb.aggregate import data_end
+
+    src = as_source(data)
+    kpis = [kpi] if isinstance(kpi, str) else list(kpi)
+    kinds = {k: registry()[k].kind for k in kpis}
+    last = pd.Period(end, "M") if end else (data_end(src) + pd.Timedelta(days=1)).to_period("M") - 1
+    months = pd.period_range(last - (periods + history - 1), last, freq="M")
+    frames = []
+    for m in months:
+        t = kpi_table(src, str(m), by=by, kpis=kpis, min_events=0, funnel_stages=funnel_stages)
+        frames.append(t.assign(period=str(m)))
+    df = pd.concat(frames, ignore_index=True)
+    col = by or "segment"
+    if by is None:
+        df[col] = "all"
+    df = df[df["stage"].isna()]
+    rows = []
+    for (name, seg), g in df.groupby(["kpi", col]):
+        kind = kinds[str(name)]
+        g = g.set_index("period").reindex([str(m) for m in months])
+        values, ns = g["value"].fillna(0.0).to_numpy(), g["n"].fillna(0).to_numpy()
+        for i in range(history, len(months)):
+            past_v, past_n = values[i - history:i], ns[i - history:i]
+            x, n = values[i], ns[i]
+            if kind == "count":
+                expected = float(past_v.mean())
+                p = _poisson_two_sided(int(round(x)), expected)
+            elif kind == "proportion":
+                rate = float((past_v * past_n).sum() / past_n.sum()) if past_n.sum() else math.nan
+                expected = rate
+                p = float(sps.binomtest(int(round(x * n)), int(n), rate).pvalue) if n and rate == rate else math.nan
+            else:
+                expected, sd = float(np.mean(past_v)), float(np.std(past_v, ddof=1))
+                p = float(2 * sps.norm.sf(abs(x - expected) / sd)) if sd else math.nan
+            rows.append({"kpi": name, "period": str(months[i]), col: seg, "value": x, "expected": expected,
+                         "p_value": p})
+    out = pd.DataFrame(rows)
+    q = bh_qvalues(out["p_value"].to_numpy(float))
+    out["anomaly"] = np.nan_to_num(q, nan=1.0) < alpha
+    out = out.sort_values(["kpi", "period", col]).reset_index(drop=True)
+    if isinstance(kpi, str):
+        out = out.drop(columns=["kpi"])
+    return out if by else out.drop(columns=[col])
+
+
+def _poisson_two_sided(x: int, mu: float) -> float:
+    """Two-sided exact Poisson p-value (twice the smaller tail, at most 1)."""
+    if mu <= 0:
+        return 0.0 if x > 0 else 1.0
+    lower, upper = sps.poisson.cdf(x, mu), sps.poisson.sf(x - 1, mu)
+    return float(min(1.0, 2 * min(lower, upper)))
+
+
+def linked_reasons(data: Data, period: str | Period, *, by: str, kind: str = "returns",
+                   fiscal_year_start: int = 1) -> pd.DataFrame:
+    """Returns (or refusals) by reason and by a column of the original sale (product,
+    channel, owner, region): ``reason``, the ``by`` column, ``count``, ``share``, ``amount``."""
+    from salesnb.compare import reasons
+
+    return reasons(data, period, kind=kind, by=by, fiscal_year_start=fiscal_year_start)  # type: ignore[arg-type]

@@ -1,0 +1,151 @@
+"""The funnel: stage by stage conversion, the weak spots, and how long deals take.
+
+Stage order comes from params (``funnel_stages``). Conversion of a stage is the share of
+deals entering it in the period that reached the next stage (``stage_conversion``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.duration.survfunc import SurvfuncRight
+
+from salesnb.aggregate import Window, collect, cycle_frame, data_end, summaries
+from salesnb.compare import DEFAULT_FUNNEL, Data, compare, kpi_table, reasons
+from salesnb.engines import as_source
+from salesnb.kpis import registry
+from salesnb.periods import Period, parse_period
+from salesnb.stats import Proportion, two_sample
+
+__all__ = ["stage_table", "weak_spots", "lost_reasons", "cycle_survival", "conversion_by"]
+
+
+def _stages(funnel_stages: Sequence[str] | None) -> list[str]:
+    return list(funnel_stages or DEFAULT_FUNNEL)
+
+
+def _days_in_stage(data: Data, p: Period, stages: list[str]) -> dict[str, float]:
+    """Median days from entering each stage to entering the next (deals that moved on)."""
+    src = as_source(data)
+    st = collect(src.frame("deal_stages").select("deal_id", "stage", "entered_at"))
+    st["entered_at"] = pd.to_datetime(st["entered_at"])
+    pairs = pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]})
+    entered = st[(st["entered_at"] >= p.start_ts) & (st["entered_at"] < p.end_ts)].merge(pairs, on="stage")
+    moved = entered.merge(st.rename(columns={"stage": "next_stage", "entered_at": "next_at"}),
+                          on=["deal_id", "next_stage"])
+    days = (moved["next_at"] - moved["entered_at"]).dt.total_seconds() / 86400
+    return days.groupby(moved["stage"]).median().to_dict()
+
+
+def stage_table(data: Data, period: str | Period, *, funnel_stages: Sequence[str] | None = None,
+                alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
+    """Per funnel stage: entered, advanced, conversion, median days in the stage, and the
+    change against the previous period and last year (statistics of :func:`salesnb.compare`).
+
+    Returns ``stage``, ``entered``, ``advanced``, ``conversion``, ``median_days``,
+    ``vs_previous``, ``p_previous``, ``significant_previous``, ``vs_last_year``,
+    ``p_last_year``, ``significant_last_year``, ``status``.
+    """
+    stages = _stages(funnel_stages)
+    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    values = kpi_table(data, p, kpis=["stage_conversion"], funnel_stages=stages).set_index("stage")
+    prev = compare(data, p, kpis=["stage_conversion"], funnel_stages=stages, alpha=alpha).set_index("stage")
+    ly = compare(data, p, against="last_year", kpis=["stage_conversion"], funnel_stages=stages,
+                 alpha=alpha).set_index("stage")
+    days = _days_in_stage(data, p, stages)
+    rows = []
+    for stage in stages[:-1]:
+        if stage not in values.index:
+            continue
+        v = values.loc[stage]
+        rows.append({
+            "stage": stage, "entered": int(v["n"]), "advanced": int(round(v["value"] * v["n"])),
+            "conversion": v["value"], "median_days": days.get(stage, np.nan),
+            "vs_previous": prev.loc[stage, "abs_change"] if stage in prev.index else np.nan,
+            "p_previous": prev.loc[stage, "p_value"] if stage in prev.index else np.nan,
+            "significant_previous": bool(prev.loc[stage, "significant"]) if stage in prev.index else False,
+            "vs_last_year": ly.loc[stage, "abs_change"] if stage in ly.index else np.nan,
+            "p_last_year": ly.loc[stage, "p_value"] if stage in ly.index else np.nan,
+            "significant_last_year": bool(ly.loc[stage, "significant"]) if stage in ly.index else False,
+            "status": v["status"],
+        })
+    return pd.DataFrame(rows)
+
+
+def weak_spots(data: Data, period: str | Period, *, funnel_stages: Sequence[str] | None = None,
+               alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
+    """Funnel stages ranked by how far their conversion falls short, weakest first.
+
+    Two yardsticks, each with a two-proportion test (statsmodels, as in compare): the
+    stage's own trailing twelve months before the period, and the other stages' pooled
+    conversion in the period (their typical level). The rank orders by the sum of the two
+    shortfalls (``gap_own + gap_others``, most negative first).
+
+    Returns ``stage``, ``conversion``, ``entered``, ``trailing_12m``, ``gap_own``,
+    ``ci_own_low``, ``ci_own_high``, ``p_own``, ``others``, ``gap_others``, ``ci_others_low``,
+    ``ci_others_high``, ``p_others``, ``weak`` (significantly below the other stages).
+    """
+    stages = _stages(funnel_stages)
+    src = as_source(data)
+    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    kpi = registry()["stage_conversion"]
+    trailing = parse_period(f"{(p.start_ts - pd.DateOffset(months=12)).date()}.."
+                            f"{(p.start_ts - pd.Timedelta(days=1)).date()}")
+    now, _ = summaries(src, [kpi], Window.of(p), None, funnel_stages=stages)
+    before, _ = summaries(src, [kpi], Window.of(trailing), None, funnel_stages=stages)
+    cur = {k[1]: v for k, v in now.items() if isinstance(v, Proportion)}
+    old = {k[1]: v for k, v in before.items() if isinstance(v, Proportion)}
+    rows = []
+    for stage, s in cur.items():
+        others = Proportion(sum(v.successes for k, v in cur.items() if k != stage),
+                            sum(v.trials for k, v in cur.items() if k != stage))
+        own = two_sample(s, old[stage], alpha=alpha) if stage in old else None
+        vs_others = two_sample(s, others, alpha=alpha)
+        rows.append({
+            "stage": stage, "conversion": s.value, "entered": int(s.trials),
+            "trailing_12m": old[stage].value if stage in old else np.nan,
+            "gap_own": own.abs_change if own else np.nan, "ci_own_low": own.ci_low if own else np.nan,
+            "ci_own_high": own.ci_high if own else np.nan, "p_own": own.p_value if own else np.nan,
+            "others": others.value, "gap_others": vs_others.abs_change, "ci_others_low": vs_others.ci_low,
+            "ci_others_high": vs_others.ci_high, "p_others": vs_others.p_value,
+            "weak": bool(vs_others.p_value < alpha and vs_others.abs_change < 0),
+        })
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    score = out["gap_others"] + out["gap_own"].fillna(0)
+    return out.assign(_score=score).sort_values("_score").drop(columns="_score").reset_index(drop=True)
+
+
+def lost_reasons(data: Data, period: str | Period, *, fiscal_year_start: int = 1) -> pd.DataFrame:
+    """Lost deals by reason as a Pareto table: ``reason``, ``count``, ``share``, ``cumulative``,
+    ``amount``, largest first."""
+    r = reasons(data, period, kind="lost_deals", fiscal_year_start=fiscal_year_start)
+    return r.assign(cumulative=r["share"].cumsum())[["reason", "count", "share", "cumulative", "amount"]]
+
+
+def cycle_survival(data: Data, period: str | Period, *, fiscal_year_start: int = 1) -> pd.DataFrame:
+    """The Kaplan–Meier curve of time to a win for deals created in the period (open deals
+    censored at the data's end, lost deals leave the risk set): ``days``, ``still_unsigned``
+    (the survival function), from statsmodels ``SurvfuncRight``."""
+    src = as_source(data)
+    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    end = data_end(src)
+    created = cycle_frame(src, Window.of(p), None, created=True)
+    created = created[created["outcome"].isin(["won", "open"])]
+    if created.empty or (created["outcome"] == "won").sum() == 0:
+        return pd.DataFrame(columns=["days", "still_unsigned"])
+    time = np.where(created["outcome"] == "won", created["days"],
+                    (end.normalize() - created["created_at"].dt.normalize()).dt.days)
+    sf = SurvfuncRight(time.astype(float), (created["outcome"] == "won").astype(int).to_numpy())
+    return pd.DataFrame({"days": sf.surv_times, "still_unsigned": sf.surv_prob})
+
+
+def conversion_by(data: Data, period: str | Period, by: str, *, fiscal_year_start: int = 1,
+                  **kwargs: Any) -> pd.DataFrame:
+    """Lead-to-sale conversion per segment (lead channel or rep) against the previous period."""
+    return compare(data, period, by=by, kpis=["conversion_rate"], fiscal_year_start=fiscal_year_start, **kwargs)
+
