@@ -24,8 +24,8 @@ _EXPORTS = {
     "scan": "salesnb.engines", "as_source": "salesnb.engines", "REGISTRY": "salesnb.kpis",
     "registry": "salesnb.kpis",
 }
-_MODULES = {"config", "health", "plots", "present", "overview", "publish", "stats", "kpis", "periods", "pdca", "funnel", "feedback", "marketing", "team",
-            "data", "engines", "aggregate", "compare"}
+_MODULES = {"config", "health", "plots", "present", "overview", "publish", "stats", "kpis", "periods",
+            "pdca", "funnel", "feedback", "marketing", "team", "data", "engines", "aggregate", "compare"}
 
 __all__ = ["__version__", *_EXPORTS, *sorted(_MODULES)]
 

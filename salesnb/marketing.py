@@ -104,7 +104,8 @@ def channel_table(data: Data, period: str | Period, *, by: Literal["channel", "c
     if best is not None:
         g.loc[best, "note"] = "best return on spend"
     if worst is not None:
-        g.loc[worst, "note"] = "worst return on spend" + (": spend does not pay back" if g.loc[worst, "romi"] < 0 else "")
+        pays = g.loc[worst, "romi"] >= 0
+        g.loc[worst, "note"] = "worst return on spend" + ("" if pays else ": spend does not pay back")
     cols = ["spend", "leads", "conversion", "conversion_low", "conversion_high", "new_customers", "revenue",
             "cac", "romi", "small", "rank", "window_complete", "note"]
     return g[cols].sort_values(["rank", "leads"], ascending=[True, False], na_position="last").reset_index()

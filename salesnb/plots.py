@@ -150,8 +150,9 @@ def show(ax: plt.Axes) -> None:
     """Display a chart now, in a loop, and close it (so it is not shown a second time)."""
     from IPython.display import display
 
-    display(ax.figure)
-    plt.close(ax.figure)
+    fig = ax.get_figure(root=True)
+    display(fig)
+    plt.close(fig)  # type: ignore[arg-type]
 
 
 def plot_cycle(survival: pd.DataFrame, won: pd.DataFrame, *, axes: list[plt.Axes] | None = None) -> list[plt.Axes]:
