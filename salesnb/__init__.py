@@ -19,13 +19,14 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load": "salesnb.data", "SalesData": "salesnb.data", "DataValidationError": "salesnb.data",
     "MissingTableError": "salesnb.data", "Period": "salesnb.periods", "parse_period": "salesnb.periods",
-    "kpi_table": "salesnb.compare", "compare": "salesnb.compare", "kpi_trend": "salesnb.compare",
-    "reasons": "salesnb.compare", "revenue_drivers": "salesnb.compare", "sales_cycle": "salesnb.compare",
+    "kpi_table": "salesnb.comparisons", "compare": "salesnb.comparisons", "kpi_trend": "salesnb.comparisons",
+    "reasons": "salesnb.comparisons", "revenue_drivers": "salesnb.comparisons",
+    "sales_cycle": "salesnb.comparisons",
     "scan": "salesnb.engines", "as_source": "salesnb.engines", "REGISTRY": "salesnb.kpis",
     "registry": "salesnb.kpis",
 }
 _MODULES = {"config", "health", "plots", "present", "overview", "publish", "stats", "kpis", "periods",
-            "pdca", "funnel", "feedback", "marketing", "team", "data", "engines", "aggregate", "compare"}
+            "pdca", "funnel", "feedback", "marketing", "team", "data", "engines", "aggregate", "comparisons"}
 
 __all__ = ["__version__", *_EXPORTS, *sorted(_MODULES)]
 
@@ -47,7 +48,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from salesnb import config, health, overview, plots, present  # noqa: F401
-    from salesnb.compare import compare, kpi_table, kpi_trend, reasons, revenue_drivers, sales_cycle  # noqa: F401
+    from salesnb.comparisons import compare, kpi_table, kpi_trend, reasons, revenue_drivers, sales_cycle  # noqa: F401
     from salesnb.data import DataValidationError, MissingTableError, SalesData, load  # noqa: F401
     from salesnb.engines import as_source, scan  # noqa: F401
     from salesnb.kpis import REGISTRY, registry  # noqa: F401

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from salesnb.aggregate import collect
-from salesnb.compare import Data, kpi_table
+from salesnb.comparisons import Data, kpi_table
 from salesnb.engines import as_source
 from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
@@ -59,7 +59,7 @@ def summary(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_yea
 
     Returns ``measure``, ``value``, ``n``, and for ``previous`` and ``last_year``:
     ``change_*``, ``ci_low_*``, ``ci_high_*``, ``p_*``. CSAT: Welch; share: the proportion
-    test of :func:`salesnb.compare`; NPS: a normal test on the difference with the
+    test of :func:`salesnb.comparisons`; NPS: a normal test on the difference with the
     multinomial variance of promoters − detractors; responses: the Poisson rate test.
     """
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
@@ -230,6 +230,6 @@ def linked_reasons(data: Data, period: str | Period, *, by: str, kind: str = "re
                    fiscal_year_start: int = 1) -> pd.DataFrame:
     """Returns (or refusals) by reason and by a column of the original sale (product,
     channel, owner, region): ``reason``, the ``by`` column, ``count``, ``share``, ``amount``."""
-    from salesnb.compare import reasons
+    from salesnb.comparisons import reasons
 
     return reasons(data, period, kind=kind, by=by, fiscal_year_start=fiscal_year_start)  # type: ignore[arg-type]

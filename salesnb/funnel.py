@@ -14,7 +14,7 @@ import pandas as pd
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from salesnb.aggregate import Window, collect, cycle_frame, data_end, summaries
-from salesnb.compare import DEFAULT_FUNNEL, Data, compare, kpi_table, reasons
+from salesnb.comparisons import DEFAULT_FUNNEL, Data, compare, kpi_table, reasons
 from salesnb.engines import as_source
 from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
@@ -43,7 +43,7 @@ def _days_in_stage(data: Data, p: Period, stages: list[str]) -> dict[str, float]
 def stage_table(data: Data, period: str | Period, *, funnel_stages: Sequence[str] | None = None,
                 alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
     """Per funnel stage: entered, advanced, conversion, median days in the stage, and the
-    change against the previous period and last year (statistics of :func:`salesnb.compare`).
+    change against the previous period and last year (statistics of :func:`salesnb.comparisons`).
 
     Returns ``stage``, ``entered``, ``advanced``, ``conversion``, ``median_days``,
     ``vs_previous``, ``p_previous``, ``significant_previous``, ``vs_last_year``,

@@ -16,7 +16,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from salesnb.aggregate import collect, data_end
-from salesnb.compare import Data
+from salesnb.comparisons import Data
 from salesnb.engines import as_source
 from salesnb.periods import Period, parse_period
 

@@ -1,4 +1,4 @@
-"""The KPI overview: a scorecard and breakdowns ready to show, built from :mod:`salesnb.compare`.
+"""The KPI overview: a scorecard and breakdowns ready to show, built from :mod:`salesnb.comparisons`.
 
 An arrow appears only where a change is significant (status ``ok`` and BH q < alpha):
 ▲/▼ for the direction, green when it is the good direction for that KPI, red when not.
@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from salesnb.compare import DEFAULT_MIN_EVENTS, Data, compare, kpi_table
+from salesnb.comparisons import DEFAULT_MIN_EVENTS, Data, compare, kpi_table
 from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
 

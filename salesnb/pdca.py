@@ -24,7 +24,7 @@
           next: Roll the script out to all regions.
 
 :func:`check` compares the KPI in the segment over the check window with the baseline
-window (the statistics of :func:`salesnb.compare` for the KPI's kind), against a control
+window (the statistics of :func:`salesnb.comparisons` for the KPI's kind), against a control
 segment (difference in differences) and against the same windows a year earlier
 (seasonality), with the smallest detectable effect and the days still needed; :func:`verdict`
 turns that into standardise / adjust / roll_back / keep_running / insufficient_data.
@@ -46,7 +46,7 @@ from statsmodels.stats.power import NormalIndPower, zt_ind_solve_power
 from statsmodels.stats.proportion import proportion_effectsize
 
 from salesnb.aggregate import Window, data_end, summaries
-from salesnb.compare import DEFAULT_FUNNEL, DEFAULT_MIN_EVENTS, Data
+from salesnb.comparisons import DEFAULT_FUNNEL, DEFAULT_MIN_EVENTS, Data
 from salesnb.engines import as_source
 from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
@@ -347,7 +347,7 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
 
     ``effect`` is the KPI in the segment over the check window minus the baseline window
     (counts and sums per day, scaled to the check window's length), with the interval and
-    p-value of :func:`salesnb.compare`'s test for the KPI kind. With a control segment the
+    p-value of :func:`salesnb.comparisons`'s test for the KPI kind. With a control segment the
     verdict uses the difference in differences. ``seasonal_effect`` is the same change a
     year earlier (the same windows shifted back), where the history reaches.
     """

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from salesnb.aggregate import Window, collect, cycle_frame, in_window, segmented
-from salesnb.compare import Data, compare
+from salesnb.comparisons import Data, compare
 from salesnb.engines import as_source
 from salesnb.periods import Period, parse_period
 from salesnb.stats import Proportion, bh_qvalues, two_sample
@@ -46,6 +46,8 @@ def rep_table(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_y
     ``small`` (fewer than 10 closed deals: shrunk and flagged, not ranked).
     """
     src = as_source(data)
+    if not src.has("deals"):
+        return pd.DataFrame()
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     w = Window.of(p)
     closed = collect(segmented(src, "deals", "owner", ["closed_at", "outcome", "amount"],
