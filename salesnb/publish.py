@@ -567,6 +567,10 @@ def publish(*, period: str | None = None, base: Path | None = None,
         report.results += [JobResult(j.notebook, j.period, "up to date", 0.0, key=j.key)
                            for j in jobs if j not in todo]
         if todo:
+            # longest first (as last time), so that no worker starts a long job alone at the end
+            last = {(period_, nb): e.get("seconds", 0.0) for period_, entries in manifest.items()
+                    for nb, e in entries.items() if isinstance(e, dict)}
+            todo.sort(key=lambda j: -last.get((j.period, j.notebook), 10.0 if j.notebook == "kpi_overview" else 5.0))
             _run(todo, report, workers, progress, on_result)
         # the index also marks pages of other periods whose inputs changed as stale
         everything = jobs if period is None else _all_jobs(base, out)
@@ -594,9 +598,6 @@ def _run(todo: list[Job], report: PublishReport, workers: int | None, progress: 
     from tqdm import tqdm
 
     commit = _git_commit()
-    # the slowest notebooks first, so that the last worker does not start a long one alone
-    order = {"kpi_overview": 0}
-    todo = sorted(todo, key=lambda j: order.get(j.notebook, 1))
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     bar = tqdm(total=len(todo), unit="page", desc="publishing", disable=not progress)
     with ProcessPoolExecutor(max_workers=n_workers) as pool:
