@@ -153,7 +153,7 @@ def themes(data: Data, period: str | Period, *, dictionary: Mapping[str, Sequenc
                      "p_value": change.p_value if change else math.nan,
                      "avg_score": float(csat.mean()) if len(csat) else math.nan,
                      "verbatim": " | ".join(latest)})
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=["theme", "comments", "share", "change", "p_value", "avg_score", "verbatim"])
     return out[out["comments"] > 0].sort_values("comments", ascending=False).reset_index(drop=True)
 
 
@@ -230,6 +230,10 @@ def linked_reasons(data: Data, period: str | Period, *, by: str, kind: str = "re
                    fiscal_year_start: int = 1) -> pd.DataFrame:
     """Returns (or refusals) by reason and by a column of the original sale (product,
     channel, owner, region): ``reason``, the ``by`` column, ``count``, ``share``, ``amount``."""
+    from salesnb.aggregate import NotSegmentable
     from salesnb.comparisons import reasons
 
-    return reasons(data, period, kind=kind, by=by, fiscal_year_start=fiscal_year_start)  # type: ignore[arg-type]
+    try:
+        return reasons(data, period, kind=kind, by=by, fiscal_year_start=fiscal_year_start)  # type: ignore[arg-type]
+    except NotSegmentable:  # the orders do not carry that column: nothing to link by
+        return pd.DataFrame(columns=["reason", by, "count", "share", "amount"])

@@ -20,7 +20,12 @@ from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats import Proportion, two_sample
 
-__all__ = ["stage_table", "weak_spots", "lost_reasons", "cycle_survival", "conversion_by"]
+__all__ = ["stage_table", "weak_spots", "lost_reasons", "cycle_survival", "cycle_days", "conversion_by"]
+
+STAGE_COLUMNS = ["stage", "entered", "advanced", "conversion", "median_days", "vs_previous", "p_previous",
+                 "significant_previous", "vs_last_year", "p_last_year", "significant_last_year", "status"]
+WEAK_COLUMNS = ["stage", "conversion", "entered", "trailing_12m", "gap_own", "ci_own_low", "ci_own_high", "p_own",
+                "others", "gap_others", "ci_others_low", "ci_others_high", "p_others", "weak"]
 
 
 def _stages(funnel_stages: Sequence[str] | None) -> list[str]:
@@ -50,6 +55,8 @@ def stage_table(data: Data, period: str | Period, *, funnel_stages: Sequence[str
     ``p_last_year``, ``significant_last_year``, ``status``.
     """
     stages = _stages(funnel_stages)
+    if not as_source(data).has("deal_stages"):
+        return pd.DataFrame(columns=STAGE_COLUMNS)
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     values = kpi_table(data, p, kpis=["stage_conversion"], funnel_stages=stages).set_index("stage")
     prev = compare(data, p, kpis=["stage_conversion"], funnel_stages=stages, alpha=alpha).set_index("stage")
@@ -72,7 +79,7 @@ def stage_table(data: Data, period: str | Period, *, funnel_stages: Sequence[str
             "significant_last_year": bool(ly.loc[stage, "significant"]) if stage in ly.index else False,
             "status": v["status"],
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=STAGE_COLUMNS)
 
 
 def weak_spots(data: Data, period: str | Period, *, funnel_stages: Sequence[str] | None = None,
@@ -90,6 +97,8 @@ def weak_spots(data: Data, period: str | Period, *, funnel_stages: Sequence[str]
     """
     stages = _stages(funnel_stages)
     src = as_source(data)
+    if not src.has("deal_stages"):
+        return pd.DataFrame(columns=WEAK_COLUMNS)
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     kpi = registry()["stage_conversion"]
     trailing = parse_period(f"{(p.start_ts - pd.DateOffset(months=12)).date()}.."
@@ -113,7 +122,7 @@ def weak_spots(data: Data, period: str | Period, *, funnel_stages: Sequence[str]
             "ci_others_high": vs_others.ci_high, "p_others": vs_others.p_value,
             "weak": bool(vs_others.p_value < alpha and vs_others.abs_change < 0),
         })
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=WEAK_COLUMNS)
     if out.empty:
         return out
     score = out["gap_others"] + out["gap_own"].fillna(0)
@@ -132,6 +141,8 @@ def cycle_survival(data: Data, period: str | Period, *, fiscal_year_start: int =
     censored at the data's end, lost deals leave the risk set): ``days``, ``still_unsigned``
     (the survival function), from statsmodels ``SurvfuncRight``."""
     src = as_source(data)
+    if not src.has("deals"):
+        return pd.DataFrame(columns=["days", "still_unsigned"])
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     end = data_end(src)
     created = cycle_frame(src, Window.of(p), None, created=True)
@@ -142,6 +153,14 @@ def cycle_survival(data: Data, period: str | Period, *, fiscal_year_start: int =
                     (end.normalize() - created["created_at"].dt.normalize()).dt.days)
     sf = SurvfuncRight(time.astype(float), (created["outcome"] == "won").astype(int).to_numpy())
     return pd.DataFrame({"days": sf.surv_times, "still_unsigned": sf.surv_prob})
+
+
+def cycle_days(data: Data, period: str | Period, *, fiscal_year_start: int = 1) -> pd.DataFrame:
+    """Deals won in the period with their calendar days to sign (``days``); empty without deals."""
+    src = as_source(data)
+    if not src.has("deals"):
+        return pd.DataFrame(columns=["created_at", "closed_at", "outcome", "days"])
+    return cycle_frame(src, Window.of(parse_period(period, fiscal_year_start=fiscal_year_start)), None)
 
 
 def conversion_by(data: Data, period: str | Period, by: str, *, fiscal_year_start: int = 1,

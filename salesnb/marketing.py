@@ -23,6 +23,8 @@ from salesnb.periods import Period, parse_period
 __all__ = ["channel_table", "complete_window", "ATTRIBUTION_DAYS", "MIN_LEADS", "MIN_CUSTOMERS"]
 
 ATTRIBUTION_DAYS = 180
+COLUMNS = ["spend", "leads", "conversion", "conversion_low", "conversion_high", "new_customers", "revenue",
+           "cac", "romi", "small", "rank", "window_complete", "note"]
 MIN_LEADS, MIN_CUSTOMERS = 100, 10
 
 
@@ -54,7 +56,7 @@ def channel_table(data: Data, period: str | Period, *, by: Literal["channel", "c
     src = as_source(data)
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     if not src.has("leads"):
-        return pd.DataFrame()
+        return pd.DataFrame(columns=[by, *COLUMNS])
     leads = collect(src.frame("leads"))
     leads["created_at"] = pd.to_datetime(leads["created_at"])
     leads = leads[(leads["created_at"] >= p.start_ts) & (leads["created_at"] < p.end_ts)]
@@ -106,9 +108,7 @@ def channel_table(data: Data, period: str | Period, *, by: Literal["channel", "c
     if worst is not None:
         pays = g.loc[worst, "romi"] >= 0
         g.loc[worst, "note"] = "worst return on spend" + ("" if pays else ": spend does not pay back")
-    cols = ["spend", "leads", "conversion", "conversion_low", "conversion_high", "new_customers", "revenue",
-            "cac", "romi", "small", "rank", "window_complete", "note"]
-    return g[cols].sort_values(["rank", "leads"], ascending=[True, False], na_position="last").reset_index()
+    return g[COLUMNS].sort_values(["rank", "leads"], ascending=[True, False], na_position="last").reset_index()
 
 
 def complete_window(data: Data, *, attribution_days: int = ATTRIBUTION_DAYS) -> Period:

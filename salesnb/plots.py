@@ -177,6 +177,8 @@ def plot_anomalies(table: pd.DataFrame, *, by: str, ax: plt.Axes | None = None) 
     """Monthly values per segment with the anomalies circled (from salesnb.anomalies)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 3.8))
+    if table.empty:
+        return ax
     d = table.assign(month=pd.PeriodIndex(table["period"], freq="M").to_timestamp())
     sns.lineplot(data=d, x="month", y="value", hue=by, ax=ax, linewidth=1.2)
     hits = d[d["anomaly"]]
@@ -191,6 +193,9 @@ def plot_romi(channels: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes
     """ROMI per channel (bars); small channels hatched, the break-even line at zero."""
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.2))
+    ax.set(title="Return on marketing spend (ROMI)", xlabel="(revenue − spend) ÷ spend", ylabel=None)
+    if channels.empty:
+        return ax
     key = channels.columns[0]
     d = channels.sort_values("romi")
     colours = ["#b2182b" if v < 0 else "#1b7837" for v in d["romi"]]

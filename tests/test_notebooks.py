@@ -12,6 +12,7 @@ import pytest
 import salesnb
 from salesnb import config
 from salesnb.publish import plan_jobs
+from tests.notebook_run import run_notebook
 
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
 # shared-settings files: base.yaml and the examples (registers of initiatives are not bases)
@@ -45,21 +46,11 @@ def test_notebook_parameters_cover_every_params_key(base: Path) -> None:
 
 def test_data_health_executes_on_the_demo(demo_dir: Path, demo: salesnb.SalesData,
                                           tmp_path: Path) -> None:
-    out = tmp_path / "data_health.ipynb"
-    pm.execute_notebook(str(config.NOTEBOOKS_DIR / "data_health.ipynb"), str(out),
-                        parameters={"period": "2026-Q3", "source": str(demo_dir)},
-                        kernel_name="python3", progress_bar=False, cwd=str(config.ROOT))
-    nb = nbformat.read(out, as_version=4)
-    html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells
-                     if c.cell_type == "code" for o in c.outputs)
-    assert "errors" not in {o.get("output_type") for c in nb.cells if c.cell_type == "code"
-                            for o in c.outputs}
+    run = run_notebook("data_health", tmp_path, period="2026-Q3", source=str(demo_dir))
+    assert run.errors == 0
     # the orders row count and the rows in Q3, computed here independently
     orders = demo["orders"]
     in_q3 = orders["ordered_at"].between("2026-07-01", "2026-09-30 23:59:59").sum()
-    assert f"{len(orders):,}" in html and f"{in_q3:,}" in html
-    assert demo.fingerprint in html
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if "image/png" in o.get("data", {})]
-    assert len(images) == 1
-
+    assert f"{len(orders):,}" in run.html and f"{in_q3:,}" in run.html
+    assert demo.fingerprint in run.html
+    assert run.images == 1

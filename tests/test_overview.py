@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-import papermill as pm
 import pytest
 
 import salesnb
 from salesnb import config, overview
 from salesnb.overview import format_change, format_value
+from tests.notebook_run import run_notebook
 
 
 def test_arrows_follow_significance_and_direction() -> None:
@@ -43,17 +42,11 @@ def test_breakdown_rows_are_segments(demo: salesnb.SalesData) -> None:
 
 
 def test_kpi_overview_executes_with_a_custom_kpi(demo_dir: Path, tmp_path: Path) -> None:
-    out = tmp_path / "kpi_overview.ipynb"
     custom = config.read_params(config.PARAMS_DIR / "base.yaml")["custom_kpis"]
-    pm.execute_notebook(str(config.NOTEBOOKS_DIR / "kpi_overview.ipynb"), str(out),
-                        parameters={"period": "2026-09", "source": str(demo_dir), "custom_kpis": custom},
-                        kernel_name="python3", progress_bar=False, cwd=str(config.ROOT))
-    nb = nbformat.read(out, as_version=4)
-    html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells
-                     if c.cell_type == "code" for o in c.outputs)
+    run = run_notebook("kpi_overview", tmp_path, period="2026-09", source=str(demo_dir), custom_kpis=custom)
+    html = run.html
     assert "Orders over 1,000" in html  # the custom KPI from params/base.yaml
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 3  # trends, revenue drivers, reasons
+    assert run.images >= 3  # trends, revenue drivers, reasons
     for words in ("Sales volume", "By region", "By sales rep", "defective", "km_median"):
         assert words in html, words
 

@@ -15,6 +15,7 @@ from statsmodels.stats.proportion import proportion_effectsize
 import salesnb
 from salesnb import config, pdca
 from salesnb.stats import Proportion, two_sample
+from tests.notebook_run import run_notebook
 
 
 @pytest.fixture(scope="module")
@@ -151,17 +152,7 @@ def test_register_errors_name_initiative_and_field(change: dict, message: str) -
 
 
 def test_pdca_review_executes(demo_dir: Path, tmp_path: Path) -> None:
-    import nbformat
-    import papermill as pm
-
-    out = tmp_path / "pdca_review.ipynb"
-    pm.execute_notebook(str(config.NOTEBOOKS_DIR / "pdca_review.ipynb"), str(out),
-                        parameters={"period": "2026-10", "source": str(demo_dir)},
-                        kernel_name="python3", progress_bar=False, cwd=str(config.ROOT))
-    nb = nbformat.read(out, as_version=4)
-    html = "\n".join(o.get("data", {}).get("text/html", "") for c in nb.cells
-                     if c.cell_type == "code" for o in c.outputs)
+    run = run_notebook("pdca_review", tmp_path, period="2026-10", source=str(demo_dir))
     for words in ("PDCA-01", "standardise", "New call script", "Plan", "Act"):
-        assert words in html, words
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 2
+        assert words in run.html, words
+    assert run.images >= 2
