@@ -192,7 +192,6 @@ def run_reference(data: str, period: str) -> dict:
 
 
 def run_engine(engine: str, data: str, period: str) -> dict:
-    import pandas as pd
 
     import salesnb
 
@@ -200,7 +199,11 @@ def run_engine(engine: str, data: str, period: str) -> dict:
     if engine == "pandas":
         started = time.perf_counter()
         # only the columns the KPIs read, as an analyst would load 10M rows into memory
-        tables = {n: pd.read_parquet(Path(data) / f"{n}.parquet", columns=cols)
+        import pyarrow.parquet as pq
+
+        # Arrow buffers are released as they convert (self_destruct), halving the load's peak
+        tables = {n: pq.read_table(Path(data) / f"{n}.parquet", columns=cols)
+                  .to_pandas(self_destruct=True, split_blocks=True)
                   for n, cols in PANDAS_COLUMNS.items()}
         src = salesnb.as_source(salesnb.SalesData(tables))
         load_seconds = time.perf_counter() - started

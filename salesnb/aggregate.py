@@ -119,10 +119,26 @@ def segmented(src: Source, table: str, by: str | None, columns: Sequence[str],
     if link is None:
         return lf.with_columns(nw.col(by).cast(nw.String).fill_null(NONE_LABEL).alias(SEG))
     key, parent = link
-    # only the parents of the rows kept (a semi-join on the small side), then their segment
-    parents = (segmented(src, parent, by, [key]).select(key, SEG)
-               .join(lf.select(key).unique(), on=key, how="semi"))
+    # only the parents of the rows kept, then their segment
+    parents = only_keys(src, segmented(src, parent, by, [key]).select(key, SEG), lf, key)
     return lf.join(parents, on=key, how="left").with_columns(nw.col(SEG).fill_null(NONE_LABEL))
+
+
+SMALL_KEY_SET = 500_000
+
+
+def only_keys(src: Source, big: nw.LazyFrame, small: nw.LazyFrame, key: str) -> nw.LazyFrame:
+    """Rows of ``big`` whose ``key`` appears in ``small``.
+
+    On pandas, with few keys, a membership filter: it hashes the small side and probes the
+    big one, where a join would hash all ten million keys of an order history. DuckDB and
+    Spark plan a semi-join well themselves (a long IN list would slow them down).
+    """
+    if src.engine == "pandas":
+        keys = collect(small.select(key).unique().drop_nulls())[key]
+        if len(keys) <= SMALL_KEY_SET:
+            return big.filter(nw.col(key).is_in(keys.tolist()))
+    return big.join(small.select(key).unique(), on=key, how="semi")
 
 
 def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
@@ -174,9 +190,12 @@ def _first_orders(src: Source) -> nw.LazyFrame:
     A scan of the whole order history: computed once per source and kept on its engine.
     """
     if "first_orders" not in src.cache:
-        first = (src.frame("orders").select("customer_id", "ordered_at", "status")
-                 .filter(nw.col("status") != "cancelled")
-                 .group_by("customer_id").agg(nw.col("ordered_at").min().alias("first")))
+        # the date of a cancelled order is blanked rather than the rows filtered: no copy
+        # of the whole order history is made (pandas), and min() skips the blanks
+        done_at = nw.when(nw.col("status") != "cancelled").then(nw.col("ordered_at"))
+        first = (src.frame("orders").select("customer_id", done_at.alias("ordered_at"))
+                 .group_by("customer_id").agg(nw.col("ordered_at").min().alias("first"))
+                 .filter(~nw.col("first").is_null()))
         if src.has("customers") and "first_purchase_at" in src.columns("customers"):
             known = src.frame("customers").select("customer_id", "first_purchase_at")
             first = (first.join(known, on="customer_id", how="left")
@@ -526,8 +545,9 @@ def cohort_lags(src: Source, funnel_stages: list[str]) -> dict[tuple[str, str | 
                      .filter(~nw.col("converted_at").is_null()))
         lags[("conversion_rate", None)] = p90(pd.to_datetime(df["converted_at"]) - pd.to_datetime(df["created_at"]))
     if src.has("returns", "orders"):
-        df = collect(src.frame("returns").select("order_id", "returned_at")
-                     .join(src.frame("orders").select("order_id", "ordered_at"), on="order_id", how="inner"))
+        returns = src.frame("returns").select("order_id", "returned_at")
+        orders = only_keys(src, src.frame("orders").select("order_id", "ordered_at"), returns, "order_id")
+        df = collect(returns.join(orders, on="order_id", how="inner"))
         lags[("return_rate", None)] = p90(pd.to_datetime(df["returned_at"]) - pd.to_datetime(df["ordered_at"]))
     if src.has("deal_stages") and len(funnel_stages) > 1:
         pairs = src.constant(pd.DataFrame({"stage": funnel_stages[:-1], "next_stage": funnel_stages[1:]}))
