@@ -127,18 +127,21 @@ def segmented(src: Source, table: str, by: str | None, columns: Sequence[str],
 SMALL_KEY_SET = 500_000
 
 
-def only_keys(src: Source, big: nw.LazyFrame, small: nw.LazyFrame, key: str) -> nw.LazyFrame:
+def only_keys(src: Source, big: nw.LazyFrame, small: nw.LazyFrame, key: str, *,
+              semi: bool = True) -> nw.LazyFrame:
     """Rows of ``big`` whose ``key`` appears in ``small``.
 
     On pandas, with few keys, a membership filter: it hashes the small side and probes the
     big one, where a join would hash all ten million keys of an order history. DuckDB and
-    Spark plan a semi-join well themselves (a long IN list would slow them down).
+    Spark plan joins well themselves (a long IN list would slow them down): they get a
+    semi-join, or ``big`` unchanged when the caller joins it to ``small`` anyway
+    (``semi=False``).
     """
     if src.engine == "pandas":
         keys = collect(small.select(key).unique().drop_nulls())[key]
         if len(keys) <= SMALL_KEY_SET:
             return big.filter(nw.col(key).is_in(keys.tolist()))
-    return big.join(small.select(key).unique(), on=key, how="semi")
+    return big.join(small.select(key).unique(), on=key, how="semi") if semi else big
 
 
 def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
@@ -190,11 +193,15 @@ def _first_orders(src: Source) -> nw.LazyFrame:
     A scan of the whole order history: computed once per source and kept on its engine.
     """
     if "first_orders" not in src.cache:
-        # the date of a cancelled order is blanked rather than the rows filtered: no copy
-        # of the whole order history is made (pandas), and min() skips the blanks
-        done_at = nw.when(nw.col("status") != "cancelled").then(nw.col("ordered_at"))
-        first = (src.frame("orders").select("customer_id", done_at.alias("ordered_at"))
-                 .group_by("customer_id").agg(nw.col("ordered_at").min().alias("first"))
+        orders = src.frame("orders").select("customer_id", "ordered_at", "status")
+        if src.engine == "pandas":
+            # blank the date of a cancelled order rather than filter the rows: no copy of the
+            # whole order history is made, and min() skips the blanks
+            done_at = nw.when(nw.col("status") != "cancelled").then(nw.col("ordered_at"))
+            orders = orders.select("customer_id", done_at.alias("ordered_at"))
+        else:  # the engines push the filter into the scan
+            orders = orders.filter(nw.col("status") != "cancelled")
+        first = (orders.group_by("customer_id").agg(nw.col("ordered_at").min().alias("first"))
                  .filter(~nw.col("first").is_null()))
         if src.has("customers") and "first_purchase_at" in src.columns("customers"):
             known = src.frame("customers").select("customer_id", "first_purchase_at")
@@ -546,7 +553,8 @@ def cohort_lags(src: Source, funnel_stages: list[str]) -> dict[tuple[str, str | 
         lags[("conversion_rate", None)] = p90(pd.to_datetime(df["converted_at"]) - pd.to_datetime(df["created_at"]))
     if src.has("returns", "orders"):
         returns = src.frame("returns").select("order_id", "returned_at")
-        orders = only_keys(src, src.frame("orders").select("order_id", "ordered_at"), returns, "order_id")
+        orders = only_keys(src, src.frame("orders").select("order_id", "ordered_at"), returns, "order_id",
+                           semi=False)
         df = collect(returns.join(orders, on="order_id", how="inner"))
         lags[("return_rate", None)] = p90(pd.to_datetime(df["returned_at"]) - pd.to_datetime(df["ordered_at"]))
     if src.has("deal_stages") and len(funnel_stages) > 1:
