@@ -132,40 +132,15 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def _source_files(source: Any, base_dir: Path) -> list[Path]:
-    """The files a source reads (a folder's table files, or the mapped paths)."""
-    from salesnb.data.schema import TABLES
-
-    def resolve(p: Any) -> Path:
-        path = Path(str(p)).expanduser()
-        return path if path.is_absolute() else base_dir / path
-
-    folders = [source] if isinstance(source, (str, os.PathLike)) else (
-        [source["folder"]] if isinstance(source, Mapping) and source.get("folder") else [])
-    files = [f for folder in folders for f in sorted(resolve(folder).glob("*"))
-             if f.stem in TABLES and f.is_file()]
-    if isinstance(source, Mapping):
-        files += [resolve(t["path"]) for t in (source.get("tables") or {}).values()
-                  if isinstance(t, Mapping) and t.get("path")]
-    return files
-
-
 def source_fingerprint(source: Any, base_dir: Path | None = None) -> str:
     """Hash of the bytes of every data file a source reads (cheap: no parsing).
 
     The pages' run record shows the loaded data's own fingerprint
     (:attr:`salesnb.SalesData.fingerprint`); this one only decides whether to re-run.
     """
-    digest = hashlib.sha256(json.dumps(source, sort_keys=True, default=str).encode())
-    for path in _source_files(source, base_dir or config.ROOT):
-        digest.update(str(path).encode())
-        try:
-            with path.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-        except OSError:
-            digest.update(b"missing")
-    return digest.hexdigest()[:16]
+    from salesnb.data.cache import source_fingerprint as files_fingerprint
+
+    return files_fingerprint(source, base_dir or config.ROOT)
 
 
 def job_key(notebook: Path, parameters: Mapping[str, Any], code: str, data: str) -> str:
@@ -345,7 +320,7 @@ def _headline(job: Job) -> dict[str, str]:
     from salesnb.overview import format_value
 
     try:
-        data = salesnb.load(job.parameters.get("source", "data/demo"), base_dir=config.ROOT)
+        data = salesnb.load(job.parameters.get("source", "data/demo"), base_dir=config.ROOT, cache=True)
         table = salesnb.kpi_table(data, job.period, kpis=list(HEADLINE_KPIS),
                                   fiscal_year_start=int(job.parameters.get("fiscal_year_start", 1)))
     except ValueError:

@@ -199,3 +199,17 @@ def test_loading_writes_nothing(folder: Path) -> None:
     before = sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir())
     salesnb.load(folder)
     assert sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir()) == before
+
+
+def test_cached_load_equals_a_fresh_one_and_follows_the_files(folder: Path) -> None:
+    fresh = salesnb.load(folder)
+    first = salesnb.load(folder, cache=True)
+    again = salesnb.load(folder, cache=True)
+    assert_frame_equal(again["orders"], fresh["orders"])
+    assert again.fingerprint == fresh.fingerprint == first.fingerprint
+    _write(folder / "orders.csv", ORDERS_CSV.replace("19.99", "29.99"))
+    changed = salesnb.load(folder, cache=True)  # the file changed: read again
+    assert changed["orders"]["amount"].iloc[2] == 29.99
+    _write(folder / "orders.csv", ORDERS_CSV.replace("19.99", "-1"))
+    with pytest.raises(salesnb.DataValidationError):  # a bad file is never served from cache
+        salesnb.load(folder, cache=True)

@@ -8,11 +8,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from salesnb.data.loading import read_source
 from salesnb.data.schema import TABLE_NAMES, TABLES
 
 __all__ = ["SalesData", "load", "MissingTableError"]
@@ -94,7 +94,7 @@ def _check_name(name: str) -> None:
 def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
          base_dir: str | os.PathLike[str] | None = None,
          funnel_stages: list[str] | None = None,
-         as_of: datetime | str | None = None) -> SalesData:
+         as_of: datetime | str | None = None, cache: bool = False) -> SalesData:
     """Load and validate a data source.
 
     Parameters
@@ -108,6 +108,10 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
         Stage order from params; stages outside it are reported as warnings.
     as_of
         Dates after this are errors; default now (or ``source.as_of``).
+    cache
+        Keep the validated tables under ``.cache/`` in the project, keyed by the files'
+        bytes, the options and the loader's code (see :mod:`salesnb.data.cache`); the
+        report notebooks use it so that the data is read and checked once.
 
     Returns
     -------
@@ -119,6 +123,19 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
         (a ``ValueError``) listing every problem: table, column, rows and values.
         Loading writes nothing anywhere.
     """
+    if cache:
+        from salesnb import config
+        from salesnb.data import cache as store
+
+        base = Path(base_dir) if base_dir is not None else Path.cwd()
+        key = store.cache_key(source, base, funnel_stages, as_of and str(as_of))
+        hit = store.cached(config.ROOT / ".cache", key)
+        if hit is not None:
+            return SalesData(*hit)
+    from salesnb.data.loading import read_source  # pandas readers and pandera: only on a real read
+
     tables, warnings, described = read_source(source, base_dir=base_dir,
                                               funnel_stages=funnel_stages, as_of=as_of)
+    if cache:
+        store.store(config.ROOT / ".cache", key, (tables, tuple(warnings), described))
     return SalesData(tables, tuple(warnings), described)
