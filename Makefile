@@ -54,8 +54,8 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check salesnb tests
 	$(BIN)/mypy
 
-clean: ## remove generated outputs, demo data and caches (keeps .venv)
-	rm -rf outputs/*/ outputs/index.html outputs/manifest.json data/demo .pytest_cache .mypy_cache .ruff_cache
+clean: ## remove generated outputs, demo data and caches (keeps .venv and bench/data)
+	rm -rf outputs/*/ outputs/index.html outputs/manifest.json data/demo .cache .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
 bench: $(STAMP) ## benchmark the KPI engines on 10M orders (generated once into bench/data/)
