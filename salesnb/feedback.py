@@ -25,7 +25,7 @@ from salesnb.comparisons import Data, kpi_table
 from salesnb.engines import as_source
 from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
-from salesnb.stats import Moments, Proportion, bh_qvalues, two_sample
+from salesnb.stats import Counts, Moments, Proportion, bh_qvalues, two_sample
 
 __all__ = ["summary", "themes", "anomalies", "assign_themes", "linked_reasons"]
 
@@ -81,8 +81,6 @@ def summary(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_yea
                 val, se, n = _nps(s[k]["nps"])
                 summ = (val, se)
             else:
-                from salesnb.stats import Counts
-
                 val, n = float(s[k]["responses"]), s[k]["responses"]
                 summ = Counts(val, windows[k].days)
             if k == "current":
