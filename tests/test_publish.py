@@ -99,7 +99,7 @@ def test_incremental_force_stale_and_lock(demo_dir: Path, tmp_path: Path) -> Non
     (base.parent / "2026-09.yaml").write_text("")
     out = tmp_path / "out"
     first = publish(base=base, out_dir=out, progress=False)
-    assert sorted(r.status for r in first.results) == ["ok", "ok"]
+    assert sorted(r.status for r in first.results) == ["ok", "ok"], [r.error for r in first.results]
     page = out / "2026-10" / "data_health.html"
     made = page.stat().st_mtime_ns
 
@@ -114,7 +114,7 @@ def test_incremental_force_stale_and_lock(demo_dir: Path, tmp_path: Path) -> Non
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "stale" in index and "inputs changed since" in index
     forced = publish(base=base, out_dir=out, period="2026-10", force=True, progress=False)
-    assert [r.status for r in forced.results] == ["ok"]
+    assert [r.status for r in forced.results] == ["ok"], [r.error for r in forced.results]
     assert page.stat().st_mtime_ns != made
 
     # a second run waits for the first (here: a held lock) and then does its work
@@ -150,3 +150,25 @@ def test_atomic_write_keeps_the_old_page_whole(tmp_path: Path, monkeypatch: pyte
         pub._atomic_write(page, "new page")
     assert page.read_text() == "old page"
     assert list(tmp_path.iterdir()) == [page]  # no temporary file left behind
+
+
+def test_warm_kernel_starts_each_notebook_from_a_clean_namespace(tmp_path: Path) -> None:
+    import nbformat
+    import papermill as pm
+
+    from salesnb import publish as pub
+
+    def notebook(name: str, code: str) -> Path:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    km = pub._warm_kernel(tmp_path / "kernel.log")
+    first = notebook("first", "leak = 'from the first notebook'\nimport math")
+    pm.execute_notebook(str(first), str(first), kernel_name="python3", progress_bar=False, km=km)
+    pub._reset_kernel(km, tmp_path)
+    second = notebook("second", "assert 'leak' not in globals(), leak\nassert 'math' not in globals()")
+    pm.execute_notebook(str(second), str(second), kernel_name="python3", progress_bar=False, km=km)
+    assert pub._warm_kernel(tmp_path / "kernel.log") is km  # the same kernel, still alive
