@@ -233,8 +233,11 @@ def _proportions(c: Proportion, b: Proportion, alpha: float) -> Change:
     degenerate = (c.successes + b.successes == 0) or (c.successes == c.trials and b.successes == b.trials)
     if not c.trials or not b.trials or degenerate:  # no variation to test: no verdict
         return Change(c.value, b.value, c.value - b.value, math.nan, math.nan, math.nan)
-    p = test_proportions_2indep(c.successes, c.trials, b.successes, b.trials).pvalue
-    low, high = confint_proportions_2indep(c.successes, c.trials, b.successes, b.trials, alpha=alpha)
+    # statsmodels also works out the ratio and odds ratio, which divide by zero when one
+    # side has no successes; the difference tested here is well defined
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = test_proportions_2indep(c.successes, c.trials, b.successes, b.trials).pvalue
+        low, high = confint_proportions_2indep(c.successes, c.trials, b.successes, b.trials, alpha=alpha)
     return Change(c.value, b.value, c.value - b.value, float(low), float(high), float(p))
 
 

@@ -146,3 +146,33 @@ def test_rep_table(demo: salesnb.SalesData) -> None:
         assert min(rate, team_rate) - 1e-12 <= shrunk <= max(rate, team_rate) + 1e-12
     assert reps["deals"].sum() == len(closed)
     assert isinstance(team.coaching_signals(reps.reset_index()), list)
+
+
+def test_coaching_signal_names_the_rep_who_lags() -> None:
+    rng = np.random.default_rng(1)
+    rows = []
+    for rep, rate in [("Ann", 0.4), ("Ben", 0.4), ("Cid", 0.4), ("Dee", 0.4), ("Eve", 0.05), ("Fay", 0.4)]:
+        for i in range(80):
+            rows.append({"deal_id": f"{rep}{i}", "owner": rep, "outcome": "won" if rng.random() < rate else "lost",
+                         "created_at": pd.Timestamp("2026-09-01"), "closed_at": pd.Timestamp("2026-10-10"),
+                         "amount": 1000.0})
+    rows.append({"deal_id": "tiny", "owner": "Gus", "outcome": "lost", "created_at": pd.Timestamp("2026-09-01"),
+                 "closed_at": pd.Timestamp("2026-10-10"), "amount": 1000.0})
+    data = salesnb.SalesData({"deals": pd.DataFrame(rows)})
+    reps = team.rep_table(data, "2026-10")
+    signals = team.coaching_signals(reps)
+    assert len(signals) == 1 and signals[0].startswith("Eve: wins")
+    gus = reps.set_index("owner").loc["Gus"]
+    assert bool(gus["small"]) and gus["win_rate"] == 0 < gus["win_rate_shrunk"]  # shrunk, not ranked last
+
+
+def test_texts_from_data_are_escaped_in_tables() -> None:
+    from salesnb import present
+
+    comments = pd.DataFrame({"received_at": pd.to_datetime(["2026-10-02", "2026-09-02"]),
+                             "feedback_id": ["f1", "f2"], "source": ["review", "review"],
+                             "score": [1.0, 5.0], "scale": ["csat5", "csat5"],
+                             "comment": ["<script>alert(1)</script> too expensive", "fine"]})
+    t = feedback.themes(salesnb.SalesData({"feedback": comments}), "2026-10", dictionary={"price": ["expensive"]})
+    html = present.table(t).to_html()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
