@@ -163,10 +163,13 @@ def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, pe
     For each of the last ``periods`` months (ending with ``end``, default the data's last
     complete month) and each segment of ``by``, the value is tested against the same
     segment's previous ``history`` months: counts with an exact Poisson test against the
-    trailing mean rate (two-sided, scipy), proportions with a binomial test against the
-    trailing pooled rate, other KPIs with a z-score on the trailing mean and standard
-    deviation. The p-values are adjusted over the whole table (Benjamini–Hochberg), and a
-    month is an anomaly when q < ``alpha`` (0.01 by default: few false alarms on steady data).
+    trailing mean (two-sided, scipy) — or, when the history varies more than Poisson
+    (seasonality, growth: variance above the mean), a z-test on the history's own variance
+    (quasi-Poisson) — proportions with a binomial test against the trailing pooled rate,
+    other KPIs with a z-score on the trailing mean and standard deviation. Months whose
+    cohort is still converting (status ``immature``) are not tested. The p-values are
+    adjusted over the whole table (Benjamini–Hochberg), and a month is an anomaly when
+    q < ``alpha`` (0.01 by default: few false alarms on steady data).
 
     Returns ``period`` (e.g. ``2025-11``), the ``by`` column when given, ``value``,
     ``expected``, ``p_value``, ``anomaly``; with a list of KPIs, a ``kpi`` column first.
@@ -192,12 +195,20 @@ def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, pe
         kind = kinds[str(name)]
         g = g.set_index("period").reindex([str(m) for m in months])
         values, ns = g["value"].fillna(0.0).to_numpy(), g["n"].fillna(0).to_numpy()
+        statuses = g["status"].fillna("ok").to_numpy()
         for i in range(history, len(months)):
             past_v, past_n = values[i - history:i], ns[i - history:i]
             x, n = values[i], ns[i]
-            if kind == "count":
+            if statuses[i] == "immature":  # a cohort still converting is low by construction
+                expected, p = math.nan, math.nan
+            elif kind == "count":
                 expected = float(past_v.mean())
-                p = _poisson_two_sided(int(round(x)), expected)
+                spread = float(np.var(past_v, ddof=1))
+                if spread > expected > 0:
+                    # overdispersed (seasonal, growing): a z-test on the history's own variance
+                    p = float(2 * sps.norm.sf(abs(x - expected) / math.sqrt(spread)))
+                else:
+                    p = _poisson_two_sided(int(round(x)), expected)
             elif kind == "proportion":
                 rate = float((past_v * past_n).sum() / past_n.sum()) if past_n.sum() else math.nan
                 expected = rate

@@ -45,6 +45,9 @@ def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[
     # money: cents only where they matter (below 1,000)
     fmt.update({c: (lambda v, s=suffix: f"{v:,.0f}{s}" if abs(v) >= 1000 else f"{v:,.2f}{s}") for c in money})
     fmt.update({c: (lambda v: f"{v:%Y-%m-%d}") for c in dates})
+    # any other float: two decimals, thousands separated (no 51.000000)
+    fmt.update({c: "{:,.2f}" for c in df.columns
+                if c not in fmt and pd.api.types.is_float_dtype(df[c])})
     styler = (df.style.format(fmt, na_rep="–", escape="html")
               .format_index(escape="html", axis=1)
               .hide(axis="index")
