@@ -26,7 +26,7 @@ from salesnb.periods import Period
 from salesnb.stats import Counts, Moments, Proportion, RatioMoments, Sample, Summary
 
 __all__ = ["Window", "summaries", "SEG", "NotSegmentable", "data_end", "cohort_lags",
-           "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch"]
+           "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "stage_moves"]
 
 SEG = "_seg"
 NONE_LABEL = "(none)"
@@ -558,18 +558,25 @@ def cohort_lags(src: Source, funnel_stages: list[str]) -> dict[tuple[str, str | 
         df = collect(returns.join(orders, on="order_id", how="inner"))
         lags[("return_rate", None)] = p90(pd.to_datetime(df["returned_at"]) - pd.to_datetime(df["ordered_at"]))
     if src.has("deal_stages") and len(funnel_stages) > 1:
-        pairs = src.constant(pd.DataFrame({"stage": funnel_stages[:-1], "next_stage": funnel_stages[1:]}))
-        st = src.frame("deal_stages").select("deal_id", "stage", "entered_at")
-        nxt = st.select("deal_id", nw.col("stage").alias("next_stage"),
-                        nw.col("entered_at").alias("next_at"))
-        df = collect(st.join(pairs, on="stage", how="inner")
-                     .join(nxt, on=["deal_id", "next_stage"], how="inner")
-                     .select("stage", "entered_at", "next_at"))
+        df = stage_moves(src, funnel_stages)
         for stage, group in df.groupby("stage"):
-            lags[("stage_conversion", str(stage))] = p90(pd.to_datetime(group["next_at"])
-                                                         - pd.to_datetime(group["entered_at"]))
+            lags[("stage_conversion", str(stage))] = p90(group["next_at"] - group["entered_at"])
     src.cache[key] = lags
     return lags
+
+
+def stage_moves(src: Source, funnel_stages: Sequence[str], w: Window | None = None) -> pd.DataFrame:
+    """Deals that moved on from a stage to the next: ``stage``, ``entered_at``, ``next_at``
+    (as pandas timestamps), for entries into the stage within ``w`` when given."""
+    stages = list(funnel_stages)
+    pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
+    st = src.frame("deal_stages").select("deal_id", "stage", "entered_at")
+    nxt = st.select("deal_id", nw.col("stage").alias("next_stage"), nw.col("entered_at").alias("next_at"))
+    entered = st.filter(in_window("entered_at", w)) if w is not None else st
+    df = collect(entered.join(pairs, on="stage", how="inner")
+                 .join(nxt, on=["deal_id", "next_stage"], how="inner")
+                 .select("stage", "entered_at", "next_at"))
+    return df.assign(entered_at=pd.to_datetime(df["entered_at"]), next_at=pd.to_datetime(df["next_at"]))
 
 
 def immature(kpi: str, stage: str | None, w: Window, end: pd.Timestamp,

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from functools import cache
 from pathlib import Path
@@ -88,7 +89,7 @@ def spark_session() -> Any:
                                 category=FutureWarning)
         from pyspark.sql import SparkSession
 
-    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # type: ignore[attr-defined]
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (SparkSession.builder.master("local[2]").appName("salesnb")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")

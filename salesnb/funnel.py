@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from salesnb.aggregate import Window, collect, cycle_frame, data_end, summaries
+from salesnb.aggregate import Window, cycle_frame, data_end, stage_moves, summaries
 from salesnb.comparisons import DEFAULT_FUNNEL, Data, compare, kpi_table, reasons
 from salesnb.engines import as_source
 from salesnb.kpis import registry
@@ -34,13 +34,7 @@ def _stages(funnel_stages: Sequence[str] | None) -> list[str]:
 
 def _days_in_stage(data: Data, p: Period, stages: list[str]) -> dict[str, float]:
     """Median days from entering each stage to entering the next (deals that moved on)."""
-    src = as_source(data)
-    st = collect(src.frame("deal_stages").select("deal_id", "stage", "entered_at"))
-    st["entered_at"] = pd.to_datetime(st["entered_at"])
-    pairs = pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]})
-    entered = st[(st["entered_at"] >= p.start_ts) & (st["entered_at"] < p.end_ts)].merge(pairs, on="stage")
-    moved = entered.merge(st.rename(columns={"stage": "next_stage", "entered_at": "next_at"}),
-                          on=["deal_id", "next_stage"])
+    moved = stage_moves(as_source(data), stages, Window.of(p))
     days = (moved["next_at"] - moved["entered_at"]).dt.total_seconds() / 86400
     return days.groupby(moved["stage"]).median().to_dict()
 

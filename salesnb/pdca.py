@@ -52,7 +52,7 @@ from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats import Change, Counts, Moments, Proportion, Summary, two_sample
 
-__all__ = ["Initiative", "CheckResult", "read_register", "parse_register", "check", "check_all",
+__all__ = ["Initiative", "CheckResult", "read_register", "parse_register", "check", "check_each", "check_all",
            "decide", "register_states", "register_table", "next_cycle", "monthly_series",
            "trend_marks", "active_in", "result_table", "Verdict", "POWER"]
 
@@ -415,12 +415,22 @@ def _overlaps(a: Initiative, b: Initiative) -> bool:
     return b.start <= a.baseline_end and b.check_end >= a.baseline_start
 
 
-def check_all(data: Data, initiatives: Sequence[Initiative], **kwargs: Any) -> pd.DataFrame:
-    """:func:`check` for many initiatives at once, one row each, with the suggested next cycle."""
+def check_each(data: Data, initiatives: Sequence[Initiative], **kwargs: Any) -> dict[str, CheckResult]:
+    """:func:`check` for every initiative of a register (each checked against the others)."""
+    return {ini.id: check(data, ini, register=initiatives, **kwargs) for ini in initiatives}
+
+
+def check_all(data: Data, initiatives: Sequence[Initiative], *,
+              results: Mapping[str, CheckResult] | None = None, **kwargs: Any) -> pd.DataFrame:
+    """:func:`check` for many initiatives at once, one row each, with the suggested next cycle.
+
+    Pass ``results`` from :func:`check_each` to tabulate checks already made.
+    """
+    results = results if results is not None else check_each(data, initiatives, **kwargs)
     suggestion = next_cycle(data, funnel_stages=kwargs.get("funnel_stages"), as_of=kwargs.get("as_of"))
     rows = []
     for ini in initiatives:
-        r = check(data, ini, register=initiatives, **kwargs)
+        r = results[ini.id]
         rows.append({**asdict(r), "title": ini.title, "next": suggestion if r.verdict in
                      ("standardise", "roll_back") else ""})
     return pd.DataFrame(rows)
