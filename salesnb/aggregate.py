@@ -23,7 +23,7 @@ import pandas as pd
 from salesnb.engines import Source
 from salesnb.kpis import KPI
 from salesnb.periods import Period
-from salesnb.stats import Counts, Moments, Proportion, RatioMoments, Sample, Summary
+from salesnb.stats import Counts, Daily, Moments, Proportion, RatioMoments, Sample, Summary
 
 __all__ = ["Window", "summaries", "SEG", "NotSegmentable", "data_end", "cohort_lags",
            "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "stage_moves"]
@@ -71,6 +71,12 @@ def in_window(col: str, w: Window) -> nw.Expr:
 
 
 WIN = "_win"
+DAY = "_day"
+
+
+def _day(col: str) -> nw.Expr:
+    """The calendar day of a timestamp: the tests work on daily totals."""
+    return nw.col(col).dt.truncate("1d").alias(DAY)
 
 
 def _any_window(col: str, ws: Sequence[Window]) -> nw.Expr:
@@ -147,7 +153,7 @@ def only_keys(src: Source, big: nw.LazyFrame, small: nw.LazyFrame, key: str, *,
 def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
     cols = src.columns("orders")
     o = segmented(src, "orders", by, ["order_id", "ordered_at", "status", "amount", "quantity"],
-                  _any_window("ordered_at", ws)).with_columns(_window_label("ordered_at", ws))
+                  _any_window("ordered_at", ws)).with_columns(_window_label("ordered_at", ws), _day("ordered_at"))
     o = o.with_columns((nw.col("status") != "cancelled").cast(nw.Int64).alias("done"))
     qty = nw.col("quantity").fill_null(0) if "quantity" in cols else nw.lit(0.0)
     o = o.with_columns((nw.col("amount") * nw.col("done")).alias("amt"),
@@ -162,7 +168,7 @@ def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
         o = o.with_columns(nw.lit(0).alias("ret"))
     o = o.with_columns((nw.col("amt") * nw.col("amt")).alias("amt2"),
                        (nw.col("qty") * nw.col("qty")).alias("qty2"))
-    return collect(o.group_by(WIN, SEG).agg(
+    return collect(o.group_by(WIN, SEG, DAY).agg(
         nw.col("done").sum().alias("n"), nw.col("amt").sum().alias("s"),
         nw.col("amt2").sum().alias("ss"), nw.col("qty").sum().alias("q"),
         nw.col("qty2").sum().alias("qq"), nw.col("cancelled").sum().alias("cancelled"),
@@ -171,7 +177,7 @@ def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
 
 def _returns(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
     r = segmented(src, "returns", by, ["returned_at", "amount", "kind"],
-                  _any_window("returned_at", ws)).with_columns(_window_label("returned_at", ws))
+                  _any_window("returned_at", ws)).with_columns(_window_label("returned_at", ws), _day("returned_at"))
     if "kind" in src.columns("returns"):
         refusal = (nw.col("kind") == "refusal").fill_null(False).cast(nw.Int64)
     else:
@@ -180,7 +186,7 @@ def _returns(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
     r = r.with_columns((nw.col("amount") * nw.col("ret")).alias("ra"),
                        (nw.col("amount") * nw.col("amount")).alias("a2"))
     r = r.with_columns((nw.col("a2") * nw.col("ret")).alias("ra2"))
-    return collect(r.group_by(WIN, SEG).agg(
+    return collect(r.group_by(WIN, SEG, DAY).agg(
         nw.col("ret").sum().alias("n_ret"), nw.col("ra").sum().alias("s_ret"),
         nw.col("ra2").sum().alias("ss_ret"), nw.col("ref").sum().alias("n_ref"),
         nw.len().alias("n_all"), nw.col("amount").sum().alias("s_all"),
@@ -213,24 +219,26 @@ def _first_orders(src: Source) -> nw.LazyFrame:
 
 
 def _new_customers(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
-    new = _first_orders(src).filter(_any_window("first", ws)).with_columns(_window_label("first", ws))
+    new = (_first_orders(src).filter(_any_window("first", ws))
+           .with_columns(_window_label("first", ws), _day("first")))
     if by is None:
-        return collect(new.with_columns(nw.lit("all").alias(SEG)).group_by(WIN, SEG).agg(nw.len().alias("n")))
+        return collect(new.with_columns(nw.lit("all").alias(SEG)).group_by(WIN, SEG, DAY).agg(nw.len().alias("n")))
     # the segment of the customer's first order (the smallest label on a tie); a first
     # order in a window is among that window's orders
     firsts = (segmented(src, "orders", by, ["customer_id", "ordered_at", "status"],
                         _any_window("ordered_at", ws) & (nw.col("status") != "cancelled"))
               .select("customer_id", nw.col("ordered_at").alias("first"), SEG))
     seg = (new.join(firsts, on=["customer_id", "first"], how="left")
-           .group_by("customer_id", WIN).agg(nw.col(SEG).min())
+           .group_by("customer_id", WIN, DAY).agg(nw.col(SEG).min())
            .with_columns(nw.col(SEG).fill_null(NONE_LABEL)))
-    return collect(seg.group_by(WIN, SEG).agg(nw.len().alias("n")))
+    return collect(seg.group_by(WIN, SEG, DAY).agg(nw.len().alias("n")))
 
 
 def _leads(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
     cols = src.columns("leads")
     lf = segmented(src, "leads", by, ["lead_id", "created_at", "converted_at"],
-                   _any_window("created_at", ws)).with_columns(_window_label("created_at", ws))
+                   _any_window("created_at", ws)).with_columns(_window_label("created_at", ws),
+                                                                _day("created_at"))
     converted = (~nw.col("converted_at").is_null()).cast(nw.Int64) if "converted_at" in cols else nw.lit(0)
     lf = lf.with_columns(converted.alias("conv"))
     if src.has("deals") and "lead_id" in src.columns("deals"):
@@ -238,14 +246,14 @@ def _leads(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
                .select("lead_id").drop_nulls().unique().with_columns(nw.lit(1).alias("won")))
         lf = (lf.join(won, on="lead_id", how="left")
               .with_columns(nw.max_horizontal(nw.col("conv"), nw.col("won").fill_null(0)).alias("conv")))
-    return collect(lf.group_by(WIN, SEG).agg(nw.len().alias("n"), nw.col("conv").sum().alias("conv")))
+    return collect(lf.group_by(WIN, SEG, DAY).agg(nw.len().alias("n"), nw.col("conv").sum().alias("conv")))
 
 
 def _deals_closed(src: Source, w: Window, by: str | None) -> pd.DataFrame:
     d = (segmented(src, "deals", by, ["closed_at", "outcome"],
                    in_window("closed_at", w) & nw.col("outcome").is_in(["won", "lost"]))
-         .with_columns((nw.col("outcome") == "won").cast(nw.Int64).alias("won")))
-    return collect(d.group_by(SEG).agg(nw.len().alias("n"), nw.col("won").sum().alias("won")))
+         .with_columns((nw.col("outcome") == "won").cast(nw.Int64).alias("won"), _day("closed_at")))
+    return collect(d.group_by(SEG, DAY).agg(nw.len().alias("n"), nw.col("won").sum().alias("won")))
 
 
 def cycle_frame(src: Source, w: Window, by: str | None, *, created: bool = False) -> pd.DataFrame:
@@ -274,18 +282,19 @@ def _pipeline(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 def _stages(src: Source, ws: Sequence[Window], by: str | None, stages: list[str]) -> pd.DataFrame:
     pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
     entered = segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at"],
-                        _any_window("entered_at", ws)).with_columns(_window_label("entered_at", ws))
+                        _any_window("entered_at", ws)).with_columns(_window_label("entered_at", ws),
+                                                                    _day("entered_at"))
     entered = entered.join(pairs, on="stage", how="inner")
     # a deal reaches the next stage after entering this one, so after the window's start
     reached = (src.frame("deal_stages").select("deal_id", "stage", "entered_at")
                .filter(nw.col("entered_at") >= min(w.start for w in ws))
                .select("deal_id", nw.col("stage").alias("next_stage"))
                .unique().with_columns(nw.lit(1).alias("reached")))
-    entered = (entered.select("deal_id", "stage", "next_stage", SEG, WIN)
+    entered = (entered.select("deal_id", "stage", "next_stage", SEG, WIN, DAY)
                .unique(subset=["deal_id", "stage", WIN])
                .join(reached, on=["deal_id", "next_stage"], how="left")
                .with_columns(nw.col("reached").fill_null(0)))
-    return collect(entered.group_by(WIN, "stage", SEG).agg(nw.len().alias("n"),
+    return collect(entered.group_by(WIN, "stage", SEG, DAY).agg(nw.len().alias("n"),
                                                            nw.col("reached").sum().alias("advanced")))
 
 
@@ -354,13 +363,14 @@ def _custom(src: Source, kpi: KPI, w: Window, by: str | None) -> pd.DataFrame:
     where = _where(spec.get("where"))
     window = in_window(spec["date"], w)
     lf = segmented(src, spec["table"], by, used, window if where is None else window & where)
+    lf = lf.with_columns(_day(spec["date"]))
     if kpi.kind == "count":
-        return collect(lf.group_by(SEG).agg(nw.len().alias("n")))
+        return collect(lf.group_by(SEG, DAY).agg(nw.len().alias("n")))
     if kpi.kind in ("sum", "mean"):
         lf = lf.filter(~nw.col(spec["column"]).is_null()).with_columns(
             nw.col(spec["column"]).cast(nw.Float64).alias("x"))
         lf = lf.with_columns((nw.col("x") * nw.col("x")).alias("x2"))
-        return collect(lf.group_by(SEG).agg(nw.len().alias("n"), nw.col("x").sum().alias("s"),
+        return collect(lf.group_by(SEG, DAY).agg(nw.len().alias("n"), nw.col("x").sum().alias("s"),
                                             nw.col("x2").sum().alias("ss")))
     parts = []
     for side in ("numerator", "denominator"):
@@ -372,7 +382,7 @@ def _custom(src: Source, kpi: KPI, w: Window, by: str | None) -> pd.DataFrame:
     lf = lf.with_columns(*parts)
     lf = lf.with_columns((nw.col("n") * nw.col("n")).alias("nn"), (nw.col("d") * nw.col("d")).alias("dd"),
                          (nw.col("n") * nw.col("d")).alias("nd"))
-    return collect(lf.group_by(SEG).agg(
+    return collect(lf.group_by(SEG, DAY).agg(
         nw.len().alias("rows"), nw.col("n").sum().alias("sx"), nw.col("d").sum().alias("sy"),
         nw.col("nn").sum().alias("sxx"), nw.col("dd").sum().alias("syy"),
         nw.col("nd").sum().alias("sxy")))
@@ -382,11 +392,28 @@ def _num(v: Any) -> float:
     return 0.0 if v is None or v != v else float(v)
 
 
-def _rows(df: pd.DataFrame) -> Iterable[tuple[str, dict[str, Any]]]:
-    """(segment, row) pairs with numbers as floats (nulls from empty sums as 0)."""
-    for rec in df.to_dict("records"):
-        seg = str(rec.pop(SEG))
-        yield seg, {k: (v if k == "stage" else _num(v)) for k, v in rec.items()}
+def _rows(df: pd.DataFrame, w: Window, keys: Sequence[str] = ()) -> Iterable[tuple[str, dict[str, Any], Any]]:
+    """(segment, totals, daily) per segment (and per ``keys``, e.g. the funnel stage).
+
+    ``totals`` holds the columns summed over the days (nulls from empty sums as 0, the
+    ``keys`` as they are); ``daily(x, n)`` builds a :class:`Daily` of two of the columns.
+    """
+    if len(df) == 0:
+        return
+    df = df.copy()
+    value_cols = [c for c in df.columns if c not in (SEG, DAY, WIN, *keys)]
+    df[value_cols] = df[value_cols].apply(pd.to_numeric, errors="coerce").fillna(0.0).astype(float)
+    group_cols = [SEG, *keys]
+    for key, g in df.groupby(group_cols, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        totals: dict[str, Any] = {c: float(g[c].sum()) for c in value_cols}
+        totals.update(zip(keys, key[1:], strict=True))
+        dates = pd.to_datetime(g[DAY]).to_numpy().astype("datetime64[D]") if DAY in g else np.array([], "datetime64[D]")
+
+        def daily(x: str, n: str, _g: pd.DataFrame = g, _d: np.ndarray = dates) -> Daily:
+            return Daily.of(_d, _g[x].to_numpy(float), _g[n].to_numpy(float), start=w.start, days=w.days)
+
+        yield str(key[0]), totals, daily
 
 
 Key = tuple[str, str | None, str]  # (kpi, stage, segment)
@@ -399,53 +426,59 @@ def _builtin(src: Source, names: set[str], w: Window, by: str | None,
 
     def orders() -> dict[Key, Summary]:
         out: dict[Key, Summary] = {}
-        for seg, r in _rows(_family(src, "orders", w, by)):
-            out[("revenue", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "sum")
-            out[("orders", None, seg)] = Counts(r["n"], days)
-            out[("units", None, seg)] = Moments(r["n"], r["q"], r["qq"], days, "sum")
-            out[("average_check", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "mean")
-            out[("return_rate", None, seg)] = Proportion(r["returned"], r["n"])
-            out[("refusals", None, seg)] = Counts(r["cancelled"], days)
-            out[("net_revenue", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "sum")
+        for seg, r, daily in _rows(_family(src, "orders", w, by), w):
+            money, count = daily("s", "n"), daily("n", "n")
+            out[("revenue", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "sum", money)
+            out[("orders", None, seg)] = Counts(r["n"], days, count)
+            out[("units", None, seg)] = Moments(r["n"], r["q"], r["qq"], days, "sum", daily("q", "n"))
+            out[("average_check", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "mean", money)
+            out[("return_rate", None, seg)] = Proportion(r["returned"], r["n"], daily("returned", "n"))
+            out[("refusals", None, seg)] = Counts(r["cancelled"], days, daily("cancelled", "cancelled"))
+            out[("net_revenue", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "sum", money)
         return out
 
     def returns() -> dict[Key, Summary]:
         out: dict[Key, Summary] = {}
-        for seg, r in _rows(_family(src, "returns", w, by)):
-            out[("returns", None, seg)] = Counts(r["n_ret"], days)
-            out[("returns_amount", None, seg)] = Moments(r["n_ret"], r["s_ret"], r["ss_ret"], days, "sum")
-            out[("refusals", None, seg)] = Counts(r["n_ref"], days)
-            # net revenue subtracts every return and refusal: a negative compound-Poisson part
-            out[("net_revenue", None, seg)] = Moments(r["n_all"], -r["s_all"], r["ss_all"], days, "sum")
+        for seg, r, daily in _rows(_family(src, "returns", w, by), w):
+            out[("returns", None, seg)] = Counts(r["n_ret"], days, daily("n_ret", "n_ret"))
+            out[("returns_amount", None, seg)] = Moments(r["n_ret"], r["s_ret"], r["ss_ret"], days, "sum",
+                                                         daily("s_ret", "n_ret"))
+            out[("refusals", None, seg)] = Counts(r["n_ref"], days, daily("n_ref", "n_ref"))
+            # net revenue subtracts every return and refusal: a negative part of the daily totals
+            lost = daily("s_all", "n_all")
+            out[("net_revenue", None, seg)] = Moments(r["n_all"], -r["s_all"], r["ss_all"], days, "sum",
+                                                      Daily(lost.dates, -lost.x, lost.n))
         return out
 
     def new_customers() -> dict[Key, Summary]:
-        return {("new_customers", None, seg): Counts(r["n"], days)
-                for seg, r in _rows(_family(src, "new_customers", w, by))}
+        return {("new_customers", None, seg): Counts(r["n"], days, daily("n", "n"))
+                for seg, r, daily in _rows(_family(src, "new_customers", w, by), w)}
 
     def leads() -> dict[Key, Summary]:
         out: dict[Key, Summary] = {}
-        for seg, r in _rows(_family(src, "leads", w, by)):
-            out[("leads", None, seg)] = Counts(r["n"], days)
-            out[("conversion_rate", None, seg)] = Proportion(r["conv"], r["n"])
+        for seg, r, daily in _rows(_family(src, "leads", w, by), w):
+            out[("leads", None, seg)] = Counts(r["n"], days, daily("n", "n"))
+            out[("conversion_rate", None, seg)] = Proportion(r["conv"], r["n"], daily("conv", "n"))
         return out
 
     def win_rate() -> dict[Key, Summary]:
-        return {("win_rate", None, seg): Proportion(r["won"], r["n"])
-                for seg, r in _rows(_deals_closed(src, w, by))}
+        return {("win_rate", None, seg): Proportion(r["won"], r["n"], daily("won", "n"))
+                for seg, r, daily in _rows(_deals_closed(src, w, by), w)}
 
     def cycle() -> dict[Key, Summary]:
         cyc = cycle_frame(src, w, by)
-        return {("sales_cycle_days", None, str(seg)): Sample(tuple(float(x) for x in g["days"]))
+        return {("sales_cycle_days", None, str(seg)): Sample(
+                    tuple(float(x) for x in g["days"]),
+                    tuple(str(d) for d in g["closed_at"].dt.normalize().dt.date))
                 for seg, g in cyc.groupby(SEG)}
 
     def pipeline() -> dict[Key, Summary]:
         return {("pipeline_value", None, seg): Moments(r["n"], r["s"], r["ss"], days, "sum")
-                for seg, r in _rows(_pipeline(src, w, by))}
+                for seg, r, _ in _rows(_pipeline(src, w, by), w)}
 
     def stages() -> dict[Key, Summary]:
-        return {("stage_conversion", str(r["stage"]), seg): Proportion(r["advanced"], r["n"])
-                for seg, r in _rows(_family(src, "stages", w, by, funnel_stages))}
+        return {("stage_conversion", str(r["stage"]), seg): Proportion(r["advanced"], r["n"], daily("advanced", "n"))
+                for seg, r, daily in _rows(_family(src, "stages", w, by, funnel_stages), w, keys=["stage"])}
 
     families = [
         ({"revenue", "orders", "units", "average_check", "return_rate", "refusals", "net_revenue"},
@@ -504,14 +537,14 @@ def summaries(src: Source, kpis: Iterable[KPI], w: Window, by: str | None, *,
         except NotSegmentable:
             problems[kpi.name] = "not_segmentable"
             continue
-        for seg, r in _rows(df):
+        for seg, r, daily in _rows(df, w):
             if kpi.kind == "count":
-                out[(kpi.name, None, seg)] = Counts(r["n"], w.days)
+                out[(kpi.name, None, seg)] = Counts(r["n"], w.days, daily("n", "n"))
             elif kpi.kind in ("sum", "mean"):
-                out[(kpi.name, None, seg)] = Moments(r["n"], r["s"], r["ss"], w.days, kpi.kind)
+                out[(kpi.name, None, seg)] = Moments(r["n"], r["s"], r["ss"], w.days, kpi.kind, daily("s", "n"))
             else:
                 out[(kpi.name, None, seg)] = RatioMoments(r["rows"], r["sx"], r["sy"], r["sxx"],
-                                                          r["syy"], r["sxy"])
+                                                          r["syy"], r["sxy"], daily("sx", "sy"))
     result = {k: v for k, v in out.items() if k[0] in wanted and k[0] not in problems}
     src.cache[cache_key] = (result, problems)
     return dict(result), dict(problems)
@@ -586,3 +619,31 @@ def immature(kpi: str, stage: str | None, w: Window, end: pd.Timestamp,
     if lag is None or math.isnan(lag):
         return False
     return (end - pd.Timestamp(w.end)).total_seconds() / 86400 < lag
+
+
+def weekday_profile(src: Source, before: pd.Timestamp, calendar: Any) -> np.ndarray:
+    """Mean daily orders (else leads) per weekday, Monday first, then holidays (index 7),
+    over the 364 days before ``before``; ones where there is no history."""
+    key = ("weekday_profile", before, calendar)
+    if key in src.cache:
+        return src.cache[key]
+    table, col = next(((t, c) for t, c in (("orders", "ordered_at"), ("leads", "created_at")) if src.has(t)),
+                      (None, None))
+    weights = np.ones(8)
+    if table is not None and col is not None:
+        w = Window(before.to_pydatetime() - pd.Timedelta(days=364), before.to_pydatetime(), 364)
+        df = collect(src.frame(table).select(col).filter(in_window(col, w)).with_columns(_day(col))
+                     .group_by(DAY).agg(nw.len().alias("n")))
+        if len(df):
+            d = Daily.of(pd.to_datetime(df[DAY]).to_numpy().astype("datetime64[D]"), df["n"], df["n"],
+                         start=w.start, days=364)
+            wd = (d.dates.astype("int64") + 3) % 7
+            hol = calendar.is_holiday(d.dates)
+            for k in range(7):
+                m = (wd == k) & ~hol
+                weights[k] = d.x[m].mean() if m.any() else 1.0
+            weights[7] = d.x[hol].mean() if hol.any() else float(np.mean(weights[:7]))
+            if weights.sum() <= 0:
+                weights = np.ones(8)
+    src.cache[key] = weights
+    return weights

@@ -17,7 +17,6 @@ from typing import Any, Literal
 import narwhals as nw
 import numpy as np
 import pandas as pd
-from statsmodels.duration.survfunc import SurvfuncRight
 
 from salesnb.aggregate import (
     SEG,
@@ -32,20 +31,23 @@ from salesnb.aggregate import (
     prefetch,
     segmented,
     summaries,
+    weekday_profile,
 )
 from salesnb.data import SalesData
 from salesnb.engines import Engine, Source, as_source
 from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats import (
+    Calendar,
     Change,
     Counts,
     Moments,
     Proportion,
     Sample,
     Summary,
-    against_value,
+    attainment,
     bh_qvalues,
+    calendar_of,
     two_sample,
 )
 
@@ -182,7 +184,8 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
             by: str | None = None, kpis: Sequence[str] | None = None, alpha: float = 0.05,
             engine: Engine | None = None, custom_kpis: Mapping[str, Any] | None = None,
             funnel_stages: Sequence[str] | None = None, min_events: int = DEFAULT_MIN_EVENTS,
-            as_of: str | pd.Timestamp | None = None, fiscal_year_start: int = 1) -> pd.DataFrame:
+            as_of: str | pd.Timestamp | None = None, fiscal_year_start: int = 1,
+            holidays: str | Sequence[str] | Calendar | None = None) -> pd.DataFrame:
     """Compare each KPI of a period with a baseline: previous period, last year or target.
 
     Returns
@@ -199,15 +202,22 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
 
     Notes
     -----
-    Counts and sums are compared per day: the baseline is scaled to the current period's
-    length, and the note says so when the lengths differ. See :mod:`salesnb.stats`.
+    Counts and sums are compared on daily totals with weekday and holiday terms
+    (``holidays``: a country code such as ``RU`` or a list of dates): the baseline is the
+    baseline period's daily rate on the current period's calendar, and the note gives the
+    day-to-day dispersion found. Rates allow for between-day variation, the average check
+    for days whose orders are alike. Against a target: attainment (actual ÷ target, a flow's
+    target prorated by the calendar while the period is open), never a p-value.
+    See :mod:`salesnb.stats`.
     """
     if against not in ("previous", "last_year", "target"):
         raise ValueError(f"against must be previous, last_year or target, got {against!r}")
     src, p, kpi_list = _setup(data, period, kpis, engine, custom_kpis, fiscal_year_start)
     stages = list(funnel_stages or DEFAULT_FUNNEL)
+    calendar = calendar_of(holidays)
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
     incomplete = end.normalize() < pd.Timestamp(p.end)
+    full = p
     if incomplete and end.normalize() >= pd.Timestamp(p.start):
         p = p.to_date(end.date())
     cur_w = Window.of(p)
@@ -217,13 +227,15 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
     lags = cohort_lags(src, stages) if any(k.kind == "proportion" for k in kpi_list) else {}
     if against == "target":
         base_p = None
-        targets = _targets(src, p, kpi_list, by)
+        targets = _targets(src, full, kpi_list, by)
+        elapsed = elapsed_share(src, full, p, calendar) if incomplete else 1.0
         baseline: dict[Key, Summary] = {}
     else:
         base_p = p.previous() if against == "previous" else p.last_year()
         baseline, base_problems = summaries(src, kpi_list, Window.of(base_p), by, funnel_stages=stages)
         problems = {**base_problems, **problems}
         targets = {}
+        elapsed = 1.0
     col = _by_column(by)
     rows: list[dict[str, Any]] = []
     for kpi in kpi_list:
@@ -236,7 +248,7 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
         for key in keys:
             rows.append(_compare_one(kpi, key, current.get(key), baseline.get(key), targets,
                                      against, p, base_p, cur_w, end, lags, min_events, alpha,
-                                     incomplete, col))
+                                     incomplete, col, calendar, elapsed))
     out = pd.DataFrame(rows)
     ok = (out["status"] == "ok").to_numpy()
     q = np.full(len(out), np.nan)
@@ -277,7 +289,7 @@ def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
                  targets: Mapping[tuple[str, str], float], against: str, p: Period,
                  base_p: Period | None, cur_w: Window, end: pd.Timestamp,
                  lags: Mapping[Any, float], min_events: int, alpha: float, incomplete: bool,
-                 col: str) -> dict[str, Any]:
+                 col: str, calendar: Calendar, elapsed: float) -> dict[str, Any]:
     template = cur or base
     assert template is not None
     cur = cur or _empty_like(template)
@@ -287,14 +299,20 @@ def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
         if target is None:
             return _row(kpi, key, Change(cur.value, math.nan, math.nan, math.nan, math.nan, math.nan),
                         "no_target", f"no target for {p.name}", col)
-        result = against_value(cur, target, alpha=alpha)
-        base_n: float = min_events
+        result = attainment(cur, target, elapsed_share=elapsed, flow=kpi.is_flow)
+        if kpi.kind == "snapshot":
+            return _row(kpi, key, result, "not_tested", "a snapshot at the period's end: not tested", col)
+        share = result.current / result.baseline if result.baseline else math.nan
+        note = f"{share:.0%} of target" if share == share else "target is zero"
+        if incomplete and kpi.is_flow:
+            note += f" (target prorated to {elapsed:.0%} for the days so far, by the weekday profile)"
+        # a target is a manager's number, not a sample: attainment, no test, no arrow
+        return _row(kpi, key, result, "ok", note, col)
     else:
         base = base or _empty_like(template)
-        result = two_sample(cur, base, alpha=alpha)
+        result = two_sample(cur, base, alpha=alpha, calendar=calendar)
         base_n = base.n
-        if kpi.is_flow and base_p is not None and base_p.days != p.days:
-            notes.append(f"baseline scaled from {base_p.days} to {p.days} days")
+        notes.append(_method_note(result, base_p, p))
     if kpi.kind == "snapshot":
         result = Change(result.current, result.baseline, result.abs_change, math.nan, math.nan, math.nan)
         return _row(kpi, key, result, "not_tested", "a snapshot at the period's end: not tested", col)
@@ -313,6 +331,38 @@ def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
     else:
         status = "ok"
     return _row(kpi, key, result, status, "; ".join(notes), col)
+
+
+def _method_note(r: Change, base_p: Period | None, p: Period) -> str:
+    """One sentence on how the change was judged, for the reader."""
+    if r.method == "quasi-Poisson":
+        text = "daily totals with weekday and holiday terms"
+        if r.dispersion == r.dispersion:
+            text += f"; days vary {r.dispersion:.1f}× chance" if r.dispersion >= 1.05 else "; days vary as chance"
+        if base_p is not None and base_p.days != p.days:
+            text += f"; baseline put on this period's {p.days}-day calendar"
+        return text
+    if r.method == "quasi-binomial":
+        return f"rate varies {r.dispersion:.1f}× chance between days: interval widened"
+    if r.method == "day-clustered ratio":
+        return "one day's orders counted as one cluster"
+    if r.method == "bootstrap over days":
+        return "bootstrap over closing days"
+    return ""
+
+
+def elapsed_share(src: Source, full: Period, to_date: Period, calendar: Calendar) -> float:
+    """Share of a period's sales expected by the end of ``to_date``, from the weekday profile.
+
+    The profile is the mean number of orders (or leads) per weekday — holidays apart — over
+    the year before the period; without history, every day counts the same.
+    """
+    days = pd.date_range(full.start, full.end, freq="D").to_numpy().astype("datetime64[D]")
+    weights = weekday_profile(src, pd.Timestamp(full.start), calendar)
+    wd = (days.astype("int64") + 3) % 7
+    w = np.where(calendar.is_holiday(days), weights[7], weights[wd])
+    cut = int((days <= np.datetime64(to_date.end)).sum())
+    return float(w[:cut].sum() / w.sum()) if w.sum() > 0 else cut / len(days)
 
 
 def kpi_trend(data: Data, period: str | Period, *, kpis: Sequence[str] | None = None,
@@ -384,45 +434,55 @@ def reasons(data: Data, period: str | Period, *, kind: Literal["returns", "refus
 def sales_cycle(data: Data, period: str | Period, *, by: str | None = None,
                 engine: Engine | None = None, as_of: str | pd.Timestamp | None = None,
                 fiscal_year_start: int = 1) -> pd.DataFrame:
-    """The sales cycle in calendar days, beside its median.
+    """The sales cycle in calendar days.
 
-    ``median``, ``mean``, ``p90`` and ``won`` describe deals won in the period;
-    ``km_median`` is the Kaplan–Meier median (statsmodels ``SurvfuncRight``) time to a
-    win of deals *created* in the period, open deals censored at the data's end (lost
-    deals leave the risk set: they never sign); ``created``, ``still_open``.
+    ``won``, ``median``, ``mean`` and ``p90`` describe deals *won* in the period (days from
+    first contact to signature). ``won_30``, ``won_60`` and ``won_90`` follow the deals
+    *created* in the period: the share signed within 30, 60 and 90 days, by the
+    Aalen–Johansen cumulative incidence with a loss as a competing end and open deals
+    censored at the data's end (:mod:`salesnb.stats.survival`); empty where the cohort has
+    not been followed that long. ``cohort_median`` is the winners' median days for that
+    cohort, shown only once the cohort has been followed for the 90th percentile of the
+    historical cycle (before that, only quick wins are in). ``created``, ``still_open``,
+    ``followed_days`` (from the period's end to the data's end).
     """
+    from salesnb.stats.survival import incidence_at, win_incidence
+
     src = as_source(data, engine)
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     w = Window.of(p)
-    columns = [*([by] if by else []), "won", "median", "mean", "p90", "km_median", "created", "still_open"]
+    columns = [*([by] if by else []), "won", "median", "mean", "p90", "won_30", "won_60", "won_90",
+               "cohort_median", "created", "still_open", "followed_days"]
     if not src.has("deals"):
         return pd.DataFrame(columns=columns)
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
     won = cycle_frame(src, w, by)
     created = cycle_frame(src, w, by, created=True)
-    created = created[created["outcome"].isin(["won", "open"])]
+    followed = int((end.normalize() - pd.Timestamp(p.end)).days)
     created = created.assign(
-        time=np.where(created["outcome"] == "won", created["days"],
-                      (end.normalize() - created["created_at"].dt.normalize()).dt.days),
-        event=(created["outcome"] == "won").astype(int))
+        time=np.where(created["outcome"].isin(["won", "lost"]) & created["closed_at"].notna()
+                      & (created["closed_at"] <= end),
+                      created["days"], (end.normalize() - created["created_at"].dt.normalize()).dt.days),
+        outcome=np.where(created["closed_at"].notna() & (created["closed_at"] <= end),
+                         created["outcome"], "open"))
+    history = cycle_frame(src, Window(pd.Timestamp("1900-01-01").to_pydatetime(), w.start, 0), None)
+    typical = float(np.percentile(history["days"], 90)) if len(history) >= 20 else math.inf
     segs = sorted(set(won[SEG]) | set(created[SEG]))
     rows = []
     for seg in segs:
         days = won.loc[won[SEG] == seg, "days"].to_numpy(float)
         c = created[created[SEG] == seg]
-        km = math.nan
-        if c["event"].sum() > 0:
-            sf = SurvfuncRight(c["time"].to_numpy(float), c["event"].to_numpy())
-            try:
-                km = float(sf.quantile(0.5))
-            except (ValueError, IndexError):
-                km = math.nan
+        curve = win_incidence(c["time"].to_numpy(float), c["outcome"].to_numpy())
+        at = {d: (incidence_at(curve, d) if followed >= d and len(c) else math.nan) for d in (30, 60, 90)}
+        winners = c.loc[c["outcome"] == "won", "time"].to_numpy(float)
         rows.append({SEG: seg, "won": len(days),
                      "median": float(np.median(days)) if len(days) else math.nan,
                      "mean": float(days.mean()) if len(days) else math.nan,
                      "p90": float(np.percentile(days, 90)) if len(days) else math.nan,
-                     "km_median": km, "created": len(c), "still_open": int((c["event"] == 0).sum())})
-    df = pd.DataFrame(rows, columns=[SEG, "won", "median", "mean", "p90", "km_median", "created", "still_open"])
+                     "won_30": at[30], "won_60": at[60], "won_90": at[90],
+                     "cohort_median": float(np.median(winners)) if len(winners) and followed >= typical else math.nan,
+                     "created": len(c), "still_open": int((c["outcome"] == "open").sum()), "followed_days": followed})
+    df = pd.DataFrame(rows, columns=[SEG, *columns[1 if by else 0:]] if by else [SEG, *columns])
     return (df.rename(columns={SEG: by}) if by else df.drop(columns=[SEG])).reset_index(drop=True)
 
 

@@ -25,7 +25,8 @@ from salesnb.comparisons import Data, kpi_table
 from salesnb.engines import as_source
 from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
-from salesnb.stats import Counts, Moments, Proportion, bh_qvalues, two_sample
+from salesnb.stats import Calendar, Counts, Moments, Proportion, bh_qvalues, calendar_of, two_sample
+from salesnb.stats.anomaly import MonthCheck, month_prediction
 
 __all__ = ["summary", "themes", "anomalies", "assign_themes", "linked_reasons"]
 
@@ -156,30 +157,33 @@ def themes(data: Data, period: str | Period, *, dictionary: Mapping[str, Sequenc
 
 
 def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, periods: int = 24,
-              end: str | None = None, history: int = 12, alpha: float = 0.01,
-              funnel_stages: Sequence[str] | None = None) -> pd.DataFrame:
-    """Monthly values that stand out from the segment's own history.
+              end: str | None = None, history: int = 24, alpha: float = 0.05,
+              funnel_stages: Sequence[str] | None = None,
+              holidays: str | Sequence[str] | Calendar | None = None) -> pd.DataFrame:
+    """Monthly values that stand out from what the segment's own history predicts.
 
     For each of the last ``periods`` months (ending with ``end``, default the data's last
-    complete month) and each segment of ``by``, the value is tested against the same
-    segment's previous ``history`` months: counts with an exact Poisson test against the
-    trailing mean (two-sided, scipy) — or, when the history varies more than Poisson
-    (seasonality, growth: variance above the mean), a z-test on the history's own variance
-    (quasi-Poisson) — proportions with a binomial test against the trailing pooled rate,
-    other KPIs with a z-score on the trailing mean and standard deviation. Months whose
-    cohort is still converting (status ``immature``) are not tested. The p-values are
-    adjusted over the whole table (Benjamini–Hochberg), and a month is an anomaly when
-    q < ``alpha`` (0.01 by default: few false alarms on steady data).
+    complete month) and each segment of ``by``, the month is set against a prediction from
+    the same segment's previous months (up to ``history``, at least 12): a trend, the month
+    of the year once two years are there, and the month's calendar (trading days by the
+    weekday profile and ``holidays``), with the family's over-dispersion and a t reference
+    (:mod:`salesnb.stats.anomaly`). Months whose cohort is still converting (status
+    ``immature``) are not tested. The p-values are adjusted over the whole table
+    (Benjamini–Hochberg), and a month is an anomaly when q < ``alpha``: with nothing to find,
+    a page of such a table carries a false flag in at most about ``alpha`` of cases.
 
     Returns ``period`` (e.g. ``2025-11``), the ``by`` column when given, ``value``,
-    ``expected``, ``p_value``, ``anomaly``; with a list of KPIs, a ``kpi`` column first.
+    ``expected``, ``low`` and ``high`` (the 95% prediction interval), ``p_value``,
+    ``anomaly``; with a list of KPIs, a ``kpi`` column first.
     """
-    from salesnb.aggregate import data_end
+    from salesnb.aggregate import data_end, weekday_profile
 
     src = as_source(data)
     kpis = [kpi] if isinstance(kpi, str) else list(kpi)
     kinds = {k: registry()[k].kind for k in kpis}
-    last = pd.Period(end, "M") if end else (data_end(src) + pd.Timedelta(days=1)).to_period("M") - 1
+    calendar = calendar_of(holidays)
+    last_day = data_end(src)
+    last = pd.Period(end, "M") if end else (last_day + pd.Timedelta(days=1)).to_period("M") - 1
     months = pd.period_range(last - (periods + history - 1), last, freq="M")
     frames = []
     for m in months:
@@ -190,49 +194,41 @@ def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, pe
     if by is None:
         df[col] = "all"
     df = df[df["stage"].isna()]
+    # each month's expected trading days: the weekday profile of the year before the data's end
+    weights = weekday_profile(src, last_day.normalize(), calendar)
+    offsets = []
+    for m in months:
+        days = pd.date_range(m.start_time, m.end_time.normalize(), freq="D").to_numpy().astype("datetime64[D]")
+        wd = (days.astype("int64") + 3) % 7
+        offsets.append(float(np.where(calendar.is_holiday(days), weights[7], weights[wd]).sum()) or 1.0)
     rows = []
+    names = [str(m) for m in months]
     for (name, seg), g in df.groupby(["kpi", col]):
         kind = kinds[str(name)]
-        g = g.set_index("period").reindex([str(m) for m in months])
-        values, ns = g["value"].fillna(0.0).to_numpy(), g["n"].fillna(0).to_numpy()
+        g = g.set_index("period").reindex(names)
+        values, ns = g["value"].to_numpy(float), g["n"].fillna(0).to_numpy(float)
         statuses = g["status"].fillna("ok").to_numpy()
+        if kind in ("count", "sum"):
+            values = np.nan_to_num(values, nan=0.0)
+        # months before the segment's first event are before its history, not zeros
+        started = np.cumsum(ns > 0) > 0
+        values = np.where(started, values, np.nan)
+        series = values * ns if kind == "proportion" else values
         for i in range(history, len(months)):
-            past_v, past_n = values[i - history:i], ns[i - history:i]
-            x, n = values[i], ns[i]
             if statuses[i] == "immature":  # a cohort still converting is low by construction
-                expected, p = math.nan, math.nan
-            elif kind == "count":
-                expected = float(past_v.mean())
-                spread = float(np.var(past_v, ddof=1))
-                if spread > expected > 0:
-                    # overdispersed (seasonal, growing): a z-test on the history's own variance
-                    p = float(2 * sps.norm.sf(abs(x - expected) / math.sqrt(spread)))
-                else:
-                    p = _poisson_two_sided(int(round(x)), expected)
-            elif kind == "proportion":
-                rate = float((past_v * past_n).sum() / past_n.sum()) if past_n.sum() else math.nan
-                expected = rate
-                p = float(sps.binomtest(int(round(x * n)), int(n), rate).pvalue) if n and rate == rate else math.nan
+                check = MonthCheck(math.nan, math.nan, math.nan, math.nan)
             else:
-                expected, sd = float(np.mean(past_v)), float(np.std(past_v, ddof=1))
-                p = float(2 * sps.norm.sf(abs(x - expected) / sd)) if sd else math.nan
-            rows.append({"kpi": name, "period": str(months[i]), col: seg, "value": x, "expected": expected,
-                         "p_value": p})
-    out = pd.DataFrame(rows)
+                check = month_prediction(series, kind=kind, index=i, trials=ns, history=history,
+                                         months=[m.month for m in months], offset=offsets)
+            rows.append({"kpi": name, "period": names[i], col: seg, "value": values[i],
+                         "expected": check[0], "low": check[1], "high": check[2], "p_value": check[3]})
+    out = pd.DataFrame(rows, columns=["kpi", "period", col, "value", "expected", "low", "high", "p_value"])
     q = bh_qvalues(out["p_value"].to_numpy(float))
     out["anomaly"] = np.nan_to_num(q, nan=1.0) < alpha
     out = out.sort_values(["kpi", "period", col]).reset_index(drop=True)
     if isinstance(kpi, str):
         out = out.drop(columns=["kpi"])
     return out if by else out.drop(columns=[col])
-
-
-def _poisson_two_sided(x: int, mu: float) -> float:
-    """Two-sided exact Poisson p-value (twice the smaller tail, at most 1)."""
-    if mu <= 0:
-        return 0.0 if x > 0 else 1.0
-    lower, upper = sps.poisson.cdf(x, mu), sps.poisson.sf(x - 1, mu)
-    return float(min(1.0, 2 * min(lower, upper)))
 
 
 def linked_reasons(data: Data, period: str | Period, *, by: str, kind: str = "returns",

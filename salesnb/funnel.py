@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.duration.survfunc import SurvfuncRight
 
 from salesnb.aggregate import Window, cycle_frame, data_end, stage_moves, summaries
 from salesnb.comparisons import DEFAULT_FUNNEL, Data, compare, kpi_table, reasons
@@ -20,7 +19,7 @@ from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats import Proportion, two_sample
 
-__all__ = ["stage_table", "weak_spots", "lost_reasons", "cycle_survival", "cycle_days", "conversion_by"]
+__all__ = ["stage_table", "weak_spots", "lost_reasons", "cycle_incidence", "cycle_days", "conversion_by"]
 
 STAGE_COLUMNS = ["stage", "entered", "advanced", "conversion", "median_days", "vs_previous", "p_previous",
                  "significant_previous", "vs_last_year", "p_last_year", "significant_last_year", "status"]
@@ -130,23 +129,21 @@ def lost_reasons(data: Data, period: str | Period, *, fiscal_year_start: int = 1
     return r.assign(cumulative=r["share"].cumsum())[["reason", "count", "share", "cumulative", "amount"]]
 
 
-def cycle_survival(data: Data, period: str | Period, *, fiscal_year_start: int = 1) -> pd.DataFrame:
-    """The Kaplan–Meier curve of time to a win for deals created in the period (open deals
-    censored at the data's end, lost deals leave the risk set): ``days``, ``still_unsigned``
-    (the survival function), from statsmodels ``SurvfuncRight``."""
+def cycle_incidence(data: Data, period: str | Period, *, fiscal_year_start: int = 1) -> pd.DataFrame:
+    """How the deals created in the period ended over time: ``days`` since first contact,
+    ``won`` and ``lost`` (cumulative shares; the rest still open), by the Aalen–Johansen
+    estimator with a loss as a competing end (:mod:`salesnb.stats.survival`)."""
+    from salesnb.stats.survival import win_incidence
+
     src = as_source(data)
     if not src.has("deals"):
-        return pd.DataFrame(columns=["days", "still_unsigned"])
+        return pd.DataFrame(columns=["days", "won", "lost"])
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     end = data_end(src)
     created = cycle_frame(src, Window.of(p), None, created=True)
-    created = created[created["outcome"].isin(["won", "open"])]
-    if created.empty or (created["outcome"] == "won").sum() == 0:
-        return pd.DataFrame(columns=["days", "still_unsigned"])
-    time = np.where(created["outcome"] == "won", created["days"],
-                    (end.normalize() - created["created_at"].dt.normalize()).dt.days)
-    sf = SurvfuncRight(time.astype(float), (created["outcome"] == "won").astype(int).to_numpy())
-    return pd.DataFrame({"days": sf.surv_times, "still_unsigned": sf.surv_prob})
+    closed = created["closed_at"].notna() & (created["closed_at"] <= end) & created["outcome"].isin(["won", "lost"])
+    time = np.where(closed, created["days"], (end.normalize() - created["created_at"].dt.normalize()).dt.days)
+    return win_incidence(time.astype(float), np.where(closed, created["outcome"], "open"))
 
 
 def cycle_days(data: Data, period: str | Period, *, fiscal_year_start: int = 1) -> pd.DataFrame:

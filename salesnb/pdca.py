@@ -40,24 +40,26 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
-from scipy import stats as sps
-from statsmodels.stats.power import NormalIndPower, zt_ind_solve_power
-from statsmodels.stats.proportion import proportion_effectsize
 
-from salesnb.aggregate import Window, data_end, summaries
+from salesnb.aggregate import Window, cohort_lags, data_end, immature, summaries
 from salesnb.comparisons import DEFAULT_FUNNEL, DEFAULT_MIN_EVENTS, Data
 from salesnb.engines import as_source
 from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
-from salesnb.stats import Change, Counts, Moments, Proportion, Summary, two_sample
+from salesnb.stats import Change, Summary, two_sample
+from salesnb.stats.did import POWER, mde_for, monthly_effect, months_needed, operating_characteristics
 
 __all__ = ["Initiative", "CheckResult", "read_register", "parse_register", "check", "check_each", "check_all",
            "decide", "register_states", "register_table", "next_cycle", "monthly_series",
            "trend_marks", "active_in", "result_table", "Verdict", "POWER"]
 
 Verdict = Literal["standardise", "adjust", "roll_back", "keep_running", "insufficient_data"]
-POWER = 0.8
+
+
+def _months(p: Period) -> int:
+    return len(pd.period_range(p.start, p.end, freq="M"))
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,10 @@ class CheckResult:
     verdict: Verdict = "insufficient_data"
     reason: str = ""
     next: str = ""
+    design: str = ""
+    false_action_rate: float = math.nan       # simulated: any verdict but keep running at true effect 0
+    standardise_at_zero: float = math.nan     # simulated: "standardise" at true effect 0
+    standardise_at_target: float = math.nan   # simulated: "standardise" at the target effect
 
 
 def _windows(ini: Initiative, as_of: date) -> tuple[Period, Period, bool]:
@@ -234,89 +240,24 @@ def _summary(src: Any, kpi: KPI, period: Period, segment: Mapping[str, str], sta
     return values.get((kpi.name, stage, seg))
 
 
-def _did(tb: Summary, tc: Summary, cb: Summary, cc: Summary, alpha: float) -> tuple[float, float, float, float]:
-    """Difference in differences and its interval and p-value.
-
-    Proportions and means: exactly OLS of y on treated, post and their interaction over the
-    unit rows (a saturated 2×2 design): the interaction is the DiD of the cell means, its
-    variance σ²·Σ1/nᵢ with σ² the pooled within-cell variance on N − 4 degrees of freedom.
-    Counts and sums: per-day rates with Poisson / compound-Poisson variances, normal.
-    """
-    cells = [tc, tb, cc, cb]
-    if all(isinstance(c, Proportion) for c in cells):
-        ns = [c.trials for c in cells]  # type: ignore[union-attr]
-        sums = [c.successes for c in cells]  # type: ignore[union-attr]
-        sqs = sums  # y is 0/1
-    elif all(isinstance(c, Moments) and c.kind == "mean" for c in cells):
-        ns = [c.n for c in cells]  # type: ignore[union-attr]
-        sums = [c.sum for c in cells]  # type: ignore[union-attr]
-        sqs = [c.sum_sq for c in cells]  # type: ignore[union-attr]
-    else:
-        rates, var = [], 0.0
-        for c in cells:
-            if isinstance(c, Counts):
-                rates.append(c.count / c.exposure)
-                var += c.count / c.exposure**2
-            elif isinstance(c, Moments):
-                rates.append(c.sum / c.exposure)
-                var += c.sum_sq / c.exposure**2
-            else:
-                return (math.nan,) * 4
-        days = tc.exposure  # type: ignore[union-attr]
-        d = ((rates[0] - rates[1]) - (rates[2] - rates[3])) * days
-        se = math.sqrt(var) * days
-        if not se:
-            return d, math.nan, math.nan, math.nan
-        z = float(sps.norm.ppf(1 - alpha / 2))
-        return d, d - z * se, d + z * se, float(2 * sps.norm.sf(abs(d) / se))
-    if min(ns) < 1:
-        return (math.nan,) * 4
-    means = [s / n for s, n in zip(sums, ns, strict=True)]
-    d = (means[0] - means[1]) - (means[2] - means[3])
-    ssr = sum(q - n * m * m for q, n, m in zip(sqs, ns, means, strict=True))
-    dof = sum(ns) - 4
-    if dof <= 0:
-        return d, math.nan, math.nan, math.nan
-    se = math.sqrt(max(ssr, 0.0) / dof * sum(1 / n for n in ns))
-    if not se:
-        return d, math.nan, math.nan, math.nan
-    t = float(sps.t.ppf(1 - alpha / 2, dof))
-    return d, d - t * se, d + t * se, float(2 * sps.t.sf(abs(d) / se, dof))
-
-
-def _power(base: Summary, cur: Summary, target_abs: float, alpha: float,
-           check_days: int) -> tuple[float, float]:
-    """(mde, days_needed): the smallest effect detectable at 80% power with the samples in
-    hand, and how many more check days the target change needs.
-
-    statsmodels' power classes: ``NormalIndPower`` on Cohen's h for proportions,
-    ``zt_ind_solve_power`` on Cohen's d (baseline standard deviation) for means. The check
-    window gathers events at its observed daily rate.
-    """
-    n0, n1 = float(base.n), float(cur.n)
-    if n0 < 2 or n1 < 2:
-        return math.nan, math.nan
-    per_day = n1 / max(check_days, 1)
-    ratio = n0 / n1
-    if isinstance(base, Proportion):
-        p0 = base.value
-        h = NormalIndPower().solve_power(effect_size=None, nobs1=n1, alpha=alpha, power=POWER, ratio=ratio)
-        mde = math.sin(math.asin(math.sqrt(p0)) + h / 2) ** 2 - p0
-        target_h = abs(float(proportion_effectsize(min(max(p0 + target_abs, 1e-9), 1 - 1e-9), p0)))
-    elif isinstance(base, Moments) and base.kind == "mean":
-        sd = math.sqrt(base.var) if base.var == base.var else math.nan
-        if not sd:
-            return math.nan, math.nan
-        d = zt_ind_solve_power(effect_size=None, nobs1=n1, alpha=alpha, power=POWER, ratio=ratio)
-        mde, target_h = d * sd, abs(target_abs) / sd
-    else:
-        return math.nan, math.nan
-    if not target_h:
-        return mde, math.nan
-    needed = NormalIndPower().solve_power(effect_size=target_h, nobs1=None, alpha=alpha, power=POWER,
-                                          ratio=n0 / max(n1, 1)) if isinstance(base, Proportion) else \
-        zt_ind_solve_power(effect_size=target_h, nobs1=None, alpha=alpha, power=POWER, ratio=n0 / max(n1, 1))
-    return mde, max(0.0, (float(needed) - n1) / per_day) if per_day else math.nan
+def _monthly(src: Any, kpi: KPI, windows: Sequence[Period], segment: Mapping[str, str], stage: str | None,
+             stages: list[str], end: pd.Timestamp, lags: Mapping[Any, float]) -> tuple[list[float], list[int]]:
+    """The KPI per calendar month of the windows (a month cut to the window), per day for
+    flows; months whose cohort is still converting, or with no events, are NaN."""
+    values, ns = [], []
+    for w in windows:
+        for m in pd.period_range(w.start, w.end, freq="M"):
+            start, stop = max(m.start_time.date(), w.start), min(m.end_time.date(), w.end)
+            part = parse_period(f"{start}..{stop}")
+            s = _summary(src, kpi, part, segment, stage, stages)
+            young = kpi.kind == "proportion" and immature(kpi.name, stage, Window.of(part), end, lags)
+            if s is None or s.n == 0 or young:
+                values.append(math.nan)
+                ns.append(0)
+                continue
+            values.append(s.value / part.days if kpi.is_flow else s.value)
+            ns.append(int(s.n))
+    return values, ns
 
 
 def decide(effect: Change, target_abs: float, good: str, *, alpha: float, status: str,
@@ -324,6 +265,9 @@ def decide(effect: Change, target_abs: float, good: str, *, alpha: float, status
     """The Act verdict and a one-line reason a manager can read."""
     if status == "insufficient_data" or math.isnan(effect.p_value):
         return "insufficient_data", "too few events in the baseline or the check window to judge"
+    if math.isinf(days_needed) and not effect.p_value < alpha:
+        return "keep_running", ("no clear effect, and not reachable at this volume: the baseline months "
+                                "vary too much for any check window to show the target change")
     sign = 1 if good == "up" else -1
     improved, harmed = effect.abs_change * sign > 0, effect.abs_change * sign < 0
     significant = effect.p_value < alpha
@@ -335,7 +279,8 @@ def decide(effect: Change, target_abs: float, good: str, *, alpha: float, status
         return "standardise", "the target is met and the improvement is beyond noise: make it the standard"
     if significant and improved:
         return "adjust", "a real improvement, short of the target: adjust the change and check again"
-    wait = f"about {days_needed:.0f} more days of data" if days_needed == days_needed else "more data"
+    wait = f"about {days_needed:.0f} more days of data" if days_needed == days_needed and days_needed > 0 \
+        else "more data"
     return "keep_running", f"no clear effect yet: the target change needs {wait} to show"
 
 
@@ -347,9 +292,15 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
 
     ``effect`` is the KPI in the segment over the check window minus the baseline window
     (counts and sums per day, scaled to the check window's length), with the interval and
-    p-value of :func:`salesnb.comparisons`'s test for the KPI kind. With a control segment the
-    verdict uses the difference in differences. ``seasonal_effect`` is the same change a
-    year earlier (the same windows shifted back), where the history reaches.
+    p-value of :func:`salesnb.comparisons`'s test for the KPI kind: a description.
+
+    The verdict uses the estimator of :mod:`salesnb.stats.did` on **monthly cells**: the
+    difference in differences against the control segment, or, without one, against the
+    same months a year earlier, or, without that history, pre/post (``design`` says which;
+    ``did_*`` hold its effect, interval and p-value). ``mde`` and ``days_needed`` come from
+    that same estimator (``inf``: not reachable at this volume). ``false_action_rate``,
+    ``standardise_at_zero`` and ``standardise_at_target`` are the verdict rule's simulated
+    operating characteristics. ``seasonal_effect`` is the same change a year earlier.
     """
     src = as_source(data)
     stages = list(funnel_stages or DEFAULT_FUNNEL)
@@ -375,33 +326,60 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
         status = "baseline_overlap"
     elif open_window:
         status = "check_window_open"
-    used = change
-    control_effect = did = did_low = did_high = did_p = math.nan
+    lags = cohort_lags(src, stages) if kpi.kind == "proportion" else {}
+    ts = pd.Timestamp(end) + pd.Timedelta(days=1)
+    treated, n_t = _monthly(src, kpi, [base_p, chk_p], ini.segment, ini.stage, stages, ts, lags)
+    after = np.array([False] * _months(base_p) + [True] * _months(chk_p))
+    control_effect = seasonal = math.nan
+    series, design = np.array(treated, float), "pre/post"
     if ini.control_segment:
+        control, _ = _monthly(src, kpi, [base_p, chk_p], ini.control_segment, ini.stage, stages, ts, lags)
         cb = _summary(src, kpi, base_p, ini.control_segment, ini.stage, stages)
         cc = _summary(src, kpi, chk_p, ini.control_segment, ini.stage, stages)
         if cb is not None and cc is not None:
             control_effect = two_sample(cc, cb, alpha=alpha).abs_change
-            did, did_low, did_high, did_p = _did(tb, tc, cb, cc, alpha)
-            if not math.isnan(did):
-                used = Change(change.current, change.baseline, did, did_low, did_high, did_p)
-    seasonal = math.nan
+        if np.isfinite(control).sum() >= 4:
+            series, design = series - np.array(control, float), f"vs control ({ini.control_label})"
     try:
         ly_b, ly_c = _summary(src, kpi, base_p.last_year(), ini.segment, ini.stage, stages), \
             _summary(src, kpi, chk_p.last_year(), ini.segment, ini.stage, stages)
         if ly_b is not None and ly_c is not None and ly_b.n >= min_events and ly_c.n >= min_events:
             seasonal = two_sample(ly_c, ly_b, alpha=alpha).abs_change
+            if design == "pre/post":
+                # no control segment: the same windows a year earlier are the control
+                year_ago, _ = _monthly(src, kpi, [base_p.last_year(), chk_p.last_year()], ini.segment,
+                                       ini.stage, stages, ts, lags)
+                if len(year_ago) == len(series) and np.isfinite(year_ago).sum() >= 4:
+                    series, design = series - np.array(year_ago, float), "vs the same months a year earlier"
     except ValueError:
         pass
-    mde, days_needed = _power(tb, tc, target_abs, alpha, chk_p.days)
+    est = monthly_effect(series, after, alpha=alpha, design=design)
+    scale = chk_p.days if kpi.is_flow else 1.0  # flows: per day in the cells, the check window in the verdict
+    used = Change(change.current, change.baseline, est.effect * scale, est.ci_low * scale, est.ci_high * scale,
+                  est.p_value, design)
+    did, did_low, did_high, did_p = used.abs_change, used.ci_low, used.ci_high, used.p_value
+    if n_t and sum(1 for v in treated if v == v) < 3:
+        status = "insufficient_data"
+    months = months_needed(est, target_abs / scale, alpha=alpha)
+    mde = mde_for(est, est.months_after, alpha=alpha) * scale
+    days_needed = (math.inf if math.isinf(months) else max(0.0, (months - est.months_after) * 30.44)) \
+        if months == months else math.nan
     verdict, reason = decide(used, target_abs, kpi.good, alpha=alpha, status=status, days_needed=days_needed)
+
+    def rule(effect: float, low: float, p: float) -> str:
+        return decide(Change(0, 0, effect * scale, low * scale, math.nan, p), target_abs, kpi.good, alpha=alpha,
+                      status="ok", days_needed=math.nan)[0]
+
+    oc = operating_characteristics(est, target_abs / scale * (1 if kpi.good == "up" else -1), rule, alpha=alpha)
     if status == "baseline_overlap":
         reason = "the baseline overlaps another initiative on the same KPI and segment: " + reason
     return CheckResult(
         ini.id, ini.kpi, ini.stage, ini.segment_label, change.baseline, change.current, change.abs_change,
         change.rel_change, change.ci_low, change.ci_high, change.p_value, control_effect, did, did_low,
         did_high, did_p, seasonal, mde, target_abs, days_needed if verdict == "keep_running" else 0.0,
-        int(tb.n), int(tc.n), status, verdict, reason)
+        int(tb.n), int(tc.n), status, verdict, reason, design=design,
+        false_action_rate=oc["any_action_at_zero"], standardise_at_zero=oc["standardise_at_zero"],
+        standardise_at_target=oc["standardise_at_target"])
 
 
 def _replace(result: CheckResult, **changes: Any) -> CheckResult:
@@ -547,20 +525,28 @@ def result_table(result: CheckResult, kpi_unit: str) -> pd.DataFrame:
     def level(v: float) -> str:
         return "–" if math.isnan(v) else (f"{v:.1%}" if kpi_unit == "share" else f"{v:,.2f}")
 
+    def share(v: float) -> str:
+        return "–" if v != v else f"{v:.0%}"
+
     rows = [
         ("baseline → check window", f"{level(result.baseline)} → {level(result.current)} "
                                     f"(n = {result.n_baseline:,} → {result.n_check:,})"),
-        ("effect (95% interval)", f"{fmt(result.effect)} ({fmt(result.ci_low)} to {fmt(result.ci_high)}), "
-                                  f"p = {result.p_value:.3g}"),
+        ("before → after, all rows pooled", f"{fmt(result.effect)} ({fmt(result.ci_low)} to {fmt(result.ci_high)}): "
+                                            "a description; months share shocks, so the verdict uses the line below"),
+        ("effect month by month " + (f"({result.design})" if result.design else ""),
+         f"{fmt(result.did_effect)} ({fmt(result.did_ci_low)} to {fmt(result.did_ci_high)}), "
+         f"p = {result.did_p_value:.3g}" if not math.isnan(result.did_effect) else "too few months to judge"),
         ("control segment moved", fmt(result.control_effect)),
-        ("difference in differences", f"{fmt(result.did_effect)} ({fmt(result.did_ci_low)} to "
-                                      f"{fmt(result.did_ci_high)}), p = {result.did_p_value:.3g}"
-                                      if not math.isnan(result.did_effect) else "no control segment"),
         ("same windows a year earlier", fmt(result.seasonal_effect)),
         ("target change", fmt(result.target_change)),
         ("smallest detectable effect (80% power)", fmt(result.mde)),
+        ("how this rule errs (simulated)",
+         f"at no real effect: a verdict other than keep running {share(result.false_action_rate)}, "
+         f"standardise {share(result.standardise_at_zero)}; at exactly the target: standardise "
+         f"{share(result.standardise_at_target)}"),
         ("verdict", f"{result.verdict.replace('_', ' ')}: {result.reason}"),
     ]
     if result.verdict == "keep_running" and result.days_needed == result.days_needed:
-        rows.append(("days still needed", f"about {result.days_needed:,.0f}"))
+        rows.append(("days still needed", "not reachable at this volume" if math.isinf(result.days_needed)
+                     else f"about {result.days_needed:,.0f}"))
     return pd.DataFrame(rows, columns=["check", "finding"])

@@ -155,17 +155,20 @@ def show(ax: plt.Axes) -> None:
     plt.close(fig)  # type: ignore[arg-type]
 
 
-def plot_cycle(survival: pd.DataFrame, won: pd.DataFrame, *, axes: list[plt.Axes] | None = None) -> list[plt.Axes]:
-    """Kaplan–Meier curve of deals still unsigned, and the histogram of days to sign."""
+def plot_cycle(incidence: pd.DataFrame, won: pd.DataFrame, *, axes: list[plt.Axes] | None = None) -> list[plt.Axes]:
+    """Shares of a cohort's deals won and lost over time (cumulative incidence), and the
+    histogram of days to sign."""
     from matplotlib.ticker import PercentFormatter
 
     if axes is None:
         _, grid = plt.subplots(1, 2, figsize=(11, 3.4), constrained_layout=True)
         axes = list(grid)
-    if len(survival):
-        axes[0].step(survival["days"], survival["still_unsigned"], where="post", color="#2c5d8f")
+    if len(incidence):
+        axes[0].step(incidence["days"], incidence["won"], where="post", color="#1b7837", label="won")
+        axes[0].step(incidence["days"], incidence["lost"], where="post", color="#b2182b", label="lost")
+        axes[0].legend(frameon=False, loc="upper left")
     axes[0].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    axes[0].set(title="Deals created in the period still unsigned", xlabel="days since first contact",
+    axes[0].set(title="Deals created in the period: won and lost so far", xlabel="days since first contact",
                 ylabel=None, ylim=(0, 1.02))
     if len(won):
         sns.histplot(won["days"], bins=20, ax=axes[1], color="#2c5d8f")

@@ -1,0 +1,391 @@
+"""Calibration: how often each method raises a false alarm on data where nothing changed,
+and how often it finds a change that is there.
+
+Nulls come from two places, never from the model a test assumes:
+
+- a **realistic generator** (:func:`realistic_trial`): a weekday profile (weekends at 0.5
+  and 0.2, or a shop shut on Saturdays), public holidays, day-to-day overdispersion (a
+  gamma multiplier with a chosen CV, shared by every KPI of the day), heavy-tailed order
+  amounts with a day-level amount shock (one day's orders are alike), between-day shocks
+  on conversion (logit scale) and deal cycles closed in batches;
+- **resampled real days** (:func:`real_day_trials`): two windows whose days are drawn from
+  the real days of the same weekday of one dataset (CDNOW's 18 months, Superstore's four
+  years) within a half-year, so nothing changed between them.
+
+Each trial compares the two windows with the methods :func:`salesnb.compare` uses
+(:func:`salesnb.stats.two_sample` on daily summaries, as the engine builds them), and with
+the row-independent tests for contrast. ``make calibrate`` prints the table; the tests run
+a smaller version. A method is calibrated when its false-alarm rate is at most α + 2 pp.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesnb.stats import (
+    Calendar,
+    Counts,
+    Daily,
+    Moments,
+    Proportion,
+    Sample,
+    Summary,
+    calendar_of,
+    two_sample,
+)
+
+__all__ = ["Scenario", "SCENARIOS", "realistic_trial", "real_days", "real_day_trials", "run_trials",
+           "calibration_table", "KINDS", "pdca_trial", "pdca_table", "anomaly_page", "anomaly_table"]
+
+KINDS = ("orders", "revenue", "average_check", "conversion_rate", "sales_cycle_days")
+WEEKENDS = np.array([1.0, 1.05, 1.1, 1.05, 1.15, 0.5, 0.2])       # Monday first
+SHUT_SATURDAY = np.array([1.1, 1.0, 1.0, 1.05, 0.9, 0.0, 0.4])    # the retailer of issue 9
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One realistic null (or, with ``effect``, a planted change)."""
+
+    name: str
+    day_cv: float = 0.15             # day-to-day multiplier (gamma), shared by the day's KPIs
+    weekday: tuple[float, ...] = tuple(WEEKENDS)
+    holiday_factor: float = 0.3
+    amount_sigma: float = 1.0        # lognormal order amounts: heavy right tail
+    amount_day_sd: float = 0.1       # one day's orders alike
+    conversion_day_sd: float = 0.3   # logit-scale shock per day
+    orders_per_day: float = 60.0
+    leads_per_day: float = 40.0
+    won_per_day: float = 3.0
+    effect: float = 0.0              # relative change planted in the current window
+
+
+SCENARIOS = [
+    Scenario("weekday profile only", day_cv=0.0, amount_day_sd=0.0, conversion_day_sd=0.0),
+    Scenario("weekdays + day CV 0.15", day_cv=0.15),
+    Scenario("weekdays + day CV 0.30", day_cv=0.30, amount_day_sd=0.2, conversion_day_sd=0.5),
+    Scenario("shut Saturdays + CV 0.30", day_cv=0.30, weekday=tuple(SHUT_SATURDAY)),
+]
+RU = calendar_of("RU", years=range(2023, 2028))
+
+
+def _months(rng: np.random.Generator) -> tuple[pd.Period, pd.Period]:
+    m = pd.Period("2024-02", "M") + int(rng.integers(0, 34))
+    return m, m - 1
+
+
+def _days(p: pd.Period) -> np.ndarray:
+    return pd.date_range(p.start_time, p.end_time.normalize(), freq="D").to_numpy().astype("datetime64[D]")
+
+
+def _window(rng: np.random.Generator, s: Scenario, dates: np.ndarray, calendar: Calendar,
+            lift: float) -> dict[str, Summary]:
+    """One window's summaries of every KPI kind, drawn day by day."""
+    wd = (dates.astype("int64") + 3) % 7
+    level = np.asarray(s.weekday)[wd] * np.where(calendar.is_holiday(dates), s.holiday_factor, 1.0)
+    g = rng.gamma(1 / s.day_cv**2, s.day_cv**2, len(dates)) if s.day_cv > 0 else np.ones(len(dates))
+    n = rng.poisson(s.orders_per_day * level * g * lift)
+    day_amount = np.exp(rng.normal(0, s.amount_day_sd, len(dates))) if s.amount_day_sd else np.ones(len(dates))
+    amounts = [np.exp(rng.normal(np.log(50.0), s.amount_sigma, k)) * day_amount[i] * lift
+               for i, k in enumerate(n)]
+    sums = np.array([a.sum() for a in amounts])
+    sq = float(sum((a**2).sum() for a in amounts))
+    leads = rng.poisson(s.leads_per_day * level * g)
+    shock = rng.normal(0, s.conversion_day_sd, len(dates)) if s.conversion_day_sd else np.zeros(len(dates))
+    rate = 0.2 * lift
+    base_logit = math.log(rate / (1 - rate))
+    conv = rng.binomial(leads, 1 / (1 + np.exp(-(base_logit + shock))))
+    won = rng.poisson(s.won_per_day * level)
+    batch = np.exp(rng.normal(0, 0.25 if s.day_cv else 0.0, len(dates)))   # a day's closes alike
+    cycles, clusters = [], []
+    for i, k in enumerate(won):
+        cycles += list(np.round(np.exp(rng.normal(np.log(30 / lift), 0.6, k)) * batch[i]))
+        clusters += [str(dates[i])] * int(k)
+    days = len(dates)
+    orders = Daily(dates, n.astype(float), n.astype(float))
+    money = Daily(dates, sums, n.astype(float))
+    return {
+        "orders": Counts(float(n.sum()), days, orders),
+        "revenue": Moments(float(n.sum()), float(sums.sum()), sq, days, "sum", money),
+        "average_check": Moments(float(n.sum()), float(sums.sum()), sq, days, "mean", money),
+        "conversion_rate": Proportion(float(conv.sum()), float(leads.sum()),
+                                      Daily(dates, conv.astype(float), leads.astype(float))),
+        "sales_cycle_days": Sample(tuple(cycles), tuple(clusters)),
+    }
+
+
+def realistic_trial(rng: np.random.Generator, s: Scenario) -> tuple[dict[str, Summary], dict[str, Summary], Calendar]:
+    """(current, previous) month summaries of one trial; nothing changed unless ``s.effect``."""
+    cur, prev = _months(rng)
+    return (_window(rng, s, _days(cur), RU, 1.0 + s.effect), _window(rng, s, _days(prev), RU, 1.0), RU)
+
+
+def _row_independent(summary: Summary) -> Summary:
+    """The same summary without its daily totals or clusters: the tests that assume
+    independent rows (Poisson, compound Poisson, Welch, binomial, bootstrap over rows)."""
+    if isinstance(summary, Sample):
+        return Sample(summary.values)
+    return type(summary)(**{k: v for k, v in summary.__dict__.items() if k != "daily"})  # type: ignore[arg-type]
+
+
+def run_trials(trials: Iterator[tuple[dict[str, Summary], dict[str, Summary], Calendar]], *,
+               alpha: float = 0.05, kinds: Sequence[str] = KINDS, contrast: bool = True) -> pd.DataFrame:
+    """p < alpha rates per KPI kind over the trials: ``kind``, ``method`` (``salesnb`` or
+    ``row-independent``), ``trials``, ``rate``."""
+    hits: dict[tuple[str, str], list[bool]] = {}
+    for cur, base, cal in trials:
+        for kind in kinds:
+            if kind not in cur:
+                continue
+            r = two_sample(cur[kind], base[kind], alpha=alpha, calendar=cal)
+            hits.setdefault((kind, "salesnb"), []).append(bool(r.p_value < alpha))
+            if contrast:
+                r0 = two_sample(_row_independent(cur[kind]), _row_independent(base[kind]), alpha=alpha)
+                hits.setdefault((kind, "row-independent"), []).append(bool(r0.p_value < alpha))
+    rows = [{"kind": k, "method": m, "trials": len(v), "rate": float(np.mean(v))} for (k, m), v in hits.items()]
+    return pd.DataFrame(rows)
+
+
+# -- real days -------------------------------------------------------------------------------
+
+def real_days(name: str, shared: Path) -> pd.DataFrame:
+    """Daily totals of a real dataset: ``date``, ``orders``, ``revenue``, ``revenue_sq`` (Σ of
+    squared order amounts), and for Superstore
+    ``returned`` (orders later returned). Every calendar day of the span, zeros included."""
+    if name == "cdnow":
+        raw = pd.read_csv(shared / "cdnow_transactions" / "CDNOW_master.txt", sep=r"\s+", header=None,
+                          names=["customer", "date", "cds", "amount"], dtype={"date": str})
+        raw["date"] = pd.to_datetime(raw["date"], format="%Y%m%d")
+        # one purchase record is one order; zero-value records (returns of free items) stay orders
+        raw["sq"] = raw["amount"] ** 2
+        daily = raw.groupby("date").agg(orders=("amount", "size"), revenue=("amount", "sum"), revenue_sq=("sq", "sum"))
+    elif name == "superstore":
+        lines = pd.read_csv(shared / "superstore" / "superstore_orders.csv")
+        ret = set(pd.read_csv(shared / "superstore" / "superstore_returns.csv")["Order ID"])
+        orders = lines.groupby("Order ID").agg(date=("Order Date", "first"), revenue=("Sales", "sum"))
+        orders["returned"] = orders.index.isin(ret).astype(int)
+        orders["date"] = pd.to_datetime(orders["date"])
+        orders["sq"] = orders["revenue"] ** 2
+        daily = orders.groupby("date").agg(orders=("revenue", "size"), revenue=("revenue", "sum"),
+                                           revenue_sq=("sq", "sum"), returned=("returned", "sum"))
+    else:
+        raise ValueError(f"unknown real dataset {name!r}: cdnow or superstore")
+    full = pd.date_range(daily.index.min(), daily.index.max(), freq="D")
+    return daily.reindex(full, fill_value=0).rename_axis("date").reset_index()
+
+
+def real_day_trials(days: pd.DataFrame, rng: np.random.Generator, n: int, *,
+                    block: int = 182) -> Iterator[tuple[dict[str, Summary], dict[str, Summary], Calendar]]:
+    """Two windows (31 and 30 days) drawn from the real days of the same weekday within a
+    random half-year: nothing changed between them, everything else is real."""
+    dates = days["date"].to_numpy().astype("datetime64[D]")
+    wd = (dates.astype("int64") + 3) % 7
+    for _ in range(n):
+        lo = int(rng.integers(0, len(days) - block))
+        pool = np.arange(lo, lo + block)
+        by_wd = {k: pool[wd[pool] == k] for k in range(7)}
+        out = []
+        start = dates[lo]
+        for length, offset in ((31, 30), (30, 0)):
+            window = start + offset + np.arange(length)
+            pick = np.array([rng.choice(by_wd[int(k)]) for k in (window.astype("int64") + 3) % 7])
+            t = days.iloc[pick]
+            o, r = t["orders"].to_numpy(float), t["revenue"].to_numpy(float)
+            sq = float(t["revenue_sq"].sum())
+            summ: dict[str, Summary] = {
+                "orders": Counts(o.sum(), length, Daily(window, o, o)),
+                "revenue": Moments(o.sum(), r.sum(), sq, length, "sum", Daily(window, r, o)),
+                "average_check": Moments(o.sum(), r.sum(), sq, length, "mean", Daily(window, r, o)),
+            }
+            if "returned" in t:
+                ret = t["returned"].to_numpy(float)
+                summ["return_rate"] = Proportion(ret.sum(), o.sum(), Daily(window, ret, o))
+            out.append(summ)
+        yield out[0], out[1], Calendar()
+
+
+def calibration_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 2026,
+                      shared: Path | None = None, scenarios: Sequence[Scenario] = tuple(SCENARIOS),
+                      effect: float = 0.10, progress: Callable[[str], Any] | None = None) -> pd.DataFrame:
+    """False-alarm rates (and power at a planted ``effect``) of the comparison tests.
+
+    Returns ``source``, ``kind``, ``method``, ``trials``, ``false_alarms`` and, for the
+    realistic scenarios, ``power`` (share of trials finding a change of ``effect``).
+    """
+    frames = []
+    for i, s in enumerate(scenarios):
+        if progress:
+            progress(s.name)
+        rng = np.random.default_rng([seed, i])
+        null = run_trials((realistic_trial(rng, s) for _ in range(trials)), alpha=alpha)
+        planted = Scenario(**{**s.__dict__, "effect": effect})
+        power = run_trials((realistic_trial(rng, planted) for _ in range(trials)), alpha=alpha, contrast=False)
+        null = null.merge(power.rename(columns={"rate": "power"}).drop(columns="trials"),
+                          on=["kind", "method"], how="left")
+        frames.append(null.assign(source=s.name))
+    if shared is not None:
+        for j, name in enumerate(("cdnow", "superstore")):
+            if not (shared / {"cdnow": "cdnow_transactions"}.get(name, name)).exists():
+                continue
+            if progress:
+                progress(f"real days: {name}")
+            rng = np.random.default_rng([seed, 100 + j])
+            frames.append(run_trials(real_day_trials(real_days(name, shared), rng, trials), alpha=alpha)
+                          .assign(source=f"{name}: resampled real days"))
+    out = pd.concat(frames, ignore_index=True).rename(columns={"rate": "false_alarms"})
+    return out[["source", "kind", "method", "trials", "false_alarms", *(["power"] if "power" in out else [])]]
+
+
+# -- PDCA verdicts -----------------------------------------------------------------------------
+
+def pdca_trial(rng: np.random.Generator, *, shock_sd: float, persistence: float = 0.5, effect: float = 0.0,
+               months_before: int = 12, months_after: int = 7, per_month: float = 80.0,
+               rate: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stage conversion of a treated and a control region per month: region-month shocks on
+    the logit scale (AR(1) across months with ``persistence``), binomial deals within.
+
+    Returns (treated successes, treated trials, control successes, control trials, after).
+    """
+    months = months_before + months_after
+    after = np.arange(months) >= months_before
+    out = []
+    for treated in (True, False):
+        shock = np.zeros(months)
+        e = rng.normal(0, shock_sd * math.sqrt(1 - persistence**2), months)
+        shock[0] = rng.normal(0, shock_sd)
+        for m in range(1, months):
+            shock[m] = persistence * shock[m - 1] + e[m]
+        n = rng.poisson(per_month, months)
+        p = 1 / (1 + np.exp(-(math.log(rate / (1 - rate)) + shock)))
+        if treated and effect:
+            p = np.where(after, np.clip(p + effect, 0, 1), p)
+        out += [rng.binomial(n, p).astype(float), n.astype(float)]
+    return out[0], out[1], out[2], out[3], after
+
+
+def pdca_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 2026, target: float = 0.10,
+               shocks: Sequence[float] = (0.0, 0.2, 0.3)) -> pd.DataFrame:
+    """False verdicts (standardise, adjust or roll back at no effect) and power (standardise or
+    adjust at an effect of ``target``) of the monthly-cell DiD, against the pooled 2×2 DiD
+    that treats every deal as independent."""
+    from salesnb.pdca import decide
+    from salesnb.stats import Change
+    from salesnb.stats.did import monthly_effect
+
+    def verdict(effect: float, low: float, high: float, p: float) -> str:
+        return decide(Change(0, 0, effect, low, high, p), target, "up", alpha=alpha, status="ok",
+                      days_needed=math.nan)[0]
+
+    rows = []
+    for i, sd in enumerate(shocks):
+        rng = np.random.default_rng([seed, 200 + i])
+        for planted in (0.0, target):
+            acts = {"salesnb": [], "row-independent": []}
+            for _ in range(trials):
+                ts, tn, cs, cn, after = pdca_trial(rng, shock_sd=sd, effect=planted)
+                est = monthly_effect(ts / tn - cs / cn, after, alpha=alpha)
+                acts["salesnb"].append(verdict(est.effect, est.ci_low, est.ci_high, est.p_value))
+                # pooled 2×2: every deal independent (the old check)
+                cells = [(ts[after].sum(), tn[after].sum()), (ts[~after].sum(), tn[~after].sum()),
+                         (cs[after].sum(), cn[after].sum()), (cs[~after].sum(), cn[~after].sum())]
+                p = [a / b for a, b in cells]
+                d = (p[0] - p[1]) - (p[2] - p[3])
+                se = math.sqrt(sum(q * (1 - q) / b for q, (_, b) in zip(p, cells, strict=True)))
+                z = float(sps_norm_ppf(1 - alpha / 2))
+                acts["row-independent"].append(verdict(d, d - z * se, d + z * se, float(2 * sps_norm_sf(abs(d) / se))))
+            for method, v in acts.items():
+                share = float(np.mean([x in ("standardise", "adjust", "roll_back") for x in v])) if planted == 0 \
+                    else float(np.mean([x in ("standardise", "adjust") for x in v]))
+                rows.append({"source": f"region-month shocks sd {sd:.1f} (AR 0.5)", "method": method,
+                             "planted": planted, "trials": trials, "rate": share})
+    t = pd.DataFrame(rows)
+    null = t[t["planted"] == 0].drop(columns="planted").rename(columns={"rate": "false_verdicts"})
+    power = t[t["planted"] > 0].drop(columns=["planted", "trials"]).rename(columns={"rate": "power"})
+    return null.merge(power, on=["source", "method"])
+
+
+def sps_norm_ppf(q: float) -> float:
+    from scipy import stats as sps
+
+    return float(sps.norm.ppf(q))
+
+
+def sps_norm_sf(x: float) -> float:
+    from scipy import stats as sps
+
+    return float(sps.norm.sf(x))
+
+
+# -- anomaly flags -------------------------------------------------------------------------------
+
+def anomaly_page(rng: np.random.Generator, *, day_cv: float = 0.15, drift_sd: float = 0.03,
+                 months: int = 48, tested: int = 24, alpha: float = 0.05) -> bool:
+    """One overview page of unusual-month checks on steady data; True when anything is flagged.
+
+    Eight monthly series over ``months`` months from daily data with the weekday profile,
+    Russian holidays, day-to-day overdispersion, a yearly season (±15%) and a trend (+1% a
+    month); rates with a persistent month-to-month drift (logit AR(1) steps of ``drift_sd``)
+    and month shocks. The last ``tested`` months are checked as
+    :func:`salesnb.feedback.anomalies` does (BH over the page).
+    """
+    from salesnb.stats import bh_qvalues
+    from salesnb.stats.anomaly import month_prediction
+
+    start = pd.Period("2022-11", "M")
+    periods = [start + i for i in range(months)]
+    offsets, month_days = [], []
+    for m in periods:
+        d = _days(m)
+        wd = (d.astype("int64") + 3) % 7
+        lvl = WEEKENDS[wd] * np.where(RU.is_holiday(d), 0.3, 1.0)
+        offsets.append(float(lvl.sum()))
+        month_days.append(lvl)
+    season = [1 + 0.15 * math.sin(2 * math.pi * m.month / 12) for m in periods]
+    trend = [1.01**i for i in range(months)]
+    series: list[tuple[str, np.ndarray, np.ndarray | None]] = []
+    for name, base in (("orders", 60.0), ("new_customers", 8.0)):
+        y = np.array([rng.poisson(base * season[i] * trend[i] * lvl
+                                  * rng.gamma(1 / day_cv**2, day_cv**2, len(lvl))).sum()
+                      for i, lvl in enumerate(month_days)], float)
+        series.append((name, y, None))
+    orders = series[0][1]
+    revenue = np.array([np.exp(rng.normal(np.log(50), 1.0, int(k))).sum() for k in orders])
+    series.append(("revenue", revenue, None))
+    series.append(("average_check", revenue / orders, None))
+    for name, rate, per in (("conversion_rate", 0.2, 1200.0), ("win_rate", 0.35, 90.0), ("return_rate", 0.04, 1800.0)):
+        walk = np.zeros(months)
+        for i in range(1, months):
+            walk[i] = 0.7 * walk[i - 1] + rng.normal(0, drift_sd)
+        n = rng.poisson(per * np.array(season), months).astype(float)
+        p = 1 / (1 + np.exp(-(math.log(rate / (1 - rate)) + walk + rng.normal(0, 0.05, months))))
+        series.append((name, rng.binomial(n.astype(int), p).astype(float), n))
+    cycle = np.array([np.median(np.exp(rng.normal(np.log(40), 0.6, 40))) for _ in range(months)])
+    series.append(("sales_cycle_days", cycle, None))
+    kinds = {"orders": "count", "new_customers": "count", "revenue": "sum", "average_check": "mean",
+             "conversion_rate": "proportion", "win_rate": "proportion", "return_rate": "proportion",
+             "sales_cycle_days": "median"}
+    p_values = []
+    for name, y, n in series:
+        for i in range(months - tested, months):
+            p_values.append(month_prediction(y, kind=kinds[name], index=i, trials=n,
+                                             months=[m.month for m in periods], offset=offsets).p_value)
+    q = bh_qvalues(np.array(p_values))
+    return bool((np.nan_to_num(q, nan=1.0) < alpha).any())
+
+
+def anomaly_table(*, pages: int = 500, seed: int = 2026, alpha: float = 0.05,
+                  settings: Sequence[tuple[float, float]] = ((0.15, 0.0), (0.15, 0.03), (0.3, 0.05))) -> pd.DataFrame:
+    """Share of steady-data pages with any false "unusual month", per (day CV, rate drift)."""
+    rows = []
+    for i, (cv, drift) in enumerate(settings):
+        rng = np.random.default_rng([seed, 300 + i])
+        hits = [anomaly_page(rng, day_cv=cv, drift_sd=drift, alpha=alpha) for _ in range(pages)]
+        rows.append({"source": f"steady pages: day CV {cv:.2f}, rate drift {drift:.2f}", "pages": pages,
+                     "pages_with_false_flag": float(np.mean(hits))})
+    return pd.DataFrame(rows)
