@@ -555,7 +555,7 @@ def data_end(src: Source) -> pd.Timestamp:
     if "data_end" not in src.cache:
         ends = []
         for table, col in (("orders", "ordered_at"), ("leads", "created_at"), ("deals", "created_at"),
-                           ("returns", "returned_at"), ("deal_stages", "entered_at")):
+                           ("deals", "closed_at"), ("returns", "returned_at"), ("deal_stages", "entered_at")):
             if src.has(table):
                 v = collect(src.frame(table).select(nw.col(col).max()))[col].iloc[0]
                 if v is not None and not pd.isna(v):

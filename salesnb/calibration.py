@@ -212,7 +212,8 @@ def real_day_trials(days: pd.DataFrame, rng: np.random.Generator, n: int, *,
 
 def calibration_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 2026,
                       shared: Path | None = None, scenarios: Sequence[Scenario] = tuple(SCENARIOS),
-                      effect: float = 0.10, progress: Callable[[str], Any] | None = None) -> pd.DataFrame:
+                      effect: float = 0.10, power: bool = True,
+                      progress: Callable[[str], Any] | None = None) -> pd.DataFrame:
     """False-alarm rates (and power at a planted ``effect``) of the comparison tests.
 
     Returns ``source``, ``kind``, ``method``, ``trials``, ``false_alarms`` and, for the
@@ -224,10 +225,11 @@ def calibration_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 202
             progress(s.name)
         rng = np.random.default_rng([seed, i])
         null = run_trials((realistic_trial(rng, s) for _ in range(trials)), alpha=alpha)
-        planted = Scenario(**{**s.__dict__, "effect": effect})
-        power = run_trials((realistic_trial(rng, planted) for _ in range(trials)), alpha=alpha, contrast=False)
-        null = null.merge(power.rename(columns={"rate": "power"}).drop(columns="trials"),
-                          on=["kind", "method"], how="left")
+        if power:
+            planted = Scenario(**{**s.__dict__, "effect": effect})
+            found = run_trials((realistic_trial(rng, planted) for _ in range(trials)), alpha=alpha, contrast=False)
+            null = null.merge(found.rename(columns={"rate": "power"}).drop(columns="trials"),
+                              on=["kind", "method"], how="left")
         frames.append(null.assign(source=s.name))
     if shared is not None:
         for j, name in enumerate(("cdnow", "superstore")):
@@ -246,14 +248,16 @@ def calibration_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 202
 
 def pdca_trial(rng: np.random.Generator, *, shock_sd: float, persistence: float = 0.5, effect: float = 0.0,
                months_before: int = 12, months_after: int = 7, per_month: float = 80.0,
-               rate: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               rate: float = 0.5, history: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stage conversion of a treated and a control region per month: region-month shocks on
     the logit scale (AR(1) across months with ``persistence``), binomial deals within.
 
-    Returns (treated successes, treated trials, control successes, control trials, after).
+    Returns (treated successes, treated trials, control successes, control trials, after);
+    with ``history``, that many earlier months come first (``after`` is then None for them:
+    the caller splits them off).
     """
-    months = months_before + months_after
-    after = np.arange(months) >= months_before
+    months = history + months_before + months_after
+    after = np.arange(months) >= history + months_before
     out = []
     for treated in (True, False):
         shock = np.zeros(months)
@@ -270,7 +274,7 @@ def pdca_trial(rng: np.random.Generator, *, shock_sd: float, persistence: float 
 
 
 def pdca_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 2026, target: float = 0.10,
-               shocks: Sequence[float] = (0.0, 0.2, 0.3)) -> pd.DataFrame:
+               shocks: Sequence[float] = (0.0, 0.2, 0.3), history: int = 12) -> pd.DataFrame:
     """False verdicts (standardise, adjust or roll back at no effect) and power (standardise or
     adjust at an effect of ``target``) of the monthly-cell DiD, against the pooled 2×2 DiD
     that treats every deal as independent."""
@@ -288,8 +292,10 @@ def pdca_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 2026, targ
         for planted in (0.0, target):
             acts = {"salesnb": [], "row-independent": []}
             for _ in range(trials):
-                ts, tn, cs, cn, after = pdca_trial(rng, shock_sd=sd, effect=planted)
-                est = monthly_effect(ts / tn - cs / cn, after, alpha=alpha)
+                ts, tn, cs, cn, after = pdca_trial(rng, shock_sd=sd, effect=planted, history=history)
+                diff = ts / tn - cs / cn
+                est = monthly_effect(diff[history:], after[history:], alpha=alpha, history=diff[:history])
+                ts, tn, cs, cn, after = ts[history:], tn[history:], cs[history:], cn[history:], after[history:]
                 acts["salesnb"].append(verdict(est.effect, est.ci_low, est.ci_high, est.p_value))
                 # pooled 2×2: every deal independent (the old check)
                 cells = [(ts[after].sum(), tn[after].sum()), (ts[~after].sum(), tn[~after].sum()),
@@ -325,7 +331,7 @@ def sps_norm_sf(x: float) -> float:
 # -- anomaly flags -------------------------------------------------------------------------------
 
 def anomaly_page(rng: np.random.Generator, *, day_cv: float = 0.15, drift_sd: float = 0.03,
-                 months: int = 48, tested: int = 24, alpha: float = 0.05) -> bool:
+                 months: int = 48, tested: int = 24, alpha: float = 0.03) -> bool:
     """One overview page of unusual-month checks on steady data; True when anything is flagged.
 
     Eight monthly series over ``months`` months from daily data with the weekday profile,
@@ -379,7 +385,7 @@ def anomaly_page(rng: np.random.Generator, *, day_cv: float = 0.15, drift_sd: fl
     return bool((np.nan_to_num(q, nan=1.0) < alpha).any())
 
 
-def anomaly_table(*, pages: int = 500, seed: int = 2026, alpha: float = 0.05,
+def anomaly_table(*, pages: int = 500, seed: int = 2026, alpha: float = 0.03,
                   settings: Sequence[tuple[float, float]] = ((0.15, 0.0), (0.15, 0.03), (0.3, 0.05))) -> pd.DataFrame:
     """Share of steady-data pages with any false "unusual month", per (day CV, rate drift)."""
     rows = []

@@ -188,9 +188,12 @@ def style_scorecard(df: pd.DataFrame) -> Styler:
 
 def definitions(custom_kpis: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Every KPI's definition as printed in the reports' KPI list."""
-    test = {"sum": "compound-Poisson z on Σx, Σx² (per day)", "count": "Poisson rate test (per day)",
-            "proportion": "two-proportion test, Newcombe interval", "mean": "Welch t-test",
-            "median": "bootstrap (2,000 resamples, fixed seed)", "ratio": "delta method",
+    test = {"sum": "daily totals: quasi-Poisson / negative binomial with weekday and holiday terms",
+            "count": "daily totals: quasi-Poisson / negative binomial with weekday and holiday terms",
+            "proportion": "Agresti–Caffo test, Newcombe interval, widened for between-day variation",
+            "mean": "ratio of daily totals, days as clusters (jackknife)",
+            "median": "bootstrap over days (2,000 resamples, fixed seed)",
+            "ratio": "ratio of daily totals, days as clusters (jackknife)",
             "snapshot": "not tested"}
     return pd.DataFrame([{"KPI": k.label, "name": k.name, "formula": k.formula, "population": k.population,
                           "good": "higher" if k.good == "up" else "lower", "test": test[k.kind]}

@@ -332,14 +332,21 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
     after = np.array([False] * _months(base_p) + [True] * _months(chk_p))
     control_effect = seasonal = math.nan
     series, design = np.array(treated, float), "pre/post"
+    # up to two years before the baseline: they only teach how alike neighbouring months are
+    early = parse_period(f"{(pd.Timestamp(base_p.start) - pd.DateOffset(months=24)).date()}.."
+                         f"{(pd.Timestamp(base_p.start) - pd.Timedelta(days=1)).date()}")
+    history = np.array(_monthly(src, kpi, [early], ini.segment, ini.stage, stages, ts, lags)[0], float)
     if ini.control_segment:
         control, _ = _monthly(src, kpi, [base_p, chk_p], ini.control_segment, ini.stage, stages, ts, lags)
+        early_control = np.array(_monthly(src, kpi, [early], ini.control_segment, ini.stage, stages, ts, lags)[0],
+                                 float)
         cb = _summary(src, kpi, base_p, ini.control_segment, ini.stage, stages)
         cc = _summary(src, kpi, chk_p, ini.control_segment, ini.stage, stages)
         if cb is not None and cc is not None:
             control_effect = two_sample(cc, cb, alpha=alpha).abs_change
         if np.isfinite(control).sum() >= 4:
             series, design = series - np.array(control, float), f"vs control ({ini.control_label})"
+            history = history - early_control
     try:
         ly_b, ly_c = _summary(src, kpi, base_p.last_year(), ini.segment, ini.stage, stages), \
             _summary(src, kpi, chk_p.last_year(), ini.segment, ini.stage, stages)
@@ -351,9 +358,10 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
                                        ini.stage, stages, ts, lags)
                 if len(year_ago) == len(series) and np.isfinite(year_ago).sum() >= 4:
                     series, design = series - np.array(year_ago, float), "vs the same months a year earlier"
+                    history = history[12:] - history[:-12] if len(history) > 12 else history[:0]
     except ValueError:
         pass
-    est = monthly_effect(series, after, alpha=alpha, design=design)
+    est = monthly_effect(series, after, alpha=alpha, design=design, history=history)
     scale = chk_p.days if kpi.is_flow else 1.0  # flows: per day in the cells, the check window in the verdict
     used = Change(change.current, change.baseline, est.effect * scale, est.ci_low * scale, est.ci_high * scale,
                   est.p_value, design)

@@ -7,13 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
-from statsmodels.duration.survfunc import SurvfuncRight
 from statsmodels.stats import proportion as smp  # module aliases: pytest would collect test_*
-from statsmodels.stats import rates as smr
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 import salesnb
+from tests.conftest import SHARED_DATA
 from salesnb import compare, reasons, revenue_drivers, sales_cycle
 
 OCT, SEP = ("2026-10-01", "2026-11-01"), ("2026-09-01", "2026-10-01")
@@ -25,7 +24,7 @@ def _in(s: pd.Series, window: tuple[str, str]) -> pd.Series:
 
 @pytest.fixture(scope="module")
 def vs_previous(demo: salesnb.SalesData) -> pd.DataFrame:
-    return compare(demo, "2026-10", against="previous").set_index(["kpi", "stage"], drop=False)
+    return compare(demo, "2026-10", against="previous", holidays="RU").set_index(["kpi", "stage"], drop=False)
 
 
 def _row(table: pd.DataFrame, kpi: str, stage: str | None = None) -> pd.Series:
@@ -39,52 +38,121 @@ def _done(demo: salesnb.SalesData, window: tuple[str, str]) -> pd.DataFrame:
     return o[_in(o["ordered_at"], window) & (o["status"] != "cancelled")]
 
 
-def test_average_check_is_welch_on_raw_orders(demo: salesnb.SalesData, vs_previous: pd.DataFrame) -> None:
-    x1, x0 = _done(demo, OCT)["amount"], _done(demo, SEP)["amount"]
+def _daily(rows: pd.DataFrame, date_col: str, window: tuple[str, str], value: str | None = None) -> pd.DataFrame:
+    """Every day of the window with the rows' count (or the sum of ``value``) that day: pandas."""
+    days = pd.date_range(window[0], pd.Timestamp(window[1]) - pd.Timedelta(days=1), freq="D")
+    g = rows.groupby(rows[date_col].dt.normalize())
+    y = (g[value].sum() if value else g.size()).reindex(days, fill_value=0)
+    n = g.size().reindex(days, fill_value=0)
+    return pd.DataFrame({"day": days, "y": y.to_numpy(float), "n": n.to_numpy(float)})
+
+
+def _glm_reference(cur: pd.DataFrame, base: pd.DataFrame, unit: float = 1.0, count: bool = True) -> tuple[float, float]:
+    """(rate ratio, p) by the statsmodels formula API: Poisson fit, κ by moments, negative
+    binomial refit, Pearson φ, t reference — on daily totals with weekday and RU holiday terms."""
+    import holidays
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    f = pd.concat([cur.assign(cur=1), base.assign(cur=0)], ignore_index=True)
+    ru = holidays.country_holidays("RU", years=[2025, 2026])
+    f["holiday"] = f["day"].dt.date.isin(list(ru)).astype(int)
+    f["weekday"] = np.where(f["holiday"] == 1, -1, f["day"].dt.day_of_week)  # a holiday is its own day
+    f["y"] = f["y"] / unit
+    formula = "y ~ cur + C(weekday)"
+    poisson = smf.glm(formula, f, family=sm.families.Poisson()).fit()
+    mu, df = poisson.fittedvalues, poisson.df_resid
+    kappa = max(0.0, (((f["y"] - mu) ** 2 - mu) / mu**2).sum() / df)
+    nb = smf.glm(formula, f, family=sm.families.NegativeBinomial(alpha=kappa)).fit()
+    phi = nb.pearson_chi2 / nb.df_resid
+    phi = max(phi, 1.0) if count else phi
+    t = nb.params["cur"] / (nb.bse["cur"] * np.sqrt(phi))
+    return float(np.exp(nb.params["cur"])), float(2 * sps.t.sf(abs(t), nb.df_resid))
+
+
+def test_orders_on_daily_totals_with_the_calendar(demo: salesnb.SalesData, vs_previous: pd.DataFrame) -> None:
+    cur, base = _daily(_done(demo, OCT), "ordered_at", OCT), _daily(_done(demo, SEP), "ordered_at", SEP)
+    ratio, p = _glm_reference(cur, base)
+    row = _row(vs_previous, "orders")
+    assert row["p_value"] == pytest.approx(p, rel=1e-6)
+    assert row["current"] == cur["y"].sum()
+    # the baseline is September's rate on October's calendar: current ÷ rate ratio
+    assert row["baseline"] == pytest.approx(cur["y"].sum() / ratio, rel=1e-6)
+    assert "days vary" in row["note"] and "31-day calendar" in row["note"]
+
+
+def test_revenue_on_daily_totals_in_order_units(demo: salesnb.SalesData, vs_previous: pd.DataFrame) -> None:
+    cur = _daily(_done(demo, OCT), "ordered_at", OCT, "amount")
+    base = _daily(_done(demo, SEP), "ordered_at", SEP, "amount")
+    unit = (cur["y"].sum() + base["y"].sum()) / (cur["n"].sum() + base["n"].sum())  # mean order amount
+    ratio, p = _glm_reference(cur, base, unit=unit, count=False)
+    row = _row(vs_previous, "revenue")
+    assert row["p_value"] == pytest.approx(p, rel=1e-6)
+    assert row["abs_change"] == pytest.approx(cur["y"].sum() * (1 - 1 / ratio), rel=1e-6)
+
+
+def test_a_month_with_an_extra_weekend_is_no_drop() -> None:
+    # the same shop, the same weekday rates: 100 orders a weekday, 20 on weekend days
+    from salesnb.stats import Counts, Daily, two_sample
+    days = np.datetime64("2026-05-01") + np.arange(61)
+    y = np.where((days.astype("int64") + 3) % 7 >= 5, 20.0, 100.0)
+    may, june = Daily(days[:31], y[:31], y[:31]), Daily(days[31:], y[31:], y[31:])
+    r = two_sample(Counts(y[31:].sum(), 30, june), Counts(y[:31].sum(), 31, may))
+    per_day = y[31:].sum() - y[:31].sum() * 30 / 31  # what a per-calendar-day scaling reads as a change
+    assert abs(per_day) > 50
+    assert r.abs_change == pytest.approx(0.0, abs=1e-6) and r.p_value == pytest.approx(1.0)
+
+
+def _jackknife(cur: pd.DataFrame) -> tuple[float, float, int]:
+    d = cur[cur["n"] > 0]
+    x, n = d["y"].to_numpy(), d["n"].to_numpy()
+    loo = (x.sum() - x) / (n.sum() - n)
+    g = len(d)
+    return x.sum() / n.sum(), (g - 1) / g * ((loo - loo.mean()) ** 2).sum(), g
+
+
+def test_average_check_has_days_as_clusters(demo: salesnb.SalesData, vs_previous: pd.DataFrame) -> None:
+    cur = _daily(_done(demo, OCT), "ordered_at", OCT, "amount")
+    base = _daily(_done(demo, SEP), "ordered_at", SEP, "amount")
+    (r1, v1, g1), (r0, v0, g0) = _jackknife(cur), _jackknife(base)
+    se = np.sqrt(v1 + v0)
+    df = (v1 + v0) ** 2 / (v1**2 / (g1 - 1) + v0**2 / (g0 - 1))
     row = _row(vs_previous, "average_check")
-    assert row["p_value"] == pytest.approx(sps.ttest_ind(x1, x0, equal_var=False).pvalue, rel=1e-9)
-    low, high = CompareMeans(DescrStatsW(x1), DescrStatsW(x0)).tconfint_diff(usevar="unequal")
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), rel=1e-9)
-    assert row["abs_change"] == pytest.approx(x1.mean() - x0.mean())
+    assert row["abs_change"] == pytest.approx(r1 - r0)
+    assert row["p_value"] == pytest.approx(2 * sps.t.sf(abs(r1 - r0) / se, df), rel=1e-9)
+    t = sps.t.ppf(0.975, df)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((r1 - r0 - t * se, r1 - r0 + t * se), rel=1e-9)
+    # one day's orders are alike: the interval is wider than Welch's over independent orders
+    welch = CompareMeans(DescrStatsW(_done(demo, OCT)["amount"]), DescrStatsW(_done(demo, SEP)["amount"]))
+    low, high = welch.tconfint_diff(usevar="unequal")
+    assert row["ci_high"] - row["ci_low"] > high - low
 
 
-def test_win_rate_is_the_statsmodels_proportion_test(demo: salesnb.SalesData,
-                                                     vs_previous: pd.DataFrame) -> None:
+def test_win_rate_allows_for_days_that_differ(demo: salesnb.SalesData, vs_previous: pd.DataFrame) -> None:
     d = demo["deals"]
 
-    def counts(window: tuple[str, str]) -> tuple[int, int]:
+    def daily(window: tuple[str, str]) -> pd.DataFrame:
         closed = d[_in(d["closed_at"], window) & d["outcome"].isin(["won", "lost"])]
-        return int((closed["outcome"] == "won").sum()), len(closed)
+        return _daily(closed.assign(won=(closed["outcome"] == "won").astype(float)), "closed_at", window, "won")
 
-    (w1, n1), (w0, n0) = counts(OCT), counts(SEP)
+    cur, base = daily(OCT), daily(SEP)
+    w1, n1, w0, n0 = cur["y"].sum(), cur["n"].sum(), base["y"].sum(), base["n"].sum()
+    (p1, v1, g1), (p0, v0, g0) = _jackknife(cur), _jackknife(base)
+    binom = p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0
+    phi = max(1.0, (v1 + v0) / binom)
     row = _row(vs_previous, "win_rate")
-    assert row["p_value"] == pytest.approx(smp.test_proportions_2indep(w1, n1, w0, n0).pvalue)
+    test = smp.test_proportions_2indep(w1, n1, w0, n0)
+    if phi == 1.0:
+        assert row["p_value"] == pytest.approx(test.pvalue)
+    else:
+        df = int((v1 + v0) ** 2 / (v1**2 / (g1 - 1) + v0**2 / (g0 - 1)))
+        assert row["p_value"] == pytest.approx(2 * sps.t.sf(abs(test.statistic) / np.sqrt(phi), df), rel=1e-9)
+        assert f"{phi:.1f}× chance" in row["note"]
     low, high = smp.confint_proportions_2indep(w1, n1, w0, n0)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
+    assert row["ci_low"] <= low and row["ci_high"] >= high  # never narrower than Newcombe's
 
 
-def test_orders_are_the_statsmodels_poisson_test(demo: salesnb.SalesData, vs_previous: pd.DataFrame) -> None:
-    c1, c0 = len(_done(demo, OCT)), len(_done(demo, SEP))
-    row = _row(vs_previous, "orders")
-    assert row["p_value"] == pytest.approx(smr.test_poisson_2indep(c1, 31, c0, 30).pvalue)
-    ratio_low, ratio_high = smr.confint_poisson_2indep(c1, 31, c0, 30)
-    scaled = c0 * 31 / 30  # September's count at October's length
-    assert row["baseline"] == pytest.approx(scaled)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((scaled * (ratio_low - 1), scaled * (ratio_high - 1)))
-    assert row["note"] == "baseline scaled from 30 to 31 days"
-
-
-def test_revenue_is_the_compound_poisson_z(demo: salesnb.SalesData, vs_previous: pd.DataFrame) -> None:
-    x1, x0 = _done(demo, OCT)["amount"], _done(demo, SEP)["amount"]
-    d = x1.sum() / 31 - x0.sum() / 30
-    se = np.sqrt((x1**2).sum() / 31**2 + (x0**2).sum() / 30**2)
-    row = _row(vs_previous, "revenue")
-    assert row["p_value"] == pytest.approx(2 * sps.norm.sf(abs(d) / se))
-    assert row["ci_low"] == pytest.approx((d - 1.959963984540054 * se) * 31)
-    assert row["abs_change"] == pytest.approx(x1.sum() - x0.sum() * 31 / 30)
-
-
-def test_sales_cycle_median_bootstrap(demo: salesnb.SalesData) -> None:
+def test_sales_cycle_median_bootstrap_over_days(demo: salesnb.SalesData) -> None:
     d = demo["deals"]
 
     def days(window: tuple[str, str]) -> np.ndarray:
@@ -94,15 +162,21 @@ def test_sales_cycle_median_bootstrap(demo: salesnb.SalesData) -> None:
     x1, x0 = days(("2026-07-01", "2026-10-01")), days(("2026-04-01", "2026-07-01"))
     row = _row(compare(demo, "2026-Q3", kpis=["sales_cycle_days"]), "sales_cycle_days")
     assert row["abs_change"] == np.median(x1) - np.median(x0)
+    assert row["ci_low"] <= row["abs_change"] <= row["ci_high"]
+    assert row["note"] == "bootstrap over closing days"
 
-    def stat(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.median(a, axis=axis) - np.median(b, axis=axis)
 
-    boot = sps.bootstrap((x1, x0), stat, n_resamples=2000, method="percentile", vectorized=True,
-                         rng=np.random.default_rng(20261031))
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(boot.confidence_interval))
-    dist = boot.bootstrap_distribution
-    assert row["p_value"] == pytest.approx(min(1, 2 * min((dist <= 0).mean(), (dist >= 0).mean())))
+def test_clustered_bootstrap_is_wider_when_days_are_alike() -> None:
+    from salesnb.stats import Sample, two_sample
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(40, 10, 30), rng.normal(40, 10, 30)
+    # every value five times on its day: 150 rows that carry 30 days' information
+    flat = two_sample(Sample(tuple(np.repeat(a, 5))), Sample(tuple(np.repeat(b, 5))))
+    days = two_sample(Sample(tuple(np.repeat(a, 5)), tuple(np.repeat(np.arange(30), 5))),
+                      Sample(tuple(np.repeat(b, 5)), tuple(np.repeat(np.arange(30), 5))))
+    assert days.abs_change == flat.abs_change == pytest.approx(np.median(a) - np.median(b))
+    ratio = (days.ci_high - days.ci_low) / (flat.ci_high - flat.ci_low)
+    assert 1.6 < ratio < 3.2  # about √5
 
 
 def test_q_values_are_benjamini_hochberg(vs_previous: pd.DataFrame) -> None:
@@ -133,7 +207,9 @@ def test_gate_incomplete_period_compares_to_date(demo: salesnb.SalesData) -> Non
     c = compare(demo, "2026-10", kpis=["revenue"], as_of="2026-10-15").iloc[0]
     assert c["status"] == "incomplete_period" and not c["significant"]
     assert c["current"] == pytest.approx(_done(demo, ("2026-10-01", "2026-10-16"))["amount"].sum())
-    assert c["baseline"] == pytest.approx(_done(demo, ("2026-09-01", "2026-09-16"))["amount"].sum())
+    # September 1–15 on October 1–15's calendar: within a tenth of its raw total
+    raw = _done(demo, ("2026-09-01", "2026-09-16"))["amount"].sum()
+    assert c["baseline"] == pytest.approx(raw, rel=0.1) and c["baseline"] != pytest.approx(raw, rel=1e-6)
     assert "compared to date" in c["note"]
 
 
@@ -144,13 +220,15 @@ def test_gate_missing_table(demo: salesnb.SalesData) -> None:
     assert c.loc["orders", "status"] == "ok"
 
 
-def test_against_target(demo: salesnb.SalesData) -> None:
+def test_against_target_is_attainment(demo: salesnb.SalesData) -> None:
     t = demo["targets"]
     c = compare(demo, "2026-10", against="target", kpis=["revenue", "conversion_rate"]).set_index("kpi")
     target = t[(t["period"] == "2026-10") & (t["kpi"] == "revenue") & t["segment_column"].isna()]["value"].iloc[0]
+    actual = _done(demo, OCT)["amount"].sum()
     assert c.loc["revenue", "baseline"] == target
-    assert c.loc["revenue", "abs_change"] == pytest.approx(_done(demo, OCT)["amount"].sum() - target)
-    assert c.loc["revenue", "status"] == "ok"
+    assert c.loc["revenue", "rel_change"] == pytest.approx(actual / target - 1)
+    assert np.isnan(c.loc["revenue", "p_value"]) and not c["significant"].any()  # no test against a manager's number
+    assert c.loc["revenue", "note"] == f"{actual / target:.0%} of target"
     # a quarter's revenue target is the sum of its months' targets
     q = compare(demo, "2026-Q3", against="target", kpis=["revenue"]).iloc[0]
     months = t[t["period"].isin(["2026-07", "2026-08", "2026-09"]) & (t["kpi"] == "revenue")
@@ -159,6 +237,22 @@ def test_against_target(demo: salesnb.SalesData) -> None:
     by = compare(demo, "2026-10", against="target", kpis=["revenue", "orders"], by="region")
     assert (by.loc[by["kpi"] == "orders", "status"] == "no_target").all()
     assert (by.loc[by["kpi"] == "revenue", "status"] == "ok").all()
+
+
+def test_open_period_target_prorated_by_the_weekday_profile(demo: salesnb.SalesData) -> None:
+    t = demo["targets"]
+    target = t[(t["period"] == "2026-10") & (t["kpi"] == "orders") & t["segment_column"].isna()]["value"].iloc[0]
+    c = compare(demo, "2026-10", against="target", kpis=["orders"], as_of="2026-10-15").iloc[0]
+    # by hand: mean orders per weekday over the 364 days before October, summed over Oct 1–15
+    o = demo["orders"]
+    year = o[_in(o["ordered_at"], ("2025-10-02", "2026-10-01"))]
+    per_day = year.groupby(year["ordered_at"].dt.normalize()).size().reindex(
+        pd.date_range("2025-10-02", "2026-09-30"), fill_value=0)
+    weights = per_day.groupby(per_day.index.day_of_week).mean()
+    october = pd.date_range("2026-10-01", "2026-10-31")
+    share = weights[october[:15].day_of_week].sum() / weights[october.day_of_week].sum()
+    assert c["baseline"] == pytest.approx(target * share)
+    assert "prorated" in c["note"]
 
 
 def test_revenue_driver_split_is_exact(demo: salesnb.SalesData) -> None:
@@ -192,84 +286,77 @@ def test_reasons(demo: salesnb.SalesData) -> None:
     assert lost["count"].sum() == (_in(d["closed_at"], OCT) & (d["outcome"] == "lost")).sum()
 
 
-def test_sales_cycle_table_and_kaplan_meier(demo: salesnb.SalesData) -> None:
+def test_sales_cycle_table_and_win_incidence(demo: salesnb.SalesData) -> None:
+    from statsmodels.duration.survfunc import CumIncidenceRight
+
     t = sales_cycle(demo, "2026-Q2").iloc[0]
     d = demo["deals"]
     won = d[_in(d["closed_at"], ("2026-04-01", "2026-07-01")) & (d["outcome"] == "won")]
     days = (won["closed_at"].dt.normalize() - won["created_at"].dt.normalize()).dt.days
     assert (t["median"], t["mean"], t["won"]) == (np.median(days), pytest.approx(days.mean()), len(won))
     assert t["p90"] == pytest.approx(np.percentile(days, 90))
-    created = d[_in(d["created_at"], ("2026-04-01", "2026-07-01")) & d["outcome"].isin(["won", "open"])]
+    created = d[_in(d["created_at"], ("2026-04-01", "2026-07-01"))]
     end = pd.Timestamp("2026-10-31")
-    time = np.where(created["outcome"] == "won",
-                    (created["closed_at"].dt.normalize() - created["created_at"].dt.normalize()).dt.days,
-                    (end - created["created_at"].dt.normalize()).dt.days)
-    km = SurvfuncRight(time.astype(float), (created["outcome"] == "won").astype(int).to_numpy())
-    assert t["km_median"] == km.quantile(0.5)
+    closed = created["outcome"].isin(["won", "lost"])
+    time = np.where(closed, (created["closed_at"].dt.normalize() - created["created_at"].dt.normalize()).dt.days,
+                    (end - created["created_at"].dt.normalize()).dt.days).astype(float)
+    status = np.select([created["outcome"] == "won", created["outcome"] == "lost"], [1, 2], 0)
+    cif = CumIncidenceRight(time, status)
+    at = lambda day: cif.cinc[0][np.searchsorted(cif.times, day, side="right") - 1]  # noqa: E731
+    assert (t["won_30"], t["won_60"], t["won_90"]) == pytest.approx((at(30), at(60), at(90)))
+    assert t["followed_days"] == 123 and t["created"] == len(created)
+    # a cohort not followed for 90 days yet has no 90-day share, and no winners' median
+    young = sales_cycle(demo, "2026-09").iloc[0]
+    assert np.isnan(young["won_90"]) and np.isnan(young["cohort_median"]) and not np.isnan(young["won_30"])
 
 
-def test_kaplan_meier_by_hand() -> None:
-    # 4 deals: won after 2 and 4 days, one open (censored) at 3 days, one won after 6 days.
-    # KM: S(2)=3/4, S(4)=3/4·1/2=3/8 < 0.5 → median 4
-    deals = pd.DataFrame({"deal_id": list("abcd"), "outcome": ["won", "won", "open", "won"],
-                          "created_at": pd.to_datetime(["2026-10-01", "2026-10-01", "2026-10-28", "2026-10-02"]),
-                          "closed_at": pd.to_datetime(["2026-10-03", "2026-10-05", None, "2026-10-08"])})
-    t = sales_cycle(salesnb.SalesData({"deals": deals}), "2026-10", as_of="2026-10-31").iloc[0]
-    assert t["km_median"] == 4.0
-    assert t["median"] == 4.0 and t["still_open"] == 1
+def test_win_incidence_by_hand() -> None:
+    # 6 deals created on 1 August: won after 2, 4 and 6 days, lost after 5 and 8, one still open
+    # when the data ends (8 days). Aalen–Johansen, S the share not yet closed:
+    # day 2: 6 at risk, a win: won 1/6, S 5/6; day 4: 5 at risk, won + (5/6)/5 = 1/3, S 2/3;
+    # day 5: 4 at risk, lost (2/3)/4 = 1/6, S 1/2; day 6: 3 at risk, won + (1/2)/3 = 1/2, S 1/3;
+    # day 8: 2 at risk, lost + (1/3)/2 = 1/3.
+    deals = pd.DataFrame({"deal_id": list("abcdef"), "outcome": ["won", "open", "won", "lost", "won", "lost"],
+                          "created_at": pd.to_datetime(["2026-08-01"] * 6),
+                          "closed_at": pd.to_datetime(["2026-08-03", None, "2026-08-05", "2026-08-06",
+                                                       "2026-08-07", "2026-08-09"])})
+    from salesnb.funnel import cycle_incidence
+    data = salesnb.SalesData({"deals": deals})
+    curve = cycle_incidence(data, "2026-08").set_index("days")
+    assert curve.loc[4.0, "won"] == pytest.approx(1 / 3)
+    assert curve.loc[6.0, "won"] == pytest.approx(0.5)
+    assert curve["lost"].iloc[-1] == pytest.approx(1 / 3)
+    # Kaplan–Meier on time to win that drops lost deals would read 1 − (5/6)(3/4)(1/2) = 69% won by day 6
+    t = sales_cycle(data, "2026-08", as_of="2026-11-30").iloc[0]
+    assert t["won_30"] == pytest.approx(0.5) and t["still_open"] == 1
 
 
-def _null_company(seed: int) -> salesnb.SalesData:
-    """Two months with identical daily rates per owner: every change is noise."""
-    rng = np.random.default_rng(seed)
-    owners = [f"rep{i:03d}" for i in range(120)]
-    days = pd.date_range("2026-09-01", "2026-10-31", freq="D")
-    orders, leads, deals = [], [], []
-    for owner in owners:
-        n = rng.poisson(3.0, size=len(days))
-        for day, k in zip(days, n, strict=True):
-            for _ in range(k):
-                orders.append((owner, day + pd.Timedelta(minutes=int(rng.integers(600))),
-                               float(rng.lognormal(4.5, 0.6))))
-        m = rng.poisson(1.5, size=len(days))
-        for day, k in zip(days, m, strict=True):
-            for _ in range(k):
-                leads.append((owner, day, day + pd.Timedelta(days=1) if rng.random() < 0.2 else None))
-                if rng.random() < 0.5:
-                    deals.append((owner, day - pd.Timedelta(days=20), day,
-                                  "won" if rng.random() < 0.3 else "lost"))
-    o = pd.DataFrame(orders, columns=["owner", "ordered_at", "amount"])
-    o["order_id"] = [f"o{i}" for i in range(len(o))]
-    o["customer_id"] = [f"c{i}" for i in range(len(o))]
-    o["status"] = "completed"
-    lf = pd.DataFrame(leads, columns=["owner", "created_at", "converted_at"])
-    lf["lead_id"] = [f"l{i}" for i in range(len(lf))]
-    lf["converted_at"] = pd.to_datetime(lf["converted_at"])
-    df = pd.DataFrame(deals, columns=["owner", "created_at", "closed_at", "outcome"])
-    df["deal_id"] = [f"d{i}" for i in range(len(df))]
-    return salesnb.SalesData({"orders": o, "leads": lf, "deals": df})
+def test_calibration_on_realistic_nulls_and_real_days() -> None:
+    """False alarms ≤ α + 2 pp on realistic nulls (weekdays, holidays, day-to-day variation,
+    a shop shut on Saturdays) and on resampled real days; the row-independent tests fail."""
+    from salesnb.calibration import SCENARIOS, calibration_table
+
+    shared = SHARED_DATA if (SHARED_DATA / "cdnow_transactions").exists() else None
+    table = calibration_table(trials=300, scenarios=[SCENARIOS[1], SCENARIOS[3]], shared=shared, power=False)
+    ours = table[table["method"] == "salesnb"]
+    assert (ours["false_alarms"] <= 0.05 + 0.02).all(), ours.to_string()
+    # independent-row tests on the same nulls (Superstore's 3 orders a day are nearly Poisson)
+    old = table[(table["method"] == "row-independent") & (table["kind"] == "orders")
+                & ~table["source"].str.startswith("superstore")]
+    assert (old["false_alarms"] > 0.2).all(), old.to_string()
+    if shared is not None:
+        assert {"cdnow: resampled real days", "superstore: resampled real days"} <= set(table["source"])
 
 
-def test_calibration_on_null_data() -> None:
-    data = _null_company(11)
-    kpis = ["orders", "revenue", "average_check", "leads", "conversion_rate", "win_rate"]
-    c = compare(data, "2026-10", by="owner", kpis=kpis, min_events=1, as_of="2027-06-30")
-    ok = c[c["status"] == "ok"]
-    assert len(ok) >= 500
-    flagged = (ok["p_value"] < 0.05).mean()
-    assert flagged <= 0.05 + 0.02, f"{flagged:.3f} of {len(ok)} null comparisons flagged"
-    assert ok["significant"].mean() <= 0.05 + 0.02
-
-
-def test_planted_facts_inside_95_percent_intervals(demo: salesnb.SalesData, truth: dict) -> None:
-    for ini in truth["initiatives"]:
-        region = ini["segment"]["region"]
-        # check window: from the start to the end of September (October's entries are immature)
-        window = f"{ini['start']}..2026-09-30"
-        c = compare(demo, window, against="last_year", by="region", kpis=["stage_conversion"])
-        row = c[(c["stage"] == ini["stage"]) & (c["region"] == region)].iloc[0]
-        assert row["ci_low"] <= ini["true_effect"] <= row["ci_high"], (ini["id"], row.to_dict())
-        assert row["status"] == "ok"
+def test_planted_facts_found(demo: salesnb.SalesData, truth: dict) -> None:
+    # the planted call script: conversion at 'qualified' in North clearly up on last year (the
+    # region-month shocks of the realistic demo are real changes too, so the PDCA check, not
+    # this comparison, holds the effect to its interval: see test_pdca)
+    ini = truth["initiatives"][0]
+    window = f"{ini['start']}..2026-09-30"  # October's entries are immature
+    c = compare(demo, window, against="last_year", by="region", kpis=["stage_conversion"], holidays="RU")
+    row = c[(c["stage"] == ini["stage"]) & (c["region"] == ini["segment"]["region"])].iloc[0]
+    assert row["status"] == "ok" and row["significant"] and row["abs_change"] > ini["true_effect"] / 2
     spike = truth["returns_spike"]
     c = compare(demo, spike["period"], kpis=["returns"], against="last_year").iloc[0]
     assert c["significant"] and c["abs_change"] > 0

@@ -6,11 +6,19 @@ from one seeded random generator, so every run writes identical files. It plants
 that the reports must find, and writes their true values to ``truth.json``:
 
 - ``initiatives``: from 2026-03-01 a new call script raises conversion at the
-  ``qualified`` stage in region North by 15 points (South is the control); a second
+  ``qualified`` stage in region North by 25 points (South is the control); a second
   initiative (negotiation stage, East, from 2026-05-01) has no effect at all;
 - ``returns_spike``: extra returns for reason ``defective`` in 2026-06;
 - ``weak_stage``: ``proposal`` converts clearly worse than the other stages;
 - ``poor_channel``: ``Events`` spends far more than the revenue it brings.
+
+It looks like real sales, not like the model a test assumes (``truth["realism"]`` records
+the generating parameters): orders follow a weekday profile (Saturday ×0.5, Sunday ×0.2)
+and dip on Russian public holidays (×0.3); every day has its own multiplier (gamma, CV
+0.15) shared by its orders and leads; one day's orders are alike in size (a day-level
+amount factor) and amounts are heavy-tailed; conversion at every funnel stage has
+region-month shocks on the logit scale (sd 0.2, AR(1) 0.5 from month to month); lost
+deals are closed late (a loss is recorded 2.5× as slowly as a move on).
 
 Run ``python -m salesnb.data.demo data/demo`` (``make data``).
 
@@ -72,6 +80,14 @@ RETURN_REASONS = (("defective", "not as described", "wrong item", "late delivery
                    "changed mind", "found cheaper"), (0.22, 0.2, 0.13, 0.17, 0.2, 0.08))
 REFUSAL_REASONS = (("service not needed", "price", "poor service", "timing"),
                    (0.35, 0.25, 0.2, 0.2))
+# realism: what real sales do and a Poisson demo does not (recorded in truth.json)
+REALISM: dict[str, Any] = {
+    "weekday_orders": [1.0, 1.05, 1.1, 1.05, 1.15, 0.5, 0.2],   # Monday first
+    "weekday_leads": [1.0, 1.05, 1.1, 1.05, 1.0, 0.35, 0.3],
+    "holidays": "RU", "holiday_factor": 0.3,
+    "day_cv": 0.15, "amount_sigma": 0.55, "amount_day_sd": 0.08,
+    "stage_shock_sd": 0.2, "stage_shock_ar": 0.5, "lost_lag_factor": 2.5,
+}
 SEASON = np.array([0.85, 0.88, 0.97, 1.0, 1.0, 0.93, 0.86, 0.9, 1.05, 1.1, 1.2, 1.3])
 GROWTH_PER_YEAR = 0.12
 LEAD_CHANNEL_SHARE = (0.22, 0.20, 0.18, 0.14, 0.12, 0.14)
@@ -84,7 +100,7 @@ CHANNEL_ECONOMICS = {
 INITIATIVES: list[dict[str, Any]] = [
     {"id": "PDCA-01", "title": "New call script for first calls", "kpi": "stage_conversion",
      "stage": "qualified", "segment": {"region": "North"},
-     "control_segment": {"region": "South"}, "start": "2026-03-01", "true_effect": 0.15,
+     "control_segment": {"region": "South"}, "start": "2026-03-01", "true_effect": 0.25,
      "expected_verdict": "standardise"},
     {"id": "PDCA-02", "title": "Discount authority for reps in negotiation",
      "kpi": "stage_conversion", "stage": "negotiation", "segment": {"region": "East"},
@@ -138,6 +154,33 @@ def _ids(prefix: str, n: int, width: int) -> np.ndarray:
     return np.array([f"{prefix}{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
 
 
+def _day_weights(rng: np.random.Generator, profile: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(days, weight per day) from START to END: weekday profile × holidays × a day multiplier."""
+    import holidays
+
+    days = _days(START, END)
+    hol = np.isin(days.date, list(holidays.country_holidays(REALISM["holidays"], years=range(START.year,
+                                                                                              END.year + 1))))
+    cv = REALISM["day_cv"]
+    w = (np.asarray(profile)[days.day_of_week] * np.where(hol, REALISM["holiday_factor"], 1.0)
+         * rng.gamma(1 / cv**2, cv**2, size=len(days)))
+    return days.values.astype("datetime64[D]"), w
+
+
+def _stage_shocks(rng: np.random.Generator) -> dict[tuple[str, str, str], float]:
+    """Region-month shocks to each stage's conversion on the logit scale, AR(1) over months."""
+    months = [str(m) for m in pd.period_range(START, END, freq="M")]
+    sd, ar = REALISM["stage_shock_sd"], REALISM["stage_shock_ar"]
+    out = {}
+    for stage in FUNNEL_STAGES[:-1]:
+        for region in REGIONS:
+            x = rng.normal(0, sd)
+            for m in months:
+                out[(stage, region, m)] = x
+                x = ar * x + rng.normal(0, sd * np.sqrt(1 - ar**2))
+    return out
+
+
 def _campaigns(rng: np.random.Generator) -> pd.DataFrame:
     """Consecutive campaigns per channel covering the whole span: 40 in all."""
     per_channel = (7, 7, 7, 7, 6, 6)
@@ -173,7 +216,7 @@ def _campaign_of(campaigns: pd.DataFrame, channel: np.ndarray, created: np.ndarr
 def _leads(rng: np.random.Generator, campaigns: pd.DataFrame, scale: float) -> pd.DataFrame:
     days = _days(START, END)
     t = _years_since_start(days.values)
-    weekday = np.where(days.day_of_week >= 5, 0.35, 1.0)
+    _, weekday = _day_weights(rng, REALISM["weekday_leads"])
     intensity = 43.0 * scale * (1 + GROWTH_PER_YEAR) ** t * SEASON[days.month - 1] * weekday
     per_day = rng.poisson(intensity)
     day = np.repeat(days.values, per_day)
@@ -193,12 +236,16 @@ def _leads(rng: np.random.Generator, campaigns: pd.DataFrame, scale: float) -> p
     })
 
 
-def _stage_pass(stage: str, region: str, entered: np.datetime64) -> float:
+def _stage_pass(stage: str, region: str, entered: np.datetime64,
+                shocks: dict[tuple[str, str, str], float] | None = None) -> float:
     p = STAGE_PASS[stage]
+    if shocks:
+        shock = shocks.get((stage, region, str(entered)[:7]), 0.0)
+        p = 1 / (1 + np.exp(-(np.log(p / (1 - p)) + shock)))
     for ini in INITIATIVES:
         if (stage == ini["stage"] and region == ini["segment"]["region"]
                 and entered >= np.datetime64(ini["start"])):
-            p += ini["true_effect"]
+            p = min(p + ini["true_effect"], 0.98)
     return p
 
 
@@ -223,14 +270,17 @@ def _deals(rng: np.random.Generator, leads: pd.DataFrame) -> tuple[pd.DataFrame,
     u_pass = rng.random((n, 4))
     lags = rng.gamma(2.0, 1.0, size=(n, 4))
     u_reason = rng.random((n, 4))
+    shocks = _stage_shocks(rng)
     for i in range(n):
         when = entered0[i]
         if when >= end:
             continue
         stage_rows.append((deal_ids[i], "qualified", when))
         for k, stage in enumerate(FUNNEL_STAGES[:-1]):
-            passes = u_pass[i, k] < _stage_pass(stage, regions[i], when)
-            nxt = _after(np.array([when]), np.array([lags[i, k] * STAGE_LAG_DAYS[stage]]))[0]
+            passes = u_pass[i, k] < _stage_pass(stage, regions[i], when, shocks)
+            # a deal that will be lost lingers: the loss is recorded late
+            slow = 1.0 if passes else REALISM["lost_lag_factor"]
+            nxt = _after(np.array([when]), np.array([lags[i, k] * STAGE_LAG_DAYS[stage] * slow]))[0]
             if nxt >= end:
                 break  # still open at the end of the data
             if not passes:
@@ -328,16 +378,28 @@ def _orders(rng: np.random.Generator, customers: pd.DataFrame) -> pd.DataFrame:
     a = np.maximum(months[None, :], since[:, None])
     b = np.minimum(month_end[None, :], until[:, None])
     active = np.clip((b - a) / np.timedelta64(1, "D"), 0, None)
+    # the calendar: a customer's orders fall on busy days more often (cumulative day weights,
+    # continuous in time, so an order's day is drawn by inverting them)
+    day0, weights = _day_weights(rng, REALISM["weekday_orders"])
+    cum = np.concatenate([[0.0], np.cumsum(weights / weights.mean())])
+
+    def weight_at(ts: np.ndarray) -> np.ndarray:
+        x = np.clip((ts - day0[0].astype("datetime64[s]")) / np.timedelta64(1, "D"), 0, len(weights))
+        return np.interp(x, np.arange(len(cum)), cum)
+
+    trading = np.clip(weight_at(b) - weight_at(a), 0, None)
     t = _years_since_start(months)
-    mu = (rate[:, None] * active / 30.4 * SEASON[pd.DatetimeIndex(months).month - 1][None, :]
+    mu = (rate[:, None] * trading / 30.4 * SEASON[pd.DatetimeIndex(months).month - 1][None, :]
           * ((1 + GROWTH_PER_YEAR) ** t)[None, :])
     counts = rng.poisson(mu)
     ci, mi = np.nonzero(counts)
     reps = counts[ci, mi]
     cust = np.repeat(ci, reps)
-    start = np.repeat(a[ci, mi], reps)
-    width = np.repeat(active[ci, mi], reps)
-    ordered = _after(start, rng.random(len(cust)) * width)
+    lo = np.repeat(weight_at(a[ci, mi]), reps)
+    hi = np.repeat(weight_at(b[ci, mi]), reps)
+    u = lo + rng.random(len(cust)) * (hi - lo)
+    day_pos = np.interp(u, cum, np.arange(len(cum)))
+    ordered = _ts(day0[np.clip(day_pos.astype(int), 0, len(day0) - 1)], rng)
     # the first order of a won deal is the deal itself, on the day it closed
     from_deal = customers["deal_id"].notna().to_numpy()
     first_cust = np.nonzero(from_deal | customers["lead_id"].notna().to_numpy())[0]
@@ -350,7 +412,11 @@ def _orders(rng: np.random.Generator, customers: pd.DataFrame) -> pd.DataFrame:
     names = np.array(list(PRODUCTS), dtype=object)
     prices = np.array([v[0] for v in PRODUCTS.values()])
     qty = rng.geometric(0.55, size=k).clip(max=8)
-    amount = (prices[product_idx] * qty * rng.lognormal(0.0, 0.22, size=k)).round(2)
+    day_idx = np.clip(((ordered.astype("datetime64[D]") - day0[0]) / np.timedelta64(1, "D")).astype(int),
+                      0, len(day0) - 1)
+    day_factor = np.exp(rng.normal(0, REALISM["amount_day_sd"], size=len(day0)))[day_idx]
+    amount = (prices[product_idx] * qty * rng.lognormal(0.0, REALISM["amount_sigma"], size=k)
+              * day_factor).round(2)
     deal_ids = customers["deal_id"].to_numpy()[cust]
     deal_ids[len(first_cust):] = None
     is_first_deal = np.zeros(k, dtype=bool)
@@ -577,7 +643,7 @@ def generate(*, seed: int = SEED, scale: float = 1.0) -> tuple[dict[str, pd.Data
         "funnel_stages": list(FUNNEL_STAGES), "stage_conversion": STAGE_PASS,
         "initiatives": INITIATIVES,
         "returns_spike": {"period": SPIKE["period"], "reason": SPIKE["reason"]},
-        "weak_stage": "proposal", "poor_channel": "Events",
+        "weak_stage": "proposal", "poor_channel": "Events", "realism": REALISM,
         "rows": {name: len(df) for name, df in tables.items()},
     }
     return tables, truth

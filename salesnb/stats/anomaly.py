@@ -4,7 +4,8 @@ For each tested month the model is fitted on the months before it only (at most
 ``history``, at least ``min_history``):
 
 - counts and sums: quasi-Poisson regression of the monthly totals on a linear trend and,
-  with two years of history, the month of the year; the month's calendar enters as an
+  with two years of history, a yearly wave (a sine and a cosine of the month of the year:
+  eleven month dummies fitted on two Januaries would chase noise); the month's calendar enters as an
   offset (its expected trading days from the weekday profile and holidays), so a January
   full of holidays or a month with five weekends is expected low;
 - rates: the same as a quasi-binomial regression of successes out of trials;
@@ -52,8 +53,9 @@ _NONE = MonthCheck(math.nan, math.nan, math.nan, math.nan)
 
 def _design(t: np.ndarray, month: np.ndarray, seasonal: bool) -> np.ndarray:
     cols = [np.ones(len(t)), (t - t.mean()) / max(len(t), 1)]
-    if seasonal:
-        cols += [(month == m).astype(float) for m in range(2, 13)]
+    if seasonal:  # one yearly wave: two terms, not eleven month dummies fitted on two years
+        angle = 2 * np.pi * month / 12
+        cols += [np.sin(angle), np.cos(angle)]
     return np.column_stack(cols)
 
 

@@ -14,8 +14,7 @@ independent makes a null initiative look real in 12–21% of checks. The estimat
 The effect is the coefficient of "after the start" in an OLS of that monthly series. Shocks
 that persist from one month to the next make neighbouring months alike: the lag-1
 autocorrelation ρ of the residuals (bias-corrected, :func:`persistence`) widens the
-standard error by √((1+ρ)/(1−ρ)) and cuts the degrees of freedom of the t reference to
-the effective number of months, n·(1−ρ)/(1+ρ) − 2.
+standard error by √((1+ρ)/(1−ρ)), with a t reference on the months' degrees of freedom.
 
 Power uses that same estimator: its standard error scales as √(1/M_before + 1/M_after),
 so the smallest detectable effect (80% power) for a longer check window follows, and where
@@ -62,8 +61,11 @@ class MonthlyEffect:
 
 
 def monthly_effect(series: np.ndarray, after: np.ndarray, *, alpha: float = 0.05,
-                   design: str = "pre/post") -> MonthlyEffect:
+                   design: str = "pre/post", history: np.ndarray | None = None) -> MonthlyEffect:
     """Effect of ``after`` (bool per month) on a monthly series (a difference series for a DiD).
+
+    ``history``: the same series in the months before the baseline, when the data has them:
+    they only serve to learn how alike neighbouring months are (the persistence ρ).
 
     Examples
     --------
@@ -84,12 +86,18 @@ def monthly_effect(series: np.ndarray, after: np.ndarray, *, alpha: float = 0.05
         warnings.simplefilter("ignore")
         ols = sm.OLS(y, X).fit()
     effect = float(ols.params[1])
-    rho = persistence(ols.resid)
+    resid = np.asarray(ols.resid, float)
+    if history is not None:
+        h = np.asarray(history, float)
+        h = h[~np.isnan(h)]
+        if len(h) >= 3:
+            resid = np.concatenate([h - h.mean(), resid])
+    rho = persistence(resid)
     # neighbouring months alike: the variance of a mean of AR(1) months is (1+ρ)/(1−ρ) times
-    # the independent one, and they carry fewer independent months' worth of information
+    # the independent one
     inflate = (1 + rho) / (1 - rho)
     se = float(ols.bse[1]) * math.sqrt(inflate)
-    df = max(2, int(math.floor(len(y) / inflate)) - 2)
+    df = len(y) - 2
     if not se > 0:
         return MonthlyEffect(effect, math.nan, math.nan, math.nan, se, 0.0, df, m0, m1, design)
     t = float(sps.t.ppf(1 - alpha / 2, df))
