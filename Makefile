@@ -17,7 +17,7 @@ OUT ?=
 FORCE ?=
 REPORT_ARGS := $(if $(PERIOD),--period $(PERIOD)) $(if $(BASE),--base $(BASE)) $(if $(OUT),--out $(OUT)) $(if $(FORCE),--force)
 
-.PHONY: help report test lab data lint clean bench bench-report
+.PHONY: help report test lab data lint clean bench bench-report calibrate
 
 help: ## show this help
 	@echo "salesnb — sales KPI reports from notebooks"
@@ -61,6 +61,9 @@ clean: ## remove generated outputs, demo data and caches (keeps .venv and bench/
 bench: $(STAMP) ## benchmark the KPI engines on 10M orders (generated once into bench/data/)
 	$(BIN)/python bench/make_data.py
 	$(BIN)/python bench/bench_kpis.py
+
+calibrate: $(STAMP) ## false-alarm rates and power of every test on realistic and resampled real nulls (TRIALS=500)
+	$(BIN)/python bench/calibrate.py
 
 bench-report: $(STAMP) $(DEMO) ## time make report: cold, against papermill + nbconvert one by one, and unchanged
 	$(BIN)/python bench/bench_report.py

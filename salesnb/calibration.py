@@ -248,7 +248,7 @@ def calibration_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 202
 
 def pdca_trial(rng: np.random.Generator, *, shock_sd: float, persistence: float = 0.5, effect: float = 0.0,
                months_before: int = 12, months_after: int = 7, per_month: float = 80.0,
-               rate: float = 0.5, history: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               rate: float = 0.5, history: int = 0) -> tuple[np.ndarray, ...]:
     """Stage conversion of a treated and a control region per month: region-month shocks on
     the logit scale (AR(1) across months with ``persistence``), binomial deals within.
 

@@ -214,7 +214,7 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
         raise ValueError(f"against must be previous, last_year or target, got {against!r}")
     src, p, kpi_list = _setup(data, period, kpis, engine, custom_kpis, fiscal_year_start)
     stages = list(funnel_stages or DEFAULT_FUNNEL)
-    calendar = calendar_of(holidays)
+    calendar = calendar_of(holidays) if holidays is not None else (src.calendar or calendar_of(None))
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
     incomplete = end.normalize() < pd.Timestamp(p.end)
     full = p
@@ -500,7 +500,13 @@ def revenue_drivers(data: Data, period: str | Period, *, against: Literal["previ
 
     Returns one row per part: ``part`` (``orders``, ``average_check`` or, with ``by``,
     ``mix``/``rate`` per segment and ``total``), the segment column when given, and
-    ``effect``; a final row ``total`` equals revenue now − revenue before.
+    ``effect``; the row ``total`` equals revenue now − revenue before (raw totals).
+
+    The scorecard (:func:`compare`) states the change differently: it puts the baseline's
+    daily rate on this period's calendar (its weekdays, holidays and length), so a month
+    with one more weekend is not read as a drop. Two last rows reconcile the conventions:
+    ``calendar`` (what the calendar alone explains) and ``scorecard_change`` (the change as
+    :func:`compare` states it); ``calendar + scorecard_change = total``.
     """
     src = as_source(data, engine)
     if not src.has("orders"):
@@ -540,5 +546,13 @@ def revenue_drivers(data: Data, period: str | Period, *, against: Literal["previ
     else:
         rows.append({"part": "average_check", "segment": None, "effect": check_effect})
     rows.append({"part": "total", "segment": None, "effect": r1 - r0})
+    whole_now, _ = summaries(src, [reg["revenue"]], Window.of(p), None, funnel_stages=[])
+    whole_before, _ = summaries(src, [reg["revenue"]], Window.of(base), None, funnel_stages=[])
+    key = ("revenue", None, "all")
+    if key in whole_now and key in whole_before:
+        scored = two_sample(whole_now[key], whole_before[key], calendar=src.calendar)
+        if scored.abs_change == scored.abs_change:
+            rows.append({"part": "calendar", "segment": None, "effect": (r1 - r0) - scored.abs_change})
+            rows.append({"part": "scorecard_change", "segment": None, "effect": scored.abs_change})
     df = pd.DataFrame(rows)
     return df.rename(columns={"segment": by}) if by else df.drop(columns=["segment"])

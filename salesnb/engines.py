@@ -49,6 +49,7 @@ class Source:
         self._make_frame = make_frame
         self.description = description
         self.cache: dict[Any, Any] = {}
+        self.calendar: Any = None  # a salesnb.stats.Calendar: public holidays (as_source(holidays=...))
 
     @property
     def present(self) -> tuple[str, ...]:
@@ -99,8 +100,19 @@ def spark_session() -> Any:
             .getOrCreate())
 
 
-def as_source(data: SalesData | Source, engine: Engine | None = None) -> Source:
-    """The tables of ``data`` on ``engine`` (default: the engine the data lives on)."""
+def as_source(data: SalesData | Source, engine: Engine | None = None, *,
+              holidays: Any = None) -> Source:
+    """The tables of ``data`` on ``engine`` (default: the engine the data lives on).
+
+    ``holidays`` (a country code such as ``RU``, or a list of dates) sets the source's
+    calendar: every comparison on it then knows those public holidays.
+    """
+    if holidays is not None:
+        from salesnb.stats import calendar_of
+
+        src = as_source(data, engine)
+        src.calendar = calendar_of(holidays)
+        return src
     if isinstance(data, Source):
         if engine is not None and engine != data.engine:
             raise ValueError(f"the data is already on {data.engine}; scan it again with "

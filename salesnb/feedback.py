@@ -183,7 +183,7 @@ def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, pe
     src = as_source(data)
     kpis = [kpi] if isinstance(kpi, str) else list(kpi)
     kinds = {k: registry()[k].kind for k in kpis}
-    calendar = calendar_of(holidays)
+    calendar = calendar_of(holidays) if holidays is not None else (src.calendar or calendar_of(None))
     last_day = data_end(src)
     last = pd.Period(end, "M") if end else (last_day + pd.Timedelta(days=1)).to_period("M") - 1
     months = pd.period_range(last - (periods + history - 1), last, freq="M")

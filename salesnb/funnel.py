@@ -23,8 +23,8 @@ __all__ = ["stage_table", "weak_spots", "lost_reasons", "cycle_incidence", "cycl
 
 STAGE_COLUMNS = ["stage", "entered", "advanced", "conversion", "median_days", "vs_previous", "p_previous",
                  "significant_previous", "vs_last_year", "p_last_year", "significant_last_year", "status"]
-WEAK_COLUMNS = ["stage", "conversion", "entered", "trailing_12m", "gap_own", "ci_own_low", "ci_own_high", "p_own",
-                "others", "gap_others", "ci_others_low", "ci_others_high", "p_others", "weak"]
+WEAK_COLUMNS = ["stage", "conversion", "entered", "last_year", "gap_own", "ci_own_low", "ci_own_high", "p_own",
+                "others", "gap_others", "ci_others_low", "ci_others_high", "p_others", "weak", "status"]
 
 
 def _stages(funnel_stages: Sequence[str] | None) -> list[str]:
@@ -76,49 +76,69 @@ def stage_table(data: Data, period: str | Period, *, funnel_stages: Sequence[str
 
 
 def weak_spots(data: Data, period: str | Period, *, funnel_stages: Sequence[str] | None = None,
-               alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
+               alpha: float = 0.05, fiscal_year_start: int = 1,
+               as_of: str | pd.Timestamp | None = None) -> pd.DataFrame:
     """Funnel stages ranked by how far their conversion falls short, weakest first.
 
-    Two yardsticks, each with a two-proportion test (statsmodels, as in compare): the
-    stage's own trailing twelve months before the period, and the other stages' pooled
-    conversion in the period (their typical level). The rank orders by the sum of the two
-    shortfalls (``gap_own + gap_others``, most negative first).
+    Two yardsticks, each with the rate test of :func:`salesnb.compare` (Agresti–Caffo and
+    Newcombe, widened for between-day variation): the stage's own conversion in the same
+    period a year earlier (the same season), and the other stages' pooled conversion in the
+    period (their typical level). The rank orders by the sum of the two shortfalls
+    (``gap_own + gap_others``, most negative first).
 
-    Returns ``stage``, ``conversion``, ``entered``, ``trailing_12m``, ``gap_own``,
+    A stage whose cohort is still converting (entered too recently for most deals to have
+    moved on: 90% of moves take longer than the time since the period ended) is not judged:
+    status ``immature``, no gaps, never weak — otherwise every stage of the latest month
+    would look weak.
+
+    Returns ``stage``, ``conversion``, ``entered``, ``last_year``, ``gap_own``,
     ``ci_own_low``, ``ci_own_high``, ``p_own``, ``others``, ``gap_others``, ``ci_others_low``,
-    ``ci_others_high``, ``p_others``, ``weak`` (significantly below the other stages).
+    ``ci_others_high``, ``p_others``, ``weak`` (significantly below the other stages),
+    ``status`` (``ok`` or ``immature``).
     """
+    from functools import reduce
+
+    from salesnb.aggregate import cohort_lags, immature
+
     stages = _stages(funnel_stages)
     src = as_source(data)
     if not src.has("deal_stages"):
         return pd.DataFrame(columns=WEAK_COLUMNS)
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     kpi = registry()["stage_conversion"]
-    trailing = parse_period(f"{(p.start_ts - pd.DateOffset(months=12)).date()}.."
-                            f"{(p.start_ts - pd.Timedelta(days=1)).date()}")
     now, _ = summaries(src, [kpi], Window.of(p), None, funnel_stages=stages)
-    before, _ = summaries(src, [kpi], Window.of(trailing), None, funnel_stages=stages)
+    before, _ = summaries(src, [kpi], Window.of(p.last_year()), None, funnel_stages=stages)
     cur = {k[1]: v for k, v in now.items() if isinstance(v, Proportion)}
     old = {k[1]: v for k, v in before.items() if isinstance(v, Proportion)}
+    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+    lags = cohort_lags(src, stages)
+    young = {stage for stage in cur if immature("stage_conversion", stage, Window.of(p), end, lags)}
+    mature = {k: v for k, v in cur.items() if k not in young}
     rows = []
+    nan = np.nan
     for stage, s in cur.items():
-        others = Proportion(sum(v.successes for k, v in cur.items() if k != stage),
-                            sum(v.trials for k, v in cur.items() if k != stage))
-        own = two_sample(s, old[stage], alpha=alpha) if stage in old else None
-        vs_others = two_sample(s, others, alpha=alpha)
-        rows.append({
-            "stage": stage, "conversion": s.value, "entered": int(s.trials),
-            "trailing_12m": old[stage].value if stage in old else np.nan,
-            "gap_own": own.abs_change if own else np.nan, "ci_own_low": own.ci_low if own else np.nan,
-            "ci_own_high": own.ci_high if own else np.nan, "p_own": own.p_value if own else np.nan,
-            "others": others.value, "gap_others": vs_others.abs_change, "ci_others_low": vs_others.ci_low,
-            "ci_others_high": vs_others.ci_high, "p_others": vs_others.p_value,
-            "weak": bool(vs_others.p_value < alpha and vs_others.abs_change < 0),
-        })
+        base = {"stage": stage, "conversion": s.value, "entered": int(s.trials),
+                "last_year": old[stage].value if stage in old else nan}
+        if stage in young:
+            rows.append({**base, "gap_own": nan, "ci_own_low": nan, "ci_own_high": nan, "p_own": nan,
+                         "others": nan, "gap_others": nan, "ci_others_low": nan, "ci_others_high": nan,
+                         "p_others": nan, "weak": False, "status": "immature"})
+            continue
+        rest = [v for k, v in mature.items() if k != stage]
+        others = reduce(lambda a, b: a + b, rest) if rest else None
+        own = two_sample(s, old[stage], alpha=alpha) if stage in old and old[stage].trials else None
+        vs = two_sample(s, others, alpha=alpha) if others is not None and others.trials else None
+        rows.append({**base,
+                     "gap_own": own.abs_change if own else nan, "ci_own_low": own.ci_low if own else nan,
+                     "ci_own_high": own.ci_high if own else nan, "p_own": own.p_value if own else nan,
+                     "others": others.value if others is not None else nan,
+                     "gap_others": vs.abs_change if vs else nan, "ci_others_low": vs.ci_low if vs else nan,
+                     "ci_others_high": vs.ci_high if vs else nan, "p_others": vs.p_value if vs else nan,
+                     "weak": bool(vs is not None and vs.p_value < alpha and vs.abs_change < 0), "status": "ok"})
     out = pd.DataFrame(rows, columns=WEAK_COLUMNS)
     if out.empty:
         return out
-    score = out["gap_others"] + out["gap_own"].fillna(0)
+    score = out["gap_others"].fillna(np.inf) + out["gap_own"].fillna(0)
     return out.assign(_score=score).sort_values("_score").drop(columns="_score").reset_index(drop=True)
 
 

@@ -3,7 +3,10 @@
 :func:`channel_table` follows the leads created in the period: their conversion to
 customers, the new customers' revenue within an attribution window after conversion, the
 period's share of campaign spend, the customer acquisition cost (CAC) and the return on
-marketing spend, ROMI = (revenue − spend) ÷ spend. Small channels are flagged, not ranked.
+marketing spend, ROMI = (margin − spend) ÷ spend where the margin is known (an orders
+column ``margin``, or a gross-margin share from params), else (revenue − spend) ÷ spend,
+labelled so. ROMI has a bootstrap interval (leads resampled within the channel); channels
+are ranked only where those intervals separate, and small channels are flagged, not ranked.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from salesnb.comparisons import Data
 from salesnb.engines import as_source
 from salesnb.periods import Period, parse_period
 
-__all__ = ["channel_table", "complete_window", "ATTRIBUTION_DAYS", "MIN_LEADS", "MIN_CUSTOMERS"]
+__all__ = ["channel_table", "complete_window", "conversion_lag", "ATTRIBUTION_DAYS", "MIN_LEADS", "MIN_CUSTOMERS"]
 
 ATTRIBUTION_DAYS = 180
 COLUMNS = ["spend", "leads", "conversion", "conversion_low", "conversion_high", "new_customers", "revenue",
-           "cac", "romi", "small", "rank", "window_complete", "note"]
+           "margin", "cac", "romi", "romi_low", "romi_high", "romi_basis", "small", "rank", "window_complete", "note"]
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 20261128
 MIN_LEADS, MIN_CUSTOMERS = 100, 10
 
 
@@ -43,15 +48,20 @@ def _spend(campaigns: pd.DataFrame, p: Period, key: str) -> pd.Series:
 
 def channel_table(data: Data, period: str | Period, *, by: Literal["channel", "campaign_id"] = "channel",
                   attribution_days: int = ATTRIBUTION_DAYS, alpha: float = 0.05,
-                  fiscal_year_start: int = 1) -> pd.DataFrame:
+                  fiscal_year_start: int = 1, gross_margin: float | None = None) -> pd.DataFrame:
     """One row per channel (or campaign): spend, leads, conversion, new customers, revenue
     from them within ``attribution_days`` of conversion, CAC and ROMI.
 
     Returns ``channel`` (or ``campaign_id``), ``spend``, ``leads``, ``conversion`` with
     ``conversion_low``/``conversion_high`` (Wilson interval), ``new_customers``, ``revenue``,
-    ``cac``, ``romi``, ``small`` (fewer than 100 leads or 10 new customers: flagged, not
-    ranked), ``rank`` (by ROMI among the others, 1 = best), ``window_complete`` (False when
-    the attribution window runs past the data's end, so revenue is still coming in), ``note``.
+    ``margin`` (the orders' ``margin`` column, else revenue × ``gross_margin``, else empty),
+    ``cac`` (empty without spend), ``romi`` with ``romi_low``/``romi_high`` (percentile
+    bootstrap over the channel's leads, 1,000 resamples, fixed seed), ``romi_basis``
+    (``margin`` or ``revenue``), ``small`` (fewer than 100 leads or 10 new customers: flagged,
+    not ranked), ``rank`` (1 + the number of channels whose ROMI interval lies wholly above
+    this one's: channels whose intervals overlap share a rank), ``window_complete`` (True only
+    once the period's end + the longest usual conversion lag (99th percentile) + the
+    attribution window have passed, so no revenue is still coming in), ``note``.
     """
     src = as_source(data)
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
@@ -82,37 +92,73 @@ def channel_table(data: Data, period: str | Period, *, by: Literal["channel", "c
             o["ordered_at"] < o["converted_at"].dt.normalize() + pd.Timedelta(days=attribution_days))
         revenue = revenue.add(o[in_window].groupby("index")["amount"].sum(), fill_value=0.0)
     leads["revenue"] = revenue
+    margin_known = src.has("orders") and "margin" in src.columns("orders")
+    if margin_known:
+        leads["margin"] = pd.Series(0.0, index=leads.index).add(
+            o[in_window].groupby("index")["margin"].sum(), fill_value=0.0)
+    elif gross_margin is not None:
+        leads["margin"] = leads["revenue"] * float(gross_margin)
+    basis = "margin" if margin_known or gross_margin is not None else "revenue"
     g = leads.groupby(by).agg(leads=("lead_id", "size"), new_customers=("converted", "sum"),
                               revenue=("revenue", "sum"))
+    g["margin"] = leads.groupby(by)["margin"].sum() if basis == "margin" else math.nan
     spend = _spend(collect(src.frame("campaigns")), p, "channel" if by == "channel" else "campaign_id") \
         if src.has("campaigns") else pd.Series(dtype=float)
     g["spend"] = spend.reindex(g.index).fillna(0.0)
     low, high = proportion_confint(g["new_customers"], g["leads"], alpha=alpha, method="wilson")
     g["conversion"], g["conversion_low"], g["conversion_high"] = g["new_customers"] / g["leads"], low, high
-    g["cac"] = np.where(g["new_customers"] > 0, g["spend"] / g["new_customers"].clip(lower=1), math.nan)
-    g["romi"] = np.where(g["spend"] > 0, (g["revenue"] - g["spend"]) / g["spend"].where(g["spend"] > 0), math.nan)
+    paid = g["spend"] > 0
+    g["cac"] = np.where(paid & (g["new_customers"] > 0), g["spend"] / g["new_customers"].clip(lower=1), math.nan)
+    g["romi"] = np.where(paid, (g[basis] - g["spend"]) / g["spend"].where(paid), math.nan)
+    g["romi_basis"] = basis
+    g["romi_low"], g["romi_high"] = math.nan, math.nan
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    for key, rows in leads.groupby(by):
+        if not g.loc[key, "spend"] > 0 or len(rows) < 2:
+            continue
+        values = rows[basis].to_numpy(float)
+        totals = values[rng.integers(0, len(values), size=(BOOTSTRAP_RESAMPLES, len(values)))].sum(axis=1)
+        romi = (totals - g.loc[key, "spend"]) / g.loc[key, "spend"]
+        g.loc[key, "romi_low"], g.loc[key, "romi_high"] = np.quantile(romi, [alpha / 2, 1 - alpha / 2])
     g["small"] = (g["leads"] < MIN_LEADS) | (g["new_customers"] < MIN_CUSTOMERS)
     end = data_end(src)
-    complete = bool((p.end_ts + pd.Timedelta(days=attribution_days)) <= end)
+    lag = conversion_lag(src)
+    complete = bool((p.end_ts + pd.Timedelta(days=lag + attribution_days)) <= end)
     g["window_complete"] = complete
     # revenue of an open attribution window is still coming in: no ranking on it
-    ranked = g[~g["small"] & g["romi"].notna()]["romi"].rank(ascending=False, method="min") if complete \
-        else pd.Series(dtype=float)
-    g["rank"] = ranked.reindex(g.index)
-    g["note"] = np.where(g["small"], "small: not ranked",
-                         "" if complete else "attribution window still open: not ranked")
-    best = g["rank"].idxmin() if g["rank"].notna().any() else None
-    worst = g["rank"].idxmax() if g["rank"].notna().sum() > 1 else None
-    if best is not None:
-        g.loc[best, "note"] = "best return on spend"
-    if worst is not None:
-        pays = g.loc[worst, "romi"] >= 0
-        g.loc[worst, "note"] = "worst return on spend" + ("" if pays else ": spend does not pay back")
-    return g[COLUMNS].sort_values(["rank", "leads"], ascending=[True, False], na_position="last").reset_index()
+    rankable = g[~g["small"] & g["romi"].notna()] if complete else g.iloc[0:0]
+    g["rank"] = pd.Series({k: 1 + int((rankable["romi_low"] > r["romi_high"]).sum())
+                           for k, r in rankable.iterrows()}, dtype=float).reindex(g.index)
+    no_spend = "no spend loaded: CAC and ROMI not shown"
+    g["note"] = np.where(~paid, no_spend, np.where(g["small"], "small: not ranked",
+                         "" if complete else "attribution window still open: not ranked"))
+    if len(rankable) > 1:
+        order = rankable.sort_values("romi", ascending=False)
+        first, second = order.iloc[0], order.iloc[1]
+        if first["romi_low"] > second["romi_high"]:
+            g.loc[order.index[0], "note"] = "best return on spend"
+        last, before = order.iloc[-1], order.iloc[-2]
+        if last["romi_high"] < before["romi_low"]:
+            pays = last["romi"] >= 0
+            g.loc[order.index[-1], "note"] = "worst return on spend" + ("" if pays else ": spend does not pay back")
+    return g[COLUMNS].sort_values(["rank", "romi"], ascending=[True, False], na_position="last").reset_index()
+
+
+def conversion_lag(data: Data, *, quantile: float = 0.99) -> float:
+    """Days from a lead's creation to its conversion that ``quantile`` of converted leads stay
+    within (0 without converted leads)."""
+    src = as_source(data)
+    if not src.has("leads") or "converted_at" not in src.columns("leads"):
+        return 0.0
+    df = collect(src.frame("leads").select("created_at", "converted_at"))
+    days = (pd.to_datetime(df["converted_at"]) - pd.to_datetime(df["created_at"])).dt.total_seconds().dropna() / 86400
+    return float(np.quantile(days, quantile)) if len(days) else 0.0
 
 
 def complete_window(data: Data, *, attribution_days: int = ATTRIBUTION_DAYS) -> Period:
-    """The latest twelve months whose attribution window the data already covers."""
-    end = data_end(as_source(data)).normalize() - pd.Timedelta(days=attribution_days)
+    """The latest twelve months whose leads have had the usual conversion lag (99th
+    percentile) and the attribution window since: nothing is still coming in."""
+    end = (data_end(as_source(data)).normalize() - pd.Timedelta(days=attribution_days)
+           - pd.Timedelta(days=math.ceil(conversion_lag(data))))
     last = end.to_period("M") - 1 if end != end.to_period("M").end_time.normalize() else end.to_period("M")
     return parse_period(f"{(last - 11).start_time.date()}..{last.end_time.date()}")

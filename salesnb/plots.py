@@ -193,12 +193,28 @@ def plot_anomalies(table: pd.DataFrame, *, by: str, ax: plt.Axes | None = None) 
 
 
 def plot_romi(channels: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
-    """ROMI per channel (bars); small channels hatched, the break-even line at zero."""
+    """ROMI per channel (bars) with its bootstrap interval; small channels hatched, the
+    break-even line at zero; the axis says whether ROMI is on margin or on revenue."""
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.2))
-    ax.set(title="Return on marketing spend (ROMI)", xlabel="(revenue − spend) ÷ spend", ylabel=None)
+    basis = str(channels["romi_basis"].iloc[0]) if len(channels) and "romi_basis" in channels else "revenue"
+    label = f"({basis} − spend) ÷ spend"
+    ax.set(title=f"Return on marketing spend (ROMI on {basis})", xlabel=label, ylabel=None)
     if channels.empty:
         return ax
+    key = channels.columns[0]
+    d = channels.dropna(subset=["romi"]).sort_values("romi")
+    colours = ["#b2182b" if v < 0 else "#1b7837" for v in d["romi"]]
+    bars = ax.barh(d[key].astype(str), d["romi"], color=colours)
+    if {"romi_low", "romi_high"} <= set(d.columns):
+        ax.errorbar(d["romi"], range(len(d)), xerr=[d["romi"] - d["romi_low"], d["romi_high"] - d["romi"]],
+                    fmt="none", ecolor="0.25", capsize=3, linewidth=1)
+    for bar, small in zip(bars, d["small"], strict=True):
+        if small:
+            bar.set_hatch("//")
+            bar.set_alpha(0.5)
+    ax.axvline(0, color="0.3", linewidth=0.8)
+    return ax
     key = channels.columns[0]
     d = channels.sort_values("romi")
     colours = ["#b2182b" if v < 0 else "#1b7837" for v in d["romi"]]

@@ -48,6 +48,7 @@ def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[
     # any other float: two decimals, thousands separated (no 51.000000)
     fmt.update({c: "{:,.2f}" for c in df.columns
                 if c not in fmt and pd.api.types.is_float_dtype(df[c])})
+    fmt = {c: f for c, f in fmt.items() if c in df.columns}  # a column a page dropped is not an error
     styler = (df.style.format(fmt, na_rep="–", escape="html")
               .format_index(escape="html", axis=1)
               .hide(axis="index")

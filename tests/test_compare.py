@@ -12,8 +12,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 import salesnb
-from tests.conftest import SHARED_DATA
 from salesnb import compare, reasons, revenue_drivers, sales_cycle
+from tests.conftest import SHARED_DATA
 
 OCT, SEP = ("2026-10-01", "2026-11-01"), ("2026-09-01", "2026-10-01")
 

@@ -47,7 +47,7 @@ def test_kpi_overview_executes_with_a_custom_kpi(demo_dir: Path, tmp_path: Path)
     html = run.html
     assert "Orders over 1,000" in html  # the custom KPI from params/base.yaml
     assert run.images >= 3  # trends, revenue drivers, reasons
-    for words in ("Sales volume", "By region", "By sales rep", "defective", "km_median"):
+    for words in ("Sales volume", "By region", "By sales rep", "defective", "won_30"):
         assert words in html, words
 
 

@@ -285,7 +285,7 @@ def _convert(df: pd.DataFrame, spec: TableSpec, table: Table, problems: Problems
 
 
 def _aggregate_lines(df: pd.DataFrame, spec: TableSpec, problems: Problems) -> pd.DataFrame:
-    """Order lines → orders: amounts and quantities summed, other columns from the first line.
+    """Order lines → orders: amounts, quantities and margins summed, other columns from the first line.
 
     An order whose lines name different customers is reported (it cannot be one check).
     """
@@ -300,7 +300,7 @@ def _aggregate_lines(df: pd.DataFrame, spec: TableSpec, problems: Problems) -> p
                          "order lines of one order name several customers (order_id "
                          + ", ".join(map(repr, several["order_id"].unique()[:5])) + ")",
                          several["customer_id"], spec.row_word)
-    sums = [c for c in ("amount", "quantity") if c in lines.columns]
+    sums = [c for c in ("amount", "quantity", "margin") if c in lines.columns]
     agg: dict[str, Any] = {c: "first" for c in lines.columns if c not in sums and c != "order_id"}
     agg.update({c: lambda s: s.sum(min_count=1) for c in sums})
     agg["_line"] = "min"

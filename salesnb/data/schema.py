@@ -74,6 +74,7 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         C("status", "category", True, ("completed", "cancelled")),
         C("quantity", "number"), C("channel", "text"), C("region", "text"),
         C("owner", "text"), C("product", "text"), C("deal_id", "id"),
+        C("margin", "number"),  # gross profit of the order (may be negative): ROMI on margin
     ]),
     _t("returns", "return_id", "returned_at",
        "one row per return of goods or refusal of a service after the sale", [

@@ -74,7 +74,7 @@ def month_prediction(values: Sequence[float], *, kind: str, index: int, trials: 
     >>> y = [100, 104, 98, 101, 97, 103, 99, 102, 100, 98, 101, 103, 180]
     >>> r = month_prediction(y, kind="count", index=12)
     >>> round(r.expected), r.p_value < 0.001
-    (100, True)
+    (101, True)
     """
     y = np.asarray(values, float)
     lo = max(0, index - history)

@@ -72,7 +72,7 @@ def monthly_effect(series: np.ndarray, after: np.ndarray, *, alpha: float = 0.05
     >>> y = np.array([0.30, 0.32, 0.29, 0.31, 0.30, 0.33, 0.40, 0.41, 0.39, 0.42])
     >>> r = monthly_effect(y, np.arange(10) >= 6)
     >>> round(r.effect, 3), r.p_value < 0.001, r.df
-    (0.098, True, 8)
+    (0.097, True, 8)
     """
     y = np.asarray(series, float)
     post = np.asarray(after, bool)
