@@ -196,7 +196,7 @@ def test_gate_immature_cohorts(vs_previous: pd.DataFrame) -> None:
 
 
 def test_gate_insufficient_data(demo: salesnb.SalesData) -> None:
-    c = compare(demo, "2026-10", kpis=["win_rate", "orders"], min_events=500).set_index("kpi")
+    c = compare(demo, "2026-10", kpis=["win_rate", "orders"], min_events=2000).set_index("kpi")
     assert c.loc["win_rate", "status"] == "insufficient_data"
     assert c.loc["win_rate", "note"].startswith("too few events (")
     assert not c.loc["win_rate", "significant"]

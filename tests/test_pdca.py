@@ -78,16 +78,25 @@ def test_did_is_ols_on_monthly_differences(demo: salesnb.SalesData, checks: pd.D
     fit = smf.ols("d ~ post", data=frame).fit()
     row = checks.loc["PDCA-01"]
     assert row["did_effect"] == pytest.approx(fit.params["post"], rel=1e-9)
-    # the interval is the OLS one widened by the persistence found: √((1+ρ)/(1−ρ)) ≥ 1
-    half = (row["did_ci_high"] - row["did_ci_low"]) / 2
-    ols_half = (fit.conf_int().loc["post", 1] - fit.conf_int().loc["post", 0]) / 2
-    assert half >= ols_half * (1 - 1e-9)
+    # the interval: OLS residuals, with the persistence ρ found (from these months and up to
+    # two years before) in the variance of each block's mean, by hand
     early = pd.period_range("2023-03", "2025-02", freq="M")  # two years before the baseline
     hist = _monthly_rates(demo, "North", early) - _monthly_rates(demo, "South", early)
+    from scipy import stats as sps
+
     from salesnb.stats.did import persistence
     resid = np.concatenate([hist[~np.isnan(hist)] - np.nanmean(hist), fit.resid.to_numpy()])
     rho = persistence(resid)
-    assert half == pytest.approx(ols_half * math.sqrt((1 + rho) / (1 - rho)), rel=1e-9)
+
+    def g(m: int) -> float:
+        return 1 + 2 * sum((1 - k / m) * rho**k for k in range(1, m))
+
+    sigma2 = (fit.resid**2).sum() / (19 - g(12) - g(7))
+    se = np.sqrt(sigma2 * (g(12) / 12 + g(7) / 7))
+    t = sps.t.ppf(0.975, round(19 - g(12) - g(7)))
+    assert (row["did_ci_low"], row["did_ci_high"]) == pytest.approx(
+        (fit.params["post"] - t * se, fit.params["post"] + t * se), rel=1e-9)
+    assert se > fit.bse["post"]  # wider than OLS that takes months as independent
 
 
 def test_persistence_by_hand() -> None:

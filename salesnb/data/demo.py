@@ -93,9 +93,9 @@ GROWTH_PER_YEAR = 0.12
 LEAD_CHANNEL_SHARE = (0.22, 0.20, 0.18, 0.14, 0.12, 0.14)
 # channel -> (share of leads that become deals, share converting directly, monthly spend)
 CHANNEL_ECONOMICS = {
-    "Organic search": (0.21, 0.09, 2_500.0), "Paid search": (0.21, 0.09, 9_000.0),
-    "Social": (0.19, 0.08, 7_000.0), "Email": (0.22, 0.10, 1_500.0),
-    "Referral": (0.25, 0.11, 3_000.0), "Events": (0.08, 0.02, 60_000.0),
+    "Organic search": (0.42, 0.06, 2_500.0), "Paid search": (0.42, 0.06, 9_000.0),
+    "Social": (0.38, 0.05, 7_000.0), "Email": (0.44, 0.07, 1_500.0),
+    "Referral": (0.50, 0.08, 3_000.0), "Events": (0.16, 0.01, 60_000.0),
 }
 INITIATIVES: list[dict[str, Any]] = [
     {"id": "PDCA-01", "title": "New call script for first calls", "kpi": "stage_conversion",
