@@ -290,7 +290,7 @@ def pdca_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 2026, targ
     for i, sd in enumerate(shocks):
         rng = np.random.default_rng([seed, 200 + i])
         for planted in (0.0, target):
-            acts = {"salesnb": [], "row-independent": []}
+            acts: dict[str, list[str]] = {"salesnb": [], "row-independent": []}
             for _ in range(trials):
                 ts, tn, cs, cn, after = pdca_trial(rng, shock_sd=sd, effect=planted, history=history)
                 diff = ts / tn - cs / cn
@@ -377,9 +377,9 @@ def anomaly_page(rng: np.random.Generator, *, day_cv: float = 0.15, drift_sd: fl
              "conversion_rate": "proportion", "win_rate": "proportion", "return_rate": "proportion",
              "sales_cycle_days": "median"}
     p_values = []
-    for name, y, n in series:
+    for name, y, trials_of in series:
         for i in range(months - tested, months):
-            p_values.append(month_prediction(y, kind=kinds[name], index=i, trials=n,
+            p_values.append(month_prediction(y, kind=kinds[name], index=i, trials=trials_of,
                                              months=[m.month for m in periods], offset=offsets).p_value)
     q = bh_qvalues(np.array(p_values))
     return bool((np.nan_to_num(q, nan=1.0) < alpha).any())

@@ -177,7 +177,7 @@ def _targets(src: Source, p: Period, kpis: list[KPI], by: str | None) -> dict[tu
 
 
 _COMPARE_COLUMNS = ["kpi", "stage", "current", "baseline", "abs_change", "rel_change", "ci_low",
-                    "ci_high", "p_value", "q_value", "significant", "status", "note"]
+                    "ci_high", "p_value", "q_value", "significant", "status", "note", "method", "dispersion"]
 
 
 def compare(data: Data, period: str | Period, *, against: Against = "previous",
@@ -195,7 +195,8 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
         ``abs_change``, ``rel_change``, ``ci_low`` and ``ci_high`` (interval of the absolute
         change at 1 − ``alpha``), ``p_value``, ``q_value`` (Benjamini–Hochberg over the rows
         with status ``ok``), ``significant`` (status ok and q < alpha), ``status`` and
-        ``note``. Status: ``ok``; ``insufficient_data`` (fewer than ``min_events`` on either
+        ``note``, ``method`` (the test used) and ``dispersion`` (how much more the days vary than
+        chance alone: 1 = as chance). Status: ``ok``; ``insufficient_data`` (fewer than ``min_events`` on either
         side); ``immature`` (a cohort still converting); ``incomplete_period`` (the current
         period is not over: both sides cut to the same number of days, no verdict);
         ``no_target``; ``missing_table``; ``not_segmentable``; ``not_tested`` (a snapshot).
@@ -270,7 +271,7 @@ def _row(kpi: KPI, key: Key, result: Change | None, status: str, note: str, col:
     return {"kpi": kpi.name, "stage": key[1], col: key[2], "current": r.current,
             "baseline": r.baseline, "abs_change": r.abs_change, "rel_change": r.rel_change,
             "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value, "status": status,
-            "note": note}
+            "note": note, "method": r.method, "dispersion": r.dispersion}
 
 
 def _empty_like(s: Summary) -> Summary:

@@ -18,7 +18,7 @@ from salesnb.comparisons import DEFAULT_MIN_EVENTS, Data, compare, kpi_table
 from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
 
-__all__ = ["format_value", "format_change", "scorecard", "breakdown", "style_scorecard",
+__all__ = ["format_value", "format_change", "format_attainment", "variation_note", "scorecard", "breakdown", "style_scorecard",
            "definitions", "GATE_WORDS", "HEADLINE_KPIS", "TREND_KPIS", "BREAKDOWNS"]
 
 HEADLINE_KPIS = ["revenue", "orders", "new_customers", "conversion_rate", "average_check",
@@ -75,6 +75,24 @@ def format_change(row: Mapping[str, Any], unit: str, good: str, currency: str = 
     return f"{arrow} {text}", tone
 
 
+def format_attainment(row: Mapping[str, Any], unit: str, currency: str = "") -> tuple[str, str]:
+    """(text, tone) against a target: attainment, never an arrow — a target is a manager's
+    number, not a sample.
+
+    >>> format_attainment({"status": "ok", "current": 96.0, "baseline": 120.0, "abs_change": -24.0,
+    ...                    "rel_change": -0.2, "note": "80% of target"}, "count")
+    ('80% of target (-24)', 'none')
+    """
+    if row["status"] != "ok":
+        return format_change(row, unit, "up", currency)
+    if not row["baseline"]:
+        return "target is zero", "none"
+    share = row["current"] / row["baseline"]
+    gap = _delta({**row, "rel_change": math.nan}, unit, currency)
+    prorated = " so far" if "prorated" in str(row.get("note", "")) else ""
+    return f"{share:.0%} of target{prorated} ({gap})", "none"
+
+
 def _delta(row: Mapping[str, Any], unit: str, currency: str) -> str:
     change = row["abs_change"]
     if unit == "share":
@@ -122,12 +140,34 @@ def scorecard(data: Data, period: str | Period, *, kpis: Sequence[str] | None = 
                "value": format_value(r["value"], kpi.unit, currency), "definition": kpi.definition}
         for against in ("previous", "last_year", "target"):
             c = comparisons[against].get(_key(r))
-            text, tone = format_change(c, kpi.unit, kpi.good, currency) if c else ("–", "none")
+            if c and against == "target":
+                text, tone = format_attainment(c, kpi.unit, currency)
+            else:
+                text, tone = format_change(c, kpi.unit, kpi.good, currency) if c else ("–", "none")
             row[f"vs_{against}"], row[f"tone_{against}"] = text, tone
         if r["status"] not in ("ok",) and r["status"] in GATE_WORDS:
             row["value"] += f" ({GATE_WORDS[r['status']]})" if r["status"] != "insufficient_data" else ""
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def variation_note(data: Data, period: str | Period, *, kpis: Sequence[str] | None = None,
+                   fiscal_year_start: int = 1, **kwargs: Any) -> str:
+    """One sentence for managers: how much this business's days vary beyond chance, per KPI.
+
+    From :func:`compare` against the previous period (its ``dispersion``); empty when no
+    KPI could be judged.
+    """
+    names = list(kpis) if kpis is not None else HEADLINE_KPIS
+    c = compare(data, period, kpis=names, fiscal_year_start=fiscal_year_start, **kwargs)
+    reg = registry(kwargs.get("custom_kpis"))
+    parts = [f"{reg[r['kpi']].label.lower()} {r['dispersion']:.1f}×" for r in c.to_dict("records")
+             if r["dispersion"] == r["dispersion"] and r["dispersion"] >= 1.05 and r["stage"] is None]
+    if not parts:
+        return ("Day to day, these KPIs vary about as much as chance alone would make them; the "
+                "changes are judged on that.")
+    return ("How much more this business's days vary than chance alone, which every change above "
+            "is judged against: " + ", ".join(parts) + ".")
 
 
 def breakdown(data: Data, period: str | Period, by: str, *,

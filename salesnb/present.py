@@ -16,7 +16,7 @@ from pandas.io.formats.style import Styler
 from salesnb.data import SalesData
 from salesnb.periods import Period
 
-__all__ = ["table", "bullets", "page_intro", "result_badges", "heading", "with_interval"]
+__all__ = ["table", "bullets", "page_intro", "result_badges", "heading", "note", "with_interval"]
 
 _RESULT_COLOURS = {"ok": "#1b7837", "warning": "#b35806", "missing": "#6c6c6c",
                    "failed": "#b2182b"}
@@ -96,6 +96,15 @@ def result_badges(checks: pd.DataFrame) -> HTML:
     text = " · ".join(f'<span style="color:{_RESULT_COLOURS.get(str(k), "inherit")}">'
                       f"{int(v)} {html.escape(str(k))}</span>" for k, v in counts.items())
     return HTML(f"<p><strong>Checks:</strong> {text}</p>")
+
+
+def note(text: str) -> HTML:
+    """A sentence under a table, escaped.
+
+    >>> note("a < b").data
+    '<p class="snb-note"><em>a &lt; b</em></p>'
+    """
+    return HTML(f'<p class="snb-note"><em>{html.escape(text)}</em></p>')
 
 
 def heading(text: str, *, level: int = 3) -> HTML:

@@ -159,8 +159,8 @@ def _day_weights(rng: np.random.Generator, profile: Sequence[float]) -> tuple[np
     import holidays
 
     days = _days(START, END)
-    hol = np.isin(days.date, list(holidays.country_holidays(REALISM["holidays"], years=range(START.year,
-                                                                                              END.year + 1))))
+    hol = np.isin(days.date, np.array(list(holidays.country_holidays(
+        REALISM["holidays"], years=range(START.year, END.year + 1))), dtype=object))
     cv = REALISM["day_cv"]
     w = (np.asarray(profile)[days.day_of_week] * np.where(hol, REALISM["holiday_factor"], 1.0)
          * rng.gamma(1 / cv**2, cv**2, size=len(days)))

@@ -59,7 +59,8 @@ def _design(t: np.ndarray, month: np.ndarray, seasonal: bool) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def month_prediction(values: Sequence[float], *, kind: str, index: int, trials: Sequence[float] | None = None,
+def month_prediction(values: Sequence[float] | np.ndarray, *, kind: str, index: int,
+                     trials: Sequence[float] | np.ndarray | None = None,
                      months: Sequence[int] | None = None, offset: Sequence[float] | None = None,
                      history: int = 24, min_history: int = 12, alpha: float = 0.05) -> MonthCheck:
     """Check month ``index`` of a monthly series against the months before it.
