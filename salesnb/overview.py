@@ -18,7 +18,8 @@ from salesnb.comparisons import DEFAULT_MIN_EVENTS, Data, compare, kpi_table
 from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
 
-__all__ = ["format_value", "format_change", "format_attainment", "variation_note", "scorecard", "breakdown", "style_scorecard",
+__all__ = ["format_value", "format_change", "format_attainment", "variation_note", "scorecard", "breakdown",
+           "style_scorecard",
            "definitions", "GATE_WORDS", "HEADLINE_KPIS", "TREND_KPIS", "BREAKDOWNS"]
 
 HEADLINE_KPIS = ["revenue", "orders", "new_customers", "conversion_rate", "average_check",
