@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from salesnb.aggregate import collect
 from salesnb.comparisons import Data, kpi_table
@@ -27,6 +26,7 @@ from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats import Calendar, Counts, Moments, Proportion, bh_qvalues, calendar_of, two_sample
 from salesnb.stats.anomaly import MonthCheck, month_prediction
+from salesnb.stats.scores import nps, nps_change
 
 __all__ = ["summary", "themes", "anomalies", "assign_themes", "linked_reasons"]
 
@@ -45,16 +45,6 @@ def _scores(df: pd.DataFrame) -> dict[str, Any]:
     return {"csat": csat, "nps": nps, "responses": len(df[df["source"] != "employee"])}
 
 
-def _nps(scores: pd.Series) -> tuple[float, float, int]:
-    """NPS in points (−100…100), its standard error, and n (multinomial variance)."""
-    n = len(scores)
-    if not n:
-        return math.nan, math.nan, 0
-    pro, det = float((scores >= 9).mean()), float((scores <= 6).mean())
-    var = (pro + det - (pro - det) ** 2) / n
-    return 100 * (pro - det), 100 * math.sqrt(var), n
-
-
 def summary(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
     """CSAT, share satisfied (4–5), NPS and responses against previous period and last year.
 
@@ -66,7 +56,6 @@ def summary(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_yea
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     windows = {"current": p, "previous": p.previous(), "last_year": p.last_year()}
     s = {k: _scores(_feedback(data, w)) for k, w in windows.items()}
-    z = float(sps.norm.ppf(1 - alpha / 2))
     rows = []
     for measure in ("csat", "satisfied_share", "nps", "responses"):
         row: dict[str, Any] = {"measure": measure}
@@ -79,7 +68,7 @@ def summary(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_yea
                 summ = Proportion(float((c >= 4).sum()), float(len(c)))
                 val, n = summ.value, len(c)
             elif measure == "nps":
-                val, se, n = _nps(s[k]["nps"])
+                val, se, n = nps(s[k]["nps"])
                 summ = (val, se)
             else:
                 val, n = float(s[k]["responses"]), s[k]["responses"]
@@ -88,15 +77,9 @@ def summary(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_yea
                 row.update(value=val, n=n)
                 current = summ
                 continue
-            if measure == "nps":
-                d = current[0] - summ[0]
-                se = math.hypot(current[1], summ[1])
-                row.update({f"change_{k}": d, f"ci_low_{k}": d - z * se, f"ci_high_{k}": d + z * se,
-                            f"p_{k}": float(2 * sps.norm.sf(abs(d) / se)) if se else math.nan})
-            else:
-                r = two_sample(current, summ, alpha=alpha)
-                row.update({f"change_{k}": r.abs_change, f"ci_low_{k}": r.ci_low, f"ci_high_{k}": r.ci_high,
-                            f"p_{k}": r.p_value})
+            r = nps_change(current, summ, alpha=alpha) if measure == "nps" else two_sample(current, summ, alpha=alpha)
+            row.update({f"change_{k}": r.abs_change, f"ci_low_{k}": r.ci_low, f"ci_high_{k}": r.ci_high,
+                        f"p_{k}": r.p_value})
         rows.append(row)
     return pd.DataFrame(rows)
 

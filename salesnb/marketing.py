@@ -16,20 +16,19 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from salesnb.aggregate import collect, data_end
 from salesnb.comparisons import Data
 from salesnb.engines import as_source
 from salesnb.periods import Period, parse_period
+from salesnb.stats.scores import rate_interval, spend_return_interval
 
 __all__ = ["channel_table", "complete_window", "conversion_lag", "ATTRIBUTION_DAYS", "MIN_LEADS", "MIN_CUSTOMERS"]
 
 ATTRIBUTION_DAYS = 180
 COLUMNS = ["spend", "leads", "conversion", "conversion_low", "conversion_high", "new_customers", "revenue",
            "margin", "cac", "romi", "romi_low", "romi_high", "romi_basis", "small", "rank", "window_complete", "note"]
-BOOTSTRAP_RESAMPLES = 1000
-BOOTSTRAP_SEED = 20261128
+
 MIN_LEADS, MIN_CUSTOMERS = 100, 10
 
 
@@ -105,21 +104,16 @@ def channel_table(data: Data, period: str | Period, *, by: Literal["channel", "c
     spend = _spend(collect(src.frame("campaigns")), p, "channel" if by == "channel" else "campaign_id") \
         if src.has("campaigns") else pd.Series(dtype=float)
     g["spend"] = spend.reindex(g.index).fillna(0.0)
-    low, high = proportion_confint(g["new_customers"], g["leads"], alpha=alpha, method="wilson")
+    low, high = rate_interval(g["new_customers"].to_numpy(float), g["leads"].to_numpy(float), alpha=alpha)
     g["conversion"], g["conversion_low"], g["conversion_high"] = g["new_customers"] / g["leads"], low, high
     paid = g["spend"] > 0
     g["cac"] = np.where(paid & (g["new_customers"] > 0), g["spend"] / g["new_customers"].clip(lower=1), math.nan)
     g["romi"] = np.where(paid, (g[basis] - g["spend"]) / g["spend"].where(paid), math.nan)
     g["romi_basis"] = basis
     g["romi_low"], g["romi_high"] = math.nan, math.nan
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
     for key, rows in leads.groupby(by):
-        if not g.loc[key, "spend"] > 0 or len(rows) < 2:
-            continue
-        values = rows[basis].to_numpy(float)
-        totals = values[rng.integers(0, len(values), size=(BOOTSTRAP_RESAMPLES, len(values)))].sum(axis=1)
-        romi = (totals - g.loc[key, "spend"]) / g.loc[key, "spend"]
-        g.loc[key, "romi_low"], g.loc[key, "romi_high"] = np.quantile(romi, [alpha / 2, 1 - alpha / 2])
+        g.loc[key, "romi_low"], g.loc[key, "romi_high"] = spend_return_interval(
+            rows[basis].to_numpy(float), float(g.loc[key, "spend"]), alpha=alpha)
     g["small"] = (g["leads"] < MIN_LEADS) | (g["new_customers"] < MIN_CUSTOMERS)
     end = data_end(src)
     lag = conversion_lag(src)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from salesnb.aggregate import Window, collect, cycle_frame, in_window, segmented
@@ -17,23 +16,11 @@ from salesnb.comparisons import Data, compare
 from salesnb.engines import as_source
 from salesnb.periods import Period, parse_period
 from salesnb.stats import Proportion, bh_qvalues, two_sample
+from salesnb.stats.scores import beta_prior, shrunk_rate
 
 __all__ = ["rep_table", "coaching_signals", "MIN_DEALS"]
 
 MIN_DEALS = 10
-
-
-def _beta_prior(wins: np.ndarray, n: np.ndarray) -> tuple[float, float]:
-    """Beta(a, b) fitted by the method of moments to the reps' win rates (weighted)."""
-    ok = n > 0
-    rates, weights = wins[ok] / n[ok], n[ok]
-    mean = float(np.average(rates, weights=weights))
-    var = float(np.average((rates - mean) ** 2, weights=weights))
-    # remove the binomial noise of the average rep to get the spread of true rates
-    noise = mean * (1 - mean) / float(np.mean(n[ok]))
-    spread = max(var - noise, 1e-6)
-    strength = max(mean * (1 - mean) / spread - 1, 1.0)
-    return mean * strength, (1 - mean) * strength
 
 
 def rep_table(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
@@ -57,14 +44,15 @@ def rep_table(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_y
         deals=("won", "size"), won=("won", "sum"))
     won_amount = closed[closed["outcome"] == "won"].groupby("_seg")["amount"].mean()
     cycle = cycle_frame(src, w, "owner").groupby("_seg")["days"].median()
-    a, b = _beta_prior(g["won"].to_numpy(float), g["deals"].to_numpy(float))
+    a, b = beta_prior(g["won"].to_numpy(float), g["deals"].to_numpy(float))
     team = Proportion(float(g["won"].sum()), float(g["deals"].sum()))
     rows = []
     for owner, r in g.iterrows():
         rest = Proportion(team.successes - r["won"], team.trials - r["deals"])
         gap = two_sample(Proportion(float(r["won"]), float(r["deals"])), rest, alpha=alpha)
         rows.append({"owner": owner, "deals": int(r["deals"]), "won": int(r["won"]),
-                     "win_rate": r["won"] / r["deals"], "win_rate_shrunk": (r["won"] + a) / (r["deals"] + a + b),
+                     "win_rate": r["won"] / r["deals"],
+                     "win_rate_shrunk": float(shrunk_rate(r["won"], r["deals"], a, b)),
                      "team_win_rate": team.value, "win_gap_p": gap.p_value,
                      "avg_deal": won_amount.get(owner, math.nan), "cycle_days": cycle.get(owner, math.nan),
                      "small": r["deals"] < MIN_DEALS})
