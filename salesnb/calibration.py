@@ -44,7 +44,7 @@ from salesnb.stats import (
 __all__ = ["Scenario", "SCENARIOS", "realistic_trial", "real_days", "real_day_trials", "run_trials",
            "calibration_table", "KINDS", "pdca_trial", "pdca_table", "anomaly_page", "anomaly_table"]
 
-KINDS = ("orders", "revenue", "average_check", "conversion_rate", "sales_cycle_days")
+KINDS = ("orders", "revenue", "average_check", "conversion_rate", "return_rate", "sales_cycle_days")
 WEEKENDS = np.array([1.0, 1.05, 1.1, 1.05, 1.15, 0.5, 0.2])       # Monday first
 SHUT_SATURDAY = np.array([1.1, 1.0, 1.0, 1.05, 0.9, 0.0, 0.4])    # the retailer of issue 9
 

@@ -18,7 +18,9 @@ window's days* (its weekdays and holidays), so a month with one more weekend is 
 Weekdays (or holidays) with nothing in either window (a shop shut on Saturdays) carry no
 information and are left out of the fit. Windows shorter than a week get no weekday terms.
 A flow whose days can be negative (net revenue after returns) is fitted on the same design
-with ordinary least squares (additive effects) instead.
+with ordinary least squares (additive effects) instead. For sums, whose days are
+heavy-tailed, the p-value is also computed by permuting whole days between the two windows
+within weekday and holiday strata (:func:`permutation_p`), and the larger one is kept.
 """
 
 from __future__ import annotations
@@ -33,7 +35,31 @@ from scipy import stats as sps
 from salesnb.stats.calendar import Calendar, weekday
 from salesnb.stats.summaries import Change, Daily
 
-__all__ = ["daily_flow_change", "calendar_design"]
+__all__ = ["daily_flow_change", "calendar_design", "permutation_p", "PERMUTATIONS"]
+
+PERMUTATIONS = 2000
+PERMUTATION_SEED = 20261128
+
+
+def permutation_p(y: np.ndarray, current: np.ndarray, strata: np.ndarray, *,
+                  resamples: int = PERMUTATIONS, seed: int = PERMUTATION_SEED) -> float:
+    """Two-sided p-value of the current window's total when days are exchangeable within
+    strata (weekday, holiday): the window labels are shuffled within each stratum.
+
+    >>> y = np.array([1.0, 2, 3, 4, 50, 60, 70, 80]); cur = np.arange(8) >= 4
+    >>> permutation_p(y, cur, np.zeros(8, int)) < 0.05
+    True
+    """
+    y, cur, strata = np.asarray(y, float), np.asarray(current, bool), np.asarray(strata)
+    order = np.argsort(strata, kind="stable")
+    labels = cur[order].astype(float)  # the labels, laid out stratum by stratum
+    rng = np.random.default_rng(seed)
+    keys = strata[order][None, :] * 2.0 + rng.random((resamples, len(y)))
+    picks = order[np.argsort(keys, axis=1)]  # a random order of the days within each stratum
+    totals = (y[picks] * labels).sum(axis=1)
+    centre = totals.mean()
+    observed = abs(float((y * cur).sum()) - centre)
+    return float((1 + (np.abs(totals - centre) >= observed - 1e-9).sum()) / (resamples + 1))
 
 
 def calendar_design(dates: np.ndarray, current: np.ndarray, calendar: Calendar, *,
@@ -122,6 +148,13 @@ def daily_flow_change(cur: Daily, base: Daily, *, calendar: Calendar | None = No
             phi = phi * (1 + kappa * mean_mu)  # reported: variance of an average day ÷ Poisson's
     t = float(sps.t.ppf(1 - alpha / 2, df))
     p = float(2 * sps.t.sf(abs(beta) / se, df)) if se > 0 else (1.0 if beta == 0 else 0.0)
+    if not count:
+        # a sum's days are heavy-tailed (a few big orders make a day): the model's p-value is
+        # checked by permuting whole days between the periods within weekday/holiday strata,
+        # and the larger of the two is kept
+        hol = cal.is_holiday(dates[keep])
+        strata = np.where(hol, 7, weekday(dates[keep])) if weekdays else hol.astype(int)
+        p = max(p, permutation_p(yk, is_cur[keep], strata))
     if additive:
         days = int(is_cur[keep].sum())
         return Change(c_total, c_total - beta * days, beta * days, (beta - t * se) * days,
