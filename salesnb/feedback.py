@@ -24,7 +24,7 @@ from salesnb.comparisons import Data, kpi_table
 from salesnb.engines import as_source
 from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
-from salesnb.stats import Calendar, Counts, Moments, Proportion, bh_qvalues, calendar_of, two_sample
+from salesnb.stats import Calendar, Counts, Daily, Moments, Proportion, bh_qvalues, calendar_of, two_sample
 from salesnb.stats.anomaly import MonthCheck, month_prediction
 from salesnb.stats.scores import nps, nps_change
 
@@ -39,23 +39,39 @@ def _feedback(data: Data, p: Period) -> pd.DataFrame:
     return df[(df["received_at"] >= p.start_ts) & (df["received_at"] < p.end_ts)]
 
 
-def _scores(df: pd.DataFrame) -> dict[str, Any]:
-    csat = df.loc[(df.get("scale") == "csat5") & df["score"].notna(), "score"].astype(float)
+def _scores(df: pd.DataFrame, w: Period) -> dict[str, Any]:
+    is_csat = (df.get("scale") == "csat5") & df["score"].notna()
+    csat = df.loc[is_csat, "score"].astype(float)
     nps = df.loc[(df.get("scale") == "nps10") & df["score"].notna(), "score"].astype(float)
-    return {"csat": csat, "nps": nps, "responses": len(df[df["source"] != "employee"])}
+    responses = df[df["source"] != "employee"]
+
+    def daily(rows: pd.DataFrame, x: pd.Series) -> Daily:
+        # per day: the tests allow for days whose answers are alike
+        return Daily.of(rows["received_at"].dt.normalize().to_numpy(), x.to_numpy(float),
+                        np.ones(len(rows)), start=w.start, days=w.days)
+
+    return {"csat": csat, "nps": nps, "responses": len(responses),
+            "csat_daily": daily(df[is_csat], csat), "satisfied_daily": daily(df[is_csat], (csat >= 4).astype(float)),
+            "responses_daily": daily(responses, pd.Series(np.ones(len(responses))))}
+
+
+def _daily_share(rows: pd.DataFrame, hit: np.ndarray, w: Period) -> Daily:
+    return Daily.of(rows["received_at"].dt.normalize().to_numpy(), np.asarray(hit, float),
+                    np.ones(len(rows)), start=w.start, days=w.days)
 
 
 def summary(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
     """CSAT, share satisfied (4–5), NPS and responses against previous period and last year.
 
     Returns ``measure``, ``value``, ``n``, and for ``previous`` and ``last_year``:
-    ``change_*``, ``ci_low_*``, ``ci_high_*``, ``p_*``. CSAT: Welch; share: the proportion
-    test of :func:`salesnb.comparisons`; NPS: a normal test on the difference with the
-    multinomial variance of promoters − detractors; responses: the Poisson rate test.
+    ``change_*``, ``ci_low_*``, ``ci_high_*``, ``p_*``. The tests of :func:`salesnb.compare`
+    on daily totals: CSAT as a mean with days as clusters, the satisfied share as a rate
+    allowing for days that differ, responses as a count with weekday terms; NPS: a normal
+    test on the difference with the multinomial variance of promoters − detractors.
     """
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     windows = {"current": p, "previous": p.previous(), "last_year": p.last_year()}
-    s = {k: _scores(_feedback(data, w)) for k, w in windows.items()}
+    s = {k: _scores(_feedback(data, w), w) for k, w in windows.items()}
     rows = []
     for measure in ("csat", "satisfied_share", "nps", "responses"):
         row: dict[str, Any] = {"measure": measure}
@@ -63,16 +79,17 @@ def summary(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_yea
             c = s[k]["csat"]
             if measure == "csat":
                 val, n = (float(c.mean()) if len(c) else math.nan), len(c)
-                summ: Any = Moments(len(c), float(c.sum()), float((c**2).sum()), kind="mean")
+                summ: Any = Moments(len(c), float(c.sum()), float((c**2).sum()), kind="mean",
+                                    daily=s[k]["csat_daily"])
             elif measure == "satisfied_share":
-                summ = Proportion(float((c >= 4).sum()), float(len(c)))
+                summ = Proportion(float((c >= 4).sum()), float(len(c)), s[k]["satisfied_daily"])
                 val, n = summ.value, len(c)
             elif measure == "nps":
                 val, se, n = nps(s[k]["nps"])
                 summ = (val, se)
             else:
                 val, n = float(s[k]["responses"]), s[k]["responses"]
-                summ = Counts(val, windows[k].days)
+                summ = Counts(val, windows[k].days, s[k]["responses_daily"])
             if k == "current":
                 row.update(value=val, n=n)
                 current = summ
@@ -108,7 +125,7 @@ def themes(data: Data, period: str | Period, *, dictionary: Mapping[str, Sequenc
 
     Customers' comments by default; ``employee=True`` gives employee notes instead. Returns
     ``theme``, ``comments`` (count), ``share`` (of commented responses), ``change`` (share
-    points against the previous period), ``p_value`` (two-proportion test), ``avg_score``
+    points against the previous period), ``p_value`` (two-proportion test, allowing for days that differ), ``avg_score``
     (mean CSAT of those comments, 1–5), ``verbatim`` (the latest few comments, as written).
     """
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
@@ -125,7 +142,10 @@ def themes(data: Data, period: str | Period, *, dictionary: Mapping[str, Sequenc
     for theme in dictionary:
         idx = hits_now.loc[hits_now["theme"] == theme, "row"]
         n_before = int((hits_before["theme"] == theme).sum())
-        cur, old = Proportion(float(len(idx)), float(len(now))), Proportion(float(n_before), float(len(before)))
+        hit_now = now.index.isin(idx)
+        hit_before = before.index.isin(hits_before.loc[hits_before["theme"] == theme, "row"])
+        cur = Proportion(float(len(idx)), float(len(now)), _daily_share(now, hit_now, p))
+        old = Proportion(float(n_before), float(len(before)), _daily_share(before, hit_before, p.previous()))
         change = two_sample(cur, old, alpha=alpha) if len(now) and len(before) else None
         sub = now.loc[idx]
         csat = sub.loc[sub.get("scale") == "csat5", "score"] if "scale" in sub else pd.Series(dtype=float)

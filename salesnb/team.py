@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from salesnb.aggregate import Window, collect, cycle_frame, in_window, segmented
 from salesnb.comparisons import Data, compare
 from salesnb.engines import as_source
 from salesnb.periods import Period, parse_period
-from salesnb.stats import Proportion, bh_qvalues, two_sample
+from salesnb.stats import Daily, Proportion, bh_qvalues, two_sample
 from salesnb.stats.scores import beta_prior, shrunk_rate
 
 __all__ = ["rep_table", "coaching_signals", "MIN_DEALS"]
@@ -45,11 +46,20 @@ def rep_table(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_y
     won_amount = closed[closed["outcome"] == "won"].groupby("_seg")["amount"].mean()
     cycle = cycle_frame(src, w, "owner").groupby("_seg")["days"].median()
     a, b = beta_prior(g["won"].to_numpy(float), g["deals"].to_numpy(float))
-    team = Proportion(float(g["won"].sum()), float(g["deals"].sum()))
+    days = pd.to_datetime(closed["closed_at"]).dt.normalize().to_numpy()
+    wins = (closed["outcome"] == "won").to_numpy(float)
+
+    def daily(mask: np.ndarray) -> Daily:  # per closing day: days whose deals are alike
+        return Daily.of(days[mask], wins[mask], np.ones(int(mask.sum())), start=w.start, days=w.days)
+
+    everyone = daily(np.ones(len(closed), bool))
+    team = Proportion(float(g["won"].sum()), float(g["deals"].sum()), everyone)
     rows = []
     for owner, r in g.iterrows():
-        rest = Proportion(team.successes - r["won"], team.trials - r["deals"])
-        gap = two_sample(Proportion(float(r["won"]), float(r["deals"])), rest, alpha=alpha)
+        own = daily((closed["_seg"] == owner).to_numpy())
+        rest = Proportion(team.successes - r["won"], team.trials - r["deals"],
+                          Daily(everyone.dates, everyone.x - own.x, everyone.n - own.n))
+        gap = two_sample(Proportion(float(r["won"]), float(r["deals"]), own), rest, alpha=alpha)
         rows.append({"owner": owner, "deals": int(r["deals"]), "won": int(r["won"]),
                      "win_rate": r["won"] / r["deals"],
                      "win_rate_shrunk": float(shrunk_rate(r["won"], r["deals"], a, b)),
