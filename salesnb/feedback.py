@@ -33,7 +33,9 @@ __all__ = ["summary", "themes", "anomalies", "assign_themes", "linked_reasons"]
 def _feedback(data: Data, p: Period) -> pd.DataFrame:
     src = as_source(data)
     if not src.has("feedback"):
-        return pd.DataFrame(columns=["received_at", "source", "score", "scale", "comment"])
+        return pd.DataFrame({"received_at": pd.Series(dtype="datetime64[us]"), "source": pd.Series(dtype=str),
+                             "score": pd.Series(dtype=float), "scale": pd.Series(dtype=str),
+                             "comment": pd.Series(dtype=str)})
     df = collect(src.frame("feedback"))
     df["received_at"] = pd.to_datetime(df["received_at"])
     return df[(df["received_at"] >= p.start_ts) & (df["received_at"] < p.end_ts)]

@@ -21,6 +21,15 @@ params file::
           defaults: {status: completed}          # a constant for a column the export lacks
           aggregate_lines: true      # one row per order line → one row per order
           fill_from_order: {returned_at: ordered_at, amount: amount}   # returns only
+          where: {Stage: {not_in: [Prospecting]}, Amount: {">": 0}}  # keep rows (source columns)
+          na_values: ["-", "не закрыта"]          # texts that mean empty, in any column
+          fill: {region: Unknown}    # a constant for empty cells of a mapped column
+          compute: {amount: "Quantity * [Unit price]"}   # arithmetic on source columns
+          values: {status: {"re:^C": cancelled}}           # a key "re:…" is a pattern
+          deduplicate: first         # first | last on the table's id (default: an error)
+          id: row                    # or [col, col]: ids for a file without them
+          timezone: Europe/Moscow    # times with a zone are converted to it, then stored naive
+          delimiter: whitespace      # space-padded columns; header: false with names: [...]
 
 A source column may map to a list of canonical columns (``Order ID: [order_id,
 return_id]``). Every cell is read as text first, so a value such as ``NA`` (a territory)
@@ -39,15 +48,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesnb.data.mapping import compute_column, generated_ids, row_filter, value_map
 from salesnb.data.schema import TABLES, Column, Table
 from salesnb.data.validation import Problems, validate
 
 __all__ = ["read_source", "TableSpec", "parse_source", "SUPPORTED_SUFFIXES"]
 
-SUPPORTED_SUFFIXES = (".parquet", ".csv", ".txt", ".xlsx")
+SUPPORTED_SUFFIXES = (".parquet", ".csv", ".tsv", ".txt", ".xlsx")
+_TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".zip")
 _SPEC_KEYS = {
     "path", "encoding", "delimiter", "decimal", "thousands", "date_format", "sheet",
-    "columns", "values", "defaults", "aggregate_lines", "fill_from_order",
+    "columns", "values", "defaults", "aggregate_lines", "fill_from_order", "where", "na_values",
+    "fill", "compute", "deduplicate", "id", "timezone", "header", "names",
 }
 # Characters that CRM exports put between thousands: space, no-break space, narrow
 # no-break space, apostrophe (Swiss).
@@ -71,6 +83,15 @@ class TableSpec:
     defaults: Mapping[str, Any] | None = None
     aggregate_lines: bool = False
     fill_from_order: Mapping[str, str] | None = None
+    where: Mapping[str, Any] | None = None
+    na_values: tuple[str, ...] = ()
+    fill: Mapping[str, Any] | None = None
+    compute: Mapping[str, str] | None = None
+    deduplicate: str | None = None
+    id: str | tuple[str, ...] | None = None
+    timezone: str = "UTC"
+    header: bool = True
+    names: tuple[str, ...] | None = None
 
     @property
     def row_word(self) -> str:
@@ -139,11 +160,55 @@ def parse_source(
             raise ValueError(f"source.tables.{name}: fill_from_order applies to returns only")
         if options.get("aggregate_lines") and name != "orders":
             raise ValueError(f"source.tables.{name}: aggregate_lines applies to orders only")
+        _check_options(name, options)
         specs[name] = TableSpec(name, **options)
     if not specs:
         raise ValueError("source names no tables: give a folder, or tables with paths")
     as_of = source.get("as_of")
     return specs, (pd.Timestamp(as_of).to_pydatetime() if as_of else None)
+
+
+def _check_options(name: str, options: dict[str, Any]) -> None:
+    """Option values a person could get wrong, checked before any file is read."""
+    key = f"source.tables.{name}"
+    if options.get("deduplicate") not in (None, "first", "last"):
+        raise ValueError(f"{key}.deduplicate: first or last, not {options['deduplicate']!r}")
+    if options.get("encoding"):
+        import codecs
+
+        try:
+            codecs.lookup(str(options["encoding"]))
+        except LookupError:
+            raise ValueError(f"{key}.encoding: {options['encoding']!r} is not an encoding "
+                             f"(e.g. utf-8, cp1251, latin-1)") from None
+    if "timezone" in options:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(str(options["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{key}.timezone: {options['timezone']!r} is not a time zone "
+                             f"(e.g. UTC, Europe/Moscow)") from None
+    for opt in ("where", "fill", "compute"):
+        if opt in options and not isinstance(options[opt], Mapping):
+            raise ValueError(f"{key}.{opt}: give a mapping, not {options[opt]!r}")
+    if "na_values" in options:
+        if not isinstance(options["na_values"], list | tuple):
+            raise ValueError(f"{key}.na_values: give a list of texts, not {options['na_values']!r}")
+        options["na_values"] = tuple(str(v) for v in options["na_values"])
+    if "names" in options:
+        if not isinstance(options["names"], list | tuple):
+            raise ValueError(f"{key}.names: give a list of column names")
+        options["names"] = tuple(str(v) for v in options["names"])
+    if options.get("header") is False and not options.get("names"):
+        raise ValueError(f"{key}: header: false needs names: [...] for the file's columns")
+    if isinstance(options.get("id"), list):
+        options["id"] = tuple(options["id"])
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return next((s for s in (".csv.gz", ".tsv.gz", ".txt.gz") if name.endswith(s)), path.suffix.lower())
 
 
 def _read_raw(spec: TableSpec) -> pd.DataFrame:
@@ -152,7 +217,8 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
     The index holds the number a person sees: the file line (header = line 1) for CSV and
     Excel, the 1-based row for Parquet.
     """
-    suffix = spec.path.suffix.lower()
+    suffix = _suffix(spec.path)
+    na = ["", *spec.na_values]
     try:
         if suffix == ".parquet":
             df = pd.read_parquet(spec.path)
@@ -160,10 +226,14 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
             return df
         if suffix == ".xlsx":
             df = pd.read_excel(spec.path, sheet_name=spec.sheet if spec.sheet is not None else 0,
-                               dtype=object, keep_default_na=False, na_values=[""])
-        elif suffix in (".csv", ".txt"):
-            df = pd.read_csv(spec.path, sep=spec.delimiter, encoding=spec.encoding, dtype=str,
-                             keep_default_na=False, na_values=[""], skipinitialspace=True)
+                               dtype=object, keep_default_na=False, na_values=na)
+        elif suffix in _TEXT_SUFFIXES:
+            sep = r"\s+" if spec.delimiter == "whitespace" else (
+                "\t" if suffix.startswith(".tsv") and spec.delimiter == "," else spec.delimiter)
+            df = pd.read_csv(spec.path, sep=sep, encoding=spec.encoding, dtype=str,
+                             keep_default_na=False, na_values=na, skipinitialspace=True,
+                             header=0 if spec.header else None,
+                             names=list(spec.names) if spec.names else None)
         else:
             raise ValueError(f"{spec.table}: cannot read {spec.path.name}: "
                              f"use one of {', '.join(SUPPORTED_SUFFIXES)}")
@@ -175,8 +245,39 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
             raise
         raise ValueError(f"{spec.table}: cannot read {spec.path}: {exc}") from None
     df.columns = [str(c).strip() for c in df.columns]
-    df.index = pd.RangeIndex(2, len(df) + 2)
+    first = 2 if spec.header else 1  # the file line of the first row
+    df.index = pd.RangeIndex(first, len(df) + first)
     return df
+
+
+def _prepare(raw: pd.DataFrame, spec: TableSpec, table: Table, notes: list[str]) -> pd.DataFrame:
+    """Row filter, computed columns and generated ids, on the source columns."""
+    key = f"source.tables.{spec.table}"
+
+    def number(values: pd.Series) -> pd.Series:
+        return _to_number(values, spec)
+
+    if spec.where:
+        keep = row_filter(raw, spec.where, where_key=f"{key}.where", to_number=number)
+        if (~keep).any():
+            conditions = "; ".join(f"{c} {cond}" for c, cond in spec.where.items())
+            notes.append(f"{spec.table}: {int((~keep).sum()):,} of {len(raw):,} rows left out by where ({conditions})")
+        raw = raw[keep]
+    extra: dict[str, pd.Series] = {}
+    for target, expression in (spec.compute or {}).items():
+        if target not in table.column_names:
+            raise ValueError(f"{key}.compute: {target!r} is not a column of {spec.table}")
+        extra[target] = compute_column(raw, expression, key=f"{key}.compute.{target}", to_number=number)
+    if spec.id is not None:
+        if not table.key:
+            raise ValueError(f"{key}.id: {spec.table} has no id column")
+        extra[table.key] = generated_ids(raw, spec.id if isinstance(spec.id, str) else list(spec.id),
+                                         key=f"{key}.id")
+    if extra:
+        # computed columns go in under their canonical names; a source column of that name yields
+        raw = raw.drop(columns=[c for c in extra if c in raw.columns and c not in (spec.columns or {})])
+        raw = raw.assign(**{f"\x00{c}": v for c, v in extra.items()})
+    return raw
 
 
 def _map_columns(raw: pd.DataFrame, spec: TableSpec, table: Table) -> pd.DataFrame:
@@ -191,6 +292,7 @@ def _map_columns(raw: pd.DataFrame, spec: TableSpec, table: Table) -> pd.DataFra
             )
     out: dict[str, pd.Series] = {}
     mapping = dict(spec.columns or {})
+    mapping.update({c: c[1:] for c in raw.columns if c.startswith("\x00")})  # computed columns
     for col in raw.columns:
         targets = mapping.get(col, col if col in table.column_names and col not in out else None)
         for target in [targets] if isinstance(targets, str) else (targets or []):
@@ -235,10 +337,13 @@ def _date_format(spec: TableSpec, column: str) -> str | None:
     return fmt
 
 
-def _to_datetime(values: pd.Series, fmt: str | None) -> pd.Series:
+_TZ_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _to_datetime(values: pd.Series, fmt: str | None, timezone: str = "UTC") -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         if getattr(values.dt, "tz", None) is not None:
-            values = values.dt.tz_localize(None)
+            values = values.dt.tz_convert(timezone).dt.tz_localize(None)
         return values.astype("datetime64[us]")
     if pd.api.types.is_object_dtype(values):
         # Excel cells come as datetime objects next to text: keep the former as they are.
@@ -248,11 +353,18 @@ def _to_datetime(values: pd.Series, fmt: str | None) -> pd.Series:
             parsed[is_dt] = pd.to_datetime(values[is_dt].tolist())
             rest = ~is_dt & values.notna()
             if rest.any():
-                parsed[rest] = _to_datetime(values[rest].astype("str"), fmt)
+                parsed[rest] = _to_datetime(values[rest].astype("str"), fmt, timezone)
             return parsed
     text = values.astype("str").str.strip()
-    parsed = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce")
-    return parsed.astype("datetime64[us]")
+    zoned = text.str.contains(_TZ_SUFFIX, regex=True, na=False) if fmt is None else pd.Series(False, index=text.index)
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
+    if (~zoned).any():
+        parsed[~zoned] = pd.to_datetime(text[~zoned], format=fmt or "ISO8601", errors="coerce").astype(
+            "datetime64[us]")
+    if zoned.any():  # times with a zone ("…Z", "+03:00"): to the mapping's time zone, then naive
+        utc = pd.to_datetime(text[zoned], format="ISO8601", errors="coerce", utc=True)
+        parsed[zoned] = utc.dt.tz_convert(timezone).dt.tz_localize(None).astype("datetime64[us]")
+    return parsed
 
 
 def _convert(df: pd.DataFrame, spec: TableSpec, table: Table, problems: Problems) -> pd.DataFrame:
@@ -263,7 +375,10 @@ def _convert(df: pd.DataFrame, spec: TableSpec, table: Table, problems: Problems
         had_value = before.notna() & (before.astype("str").str.strip() != "")
         if col.kind == "datetime":
             fmt = _date_format(spec, col.name)
-            out[col.name] = _to_datetime(before, fmt)
+            if spec.values and col.name in spec.values:  # e.g. "не закрыта" → empty
+                before = value_map(before, spec.values[col.name]).replace("", np.nan)
+                had_value = before.notna() & (before.astype("str").str.strip() != "")
+            out[col.name] = _to_datetime(before, fmt, spec.timezone)
             bad = had_value & out[col.name].isna()
             if bad.any():
                 expected = f"the format {fmt!r}" if fmt else "ISO form like 2026-10-31 or 2026-10-31 14:05"
@@ -271,7 +386,14 @@ def _convert(df: pd.DataFrame, spec: TableSpec, table: Table, problems: Problems
                 problems.add(spec.table, col.name, f"not dates in {expected}{hint}",
                              before[bad], spec.row_word)
         elif col.kind in ("amount", "number"):
+            if spec.values and col.name in spec.values:
+                before = value_map(before, spec.values[col.name]).replace("", np.nan)
+                had_value = before.notna() & (before.astype("str").str.strip() != "")
             out[col.name] = _to_number(before, spec)
+            inf = out[col.name].isin([np.inf, -np.inf])
+            if inf.any():
+                problems.add(spec.table, col.name, "not finite numbers (inf)", before[inf], spec.row_word)
+                out.loc[inf, col.name] = np.nan
             bad = had_value & out[col.name].isna()
             if bad.any():
                 hint = f" (decimal separator {spec.decimal!r}; set decimal in the mapping)"
@@ -280,7 +402,7 @@ def _convert(df: pd.DataFrame, spec: TableSpec, table: Table, problems: Problems
         else:
             out[col.name] = _to_text(before)
             if spec.values and col.name in spec.values:
-                out[col.name] = out[col.name].replace(dict(spec.values[col.name]))
+                out[col.name] = value_map(out[col.name], spec.values[col.name])
     return out
 
 
@@ -338,24 +460,38 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any], *,
     """
     specs, source_as_of = parse_source(source, base_dir=base_dir)
     problems = Problems()
+    warnings_found: list[str] = []
     tables: dict[str, pd.DataFrame] = {}
     # orders first: returns may take columns from them
     for name in sorted(specs, key=lambda n: (n != "orders", list(TABLES).index(n))):
         spec, table = specs[name], TABLES[name]
-        df = _map_columns(_read_raw(spec), spec, table)
+        raw = _prepare(_read_raw(spec), spec, table, warnings_found)
+        df = _map_columns(raw, spec, table)
+        for col, value in (spec.fill or {}).items():
+            if col not in df.columns:
+                raise ValueError(f"source.tables.{name}.fill: {col!r} is not a mapped column "
+                                 f"(mapped: {', '.join(df.columns)})")
+            empty = df[col].isna() | (df[col].astype("str").str.strip() == "")
+            df[col] = df[col].astype(object).where(~empty, value)
         missing = [c for c in table.required if c not in df.columns
                    and not (spec.fill_from_order and c in spec.fill_from_order)]
         for col in missing:
             problems.missing_column(name, col, list(df.columns), spec.path.name)
         df = _convert(df, spec, table, problems)
+        if spec.deduplicate and table.key and table.key in df.columns:
+            dup = df.duplicated(table.key, keep=spec.deduplicate)
+            if dup.any():
+                warnings_found.append(f"{name}: {int(dup.sum())} duplicate rows of one {table.key} left out "
+                                      f"(deduplicate: {spec.deduplicate})")
+                df = df[~dup]
         if spec.aggregate_lines:
             df = _aggregate_lines(df, spec, problems)
         if name == "returns":
             df = _fill_from_order(df, tables.get("orders"), spec)
         tables[name] = df
     cutoff = pd.Timestamp(as_of or source_as_of or datetime.now())
-    warnings = validate(tables, {n: s.row_word for n, s in specs.items()}, problems,
-                        as_of=cutoff, funnel_stages=funnel_stages)
+    warnings = warnings_found + list(validate(tables, {n: s.row_word for n, s in specs.items()}, problems,
+                                             as_of=cutoff, funnel_stages=funnel_stages))
     problems.raise_if_any()
     ordered = {}
     for name in TABLES:

@@ -1,0 +1,155 @@
+"""Mapping options of a source table: row filters, computed columns, patterns, fills, ids,
+de-duplication, time zones and file shapes — each against a hand-written export."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import salesnb
+from salesnb.data.mapping import compute_column
+
+
+def _load(tmp_path: Path, text: str, name: str = "orders.csv", **options: object) -> salesnb.SalesData:
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode("utf-8")))
+    elif name.endswith(".zip"):
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("export.csv", text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    spec = {"path": str(path), **options}
+    return salesnb.load({"tables": {"orders": spec}, "as_of": "2027-01-01"}, base_dir=tmp_path)
+
+
+INVOICES = """Invoice,Customer,Date,Quantity,Price,Note
+536365,17850,2026-10-01,6,2.55,
+C536379,14527,2026-10-01,-1,27.50,refund
+536370,12583,2026-10-02,24,3.75,-
+A563185,,2026-10-03,1,-11062.06,bad debt adjustment
+"""
+MAPPING = {"columns": {"Invoice": ["order_id", "status"], "Customer": "customer_id", "Date": "ordered_at"},
+           "compute": {"amount": "abs(Quantity * Price)"},
+           "values": {"status": {"re:^C": "cancelled", "re:^\\d": "completed"}}}
+
+
+def test_where_compute_and_value_patterns(tmp_path: Path) -> None:
+    data = _load(tmp_path, INVOICES, **MAPPING, where={"Invoice": {"not_matches": "^A"}, "Price": {">": 0}})
+    o = data["orders"].set_index("order_id")
+    assert list(o.index) == ["536365", "C536379", "536370"]  # the bad-debt line left out
+    assert o.loc["536365", "amount"] == pytest.approx(6 * 2.55)
+    assert o.loc["C536379", "amount"] == pytest.approx(27.5)  # abs()
+    # cancellations are invoices starting with C: a pattern on the id, copied to status
+    assert o["status"].to_dict() == {"536365": "completed", "C536379": "cancelled", "536370": "completed"}
+    assert any("1 of 4 rows left out by where" in w for w in data.warnings)
+
+
+def test_na_values_and_fill(tmp_path: Path) -> None:
+    data = _load(tmp_path, INVOICES, **{**MAPPING, "columns": {**MAPPING["columns"], "Note": "product"}},
+                 where={"Invoice": {"not_matches": "^A"}},
+                 na_values=["-"], fill={"product": "(none)"})
+    o = data["orders"].set_index("order_id")
+    assert o.loc["536370", "product"] == "(none)"  # "-" means empty, then filled
+    assert o.loc["C536379", "product"] == "refund"
+
+
+def test_compute_never_evaluates_code() -> None:
+    raw = pd.DataFrame({"a": ["1", "2"]})
+    num = lambda s: pd.to_numeric(s, errors="coerce")  # noqa: E731
+    for bad in ("__import__('os').system('true')", "a.__class__", "a if a else a", "a ** 2", "[x for x in a]"):
+        with pytest.raises(ValueError, match="only|not arithmetic|no column"):
+            compute_column(raw, bad, key="source.tables.orders.compute.amount", to_number=num)
+
+
+def test_deduplicate_and_generated_ids(tmp_path: Path) -> None:
+    text = "Order,Client,Date,Sum\n1,a,2026-10-01,10\n1,a,2026-10-01,12\n2,b,2026-10-02,5\n"
+    cols = {"Order": "order_id", "Client": "customer_id", "Date": "ordered_at", "Sum": "amount"}
+    with pytest.raises(ValueError, match="order_id"):
+        _load(tmp_path, text, columns=cols, defaults={"status": "completed"})
+    last = _load(tmp_path, text, columns=cols, defaults={"status": "completed"}, deduplicate="last")
+    assert last["orders"].set_index("order_id").loc["1", "amount"] == 12.0
+    assert any("1 duplicate rows of one order_id left out" in w for w in last.warnings)
+    rows = _load(tmp_path, text, columns={"Client": "customer_id", "Date": "ordered_at", "Sum": "amount"},
+                 defaults={"status": "completed"}, id="row")
+    assert rows["orders"]["order_id"].tolist() == ["2", "3", "4"]  # file lines
+    hashed = _load(tmp_path, text, columns={"Client": "customer_id", "Date": "ordered_at", "Sum": "amount"},
+                   defaults={"status": "completed"}, id=["Order", "Sum"])
+    assert hashed["orders"]["order_id"].is_unique and len(hashed["orders"]["order_id"].iloc[0]) == 16
+
+
+def test_time_zones_to_naive_local(tmp_path: Path) -> None:
+    text = ("id,c,at,sum\n1,a,2026-10-01T21:30:00Z,10\n2,a,2026-10-01T10:00:00+03:00,5\n"
+            "3,b,2026-10-02 09:00,7\n")
+    cols = {"id": "order_id", "c": "customer_id", "at": "ordered_at", "sum": "amount"}
+    data = _load(tmp_path, text, columns=cols, defaults={"status": "completed"}, timezone="Europe/Moscow")
+    at = data["orders"].set_index("order_id")["ordered_at"]
+    assert at["1"] == pd.Timestamp("2026-10-02 00:30")  # 21:30 UTC is 00:30 in Moscow
+    assert at["2"] == pd.Timestamp("2026-10-01 10:00")
+    assert at["3"] == pd.Timestamp("2026-10-02 09:00")  # a time without a zone is kept as it is
+    with pytest.raises(ValueError, match="timezone: 'Mars/Olympus' is not a time zone"):
+        _load(tmp_path, text, columns=cols, defaults={"status": "completed"}, timezone="Mars/Olympus")
+
+
+@pytest.mark.parametrize("name", ["orders.tsv", "orders.csv.gz", "orders.zip"], ids=["tsv", "gz", "zip"])
+def test_file_shapes(tmp_path: Path, name: str) -> None:
+    text = "id\tc\tat\tsum\n1\ta\t2026-10-01\t10\n" if name.endswith(".tsv") else "id,c,at,sum\n1,a,2026-10-01,10\n"
+    data = _load(tmp_path, text, name=name,
+                 columns={"id": "order_id", "c": "customer_id", "at": "ordered_at", "sum": "amount"},
+                 defaults={"status": "completed"})
+    assert data["orders"]["amount"].tolist() == [10.0]
+
+
+def test_space_padded_file_without_header(tmp_path: Path) -> None:
+    text = " 00001 19970101  1   11.77\n 00002 19970112  5   77.00\n"
+    data = _load(tmp_path, text, name="cdnow.txt", delimiter="whitespace", header=False,
+                 names=["customer", "date", "cds", "amount"], id="row", date_format="%Y%m%d",
+                 columns={"customer": "customer_id", "date": "ordered_at", "cds": "quantity", "amount": "amount"},
+                 defaults={"status": "completed"})
+    o = data["orders"]
+    assert o["order_id"].tolist() == ["1", "2"] and o["customer_id"].tolist() == ["00001", "00002"]
+    assert o["ordered_at"].tolist() == [pd.Timestamp("1997-01-01"), pd.Timestamp("1997-01-12")]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"where": {"Nope": {"in": [1]}}}, r"where: no column 'Nope' in the file"),
+     ({"where": {"Price": {"between": [1, 2]}}}, r"where.Price.between: unknown condition"),
+     ({"where": {"Price": {">": "lots"}}}, r"where.Price.>: 'lots' is not a number"),
+     ({"where": {"Invoice": {"matches": "("}}}, r"where.Invoice.matches: '\(' is not a regular expression"),
+     ({"compute": {"amount": "Quantity *"}}, r"compute.amount: 'Quantity \*' is not arithmetic"),
+     ({"compute": {"colour": "Quantity"}}, r"compute: 'colour' is not a column of orders"),
+     ({"deduplicate": "middle"}, r"deduplicate: first or last, not 'middle'"),
+     ({"encoding": "klingon"}, r"encoding: 'klingon' is not an encoding"),
+     ({"header": False}, r"header: false needs names"),
+     ({"fill": {"region": "X"}}, r"fill: 'region' is not a mapped column")],
+    ids=["where-column", "where-op", "where-number", "where-regex", "compute-syntax", "compute-target",
+         "deduplicate", "encoding", "header", "fill"],
+)
+def test_option_errors_name_the_key(tmp_path: Path, options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _load(tmp_path, INVOICES, **{**MAPPING, **options}, defaults={"status": "completed"})
+
+
+def test_infinite_amounts_are_an_error(tmp_path: Path) -> None:
+    text = "id,c,at,sum\n1,a,2026-10-01,10\n2,a,2026-10-01,inf\n"
+    with pytest.raises(ValueError, match=r"orders.amount: not finite numbers \(inf\).*line 3"):
+        _load(tmp_path, text, columns={"id": "order_id", "c": "customer_id", "at": "ordered_at", "sum": "amount"},
+              defaults={"status": "completed"})
+
+
+def test_values_on_a_date_column(tmp_path: Path) -> None:
+    # amoCRM writes "не закрыта" (not closed) in the close date of an open deal
+    path = tmp_path / "deals.csv"
+    path.write_text("ID;Создана;Закрыта;Этап\n1;01.10.2026;05.10.2026;won\n2;02.10.2026;не закрыта;open\n",
+                    encoding="utf-8")
+    data = salesnb.load({"tables": {"deals": {
+        "path": str(path), "delimiter": ";", "date_format": "%d.%m.%Y",
+        "columns": {"ID": "deal_id", "Создана": "created_at", "Закрыта": "closed_at", "Этап": "outcome"},
+        "values": {"closed_at": {"не закрыта": ""}}}}, "as_of": "2027-01-01"})
+    closed = data["deals"].set_index("deal_id")["closed_at"]
+    assert closed["1"] == pd.Timestamp("2026-10-05") and pd.isna(closed["2"])
