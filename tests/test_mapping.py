@@ -153,3 +153,20 @@ def test_values_on_a_date_column(tmp_path: Path) -> None:
         "values": {"closed_at": {"не закрыта": ""}}}}, "as_of": "2027-01-01"})
     closed = data["deals"].set_index("deal_id")["closed_at"]
     assert closed["1"] == pd.Timestamp("2026-10-05") and pd.isna(closed["2"])
+
+
+def test_invalid_rows_drop_leaves_them_out_and_lists_them(tmp_path: Path) -> None:
+    text = ("id,c,at,sum\n1,a,2026-10-01,10\n2,a,someday,5\n,b,2026-10-02,7\n4,b,2026-10-03,-3\n"
+            "5,c,2026-10-04,8\n")
+    cols = {"id": "order_id", "c": "customer_id", "at": "ordered_at", "sum": "amount"}
+    with pytest.raises(ValueError, match="orders.ordered_at: not dates"):
+        _load(tmp_path, text, columns=cols, defaults={"status": "completed"})
+    data = _load(tmp_path, text, columns=cols, defaults={"status": "completed"}, invalid_rows="drop")
+    assert data["orders"]["order_id"].tolist() == ["1", "5"]
+    left = [w for w in data.warnings if w.startswith("left out (invalid_rows: drop)")]
+    text_all = " | ".join(left)
+    assert "orders.ordered_at" in text_all and "line 3" in text_all and "'someday'" in text_all
+    assert "orders.amount" in text_all and "line 5" in text_all and "-3" in text_all
+    assert "orders.order_id" in text_all and "line 4" in text_all
+    with pytest.raises(ValueError, match="invalid_rows: stop or drop, not 'skip'"):
+        _load(tmp_path, text, columns=cols, defaults={"status": "completed"}, invalid_rows="skip")

@@ -59,7 +59,7 @@ _TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".zip
 _SPEC_KEYS = {
     "path", "encoding", "delimiter", "decimal", "thousands", "date_format", "sheet",
     "columns", "values", "defaults", "aggregate_lines", "fill_from_order", "where", "na_values",
-    "fill", "compute", "deduplicate", "id", "timezone", "header", "names",
+    "fill", "compute", "deduplicate", "id", "timezone", "header", "names", "invalid_rows",
 }
 # Characters that CRM exports put between thousands: space, no-break space, narrow
 # no-break space, apostrophe (Swiss).
@@ -92,6 +92,7 @@ class TableSpec:
     timezone: str = "UTC"
     header: bool = True
     names: tuple[str, ...] | None = None
+    invalid_rows: str = "stop"
 
     @property
     def row_word(self) -> str:
@@ -171,6 +172,8 @@ def parse_source(
 def _check_options(name: str, options: dict[str, Any]) -> None:
     """Option values a person could get wrong, checked before any file is read."""
     key = f"source.tables.{name}"
+    if options.get("invalid_rows", "stop") not in ("stop", "drop"):
+        raise ValueError(f"{key}.invalid_rows: stop or drop, not {options['invalid_rows']!r}")
     if options.get("deduplicate") not in (None, "first", "last"):
         raise ValueError(f"{key}.deduplicate: first or last, not {options['deduplicate']!r}")
     if options.get("encoding"):
@@ -490,8 +493,18 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any], *,
             df = _fill_from_order(df, tables.get("orders"), spec)
         tables[name] = df
     cutoff = pd.Timestamp(as_of or source_as_of or datetime.now())
-    warnings = warnings_found + list(validate(tables, {n: s.row_word for n, s in specs.items()}, problems,
-                                             as_of=cutoff, funnel_stages=funnel_stages))
+    row_words = {n: s.row_word for n, s in specs.items()}
+    for _ in range(3):  # dropping rows of one table can orphan rows of another: check again
+        found = list(validate(tables, row_words, problems, as_of=cutoff, funnel_stages=funnel_stages))
+        droppable = [p for p in problems.items if p.all_rows and specs[p.table].invalid_rows == "drop"]
+        if not droppable or len(droppable) < len(problems.items):
+            break  # nothing to leave out, or problems that stop the load anyway: report them all
+        for problem in droppable:
+            df = tables[problem.table]
+            tables[problem.table] = df.drop(index=[r for r in problem.all_rows if r in df.index])
+            warnings_found.append(f"left out (invalid_rows: drop): {problem}")
+        problems = Problems()
+    warnings = warnings_found + found
     problems.raise_if_any()
     ordered = {}
     for name in TABLES:

@@ -61,6 +61,7 @@ class Problem:
     count: int = 0
     values: tuple[str, ...] = ()
     row_word: str = "line"
+    all_rows: tuple[int, ...] = field(default=(), compare=False, repr=False)  # every offending row
 
     def __str__(self) -> str:
         where = f"{self.table}.{self.column}" if self.column else self.table
@@ -85,7 +86,7 @@ class Problems:
         head = offending.head(_SAMPLES)
         self.items.append(Problem(
             table, column, message, tuple(int(i) for i in head.index), len(offending),
-            tuple(_show(v) for v in head.tolist()), row_word,
+            tuple(_show(v) for v in head.tolist()), row_word, tuple(int(i) for i in offending.index),
         ))
 
     def note(self, table: str, column: str | None, message: str) -> None:
