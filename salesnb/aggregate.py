@@ -417,6 +417,10 @@ def _rows(df: pd.DataFrame, w: Window, keys: Sequence[str] = ()) -> Iterable[tup
 
 
 Key = tuple[str, str | None, str]  # (kpi, stage, segment)
+# optional columns a built-in KPI cannot do without (the schema lets an export lack them)
+NEEDS_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "pipeline_value": (("deals", "amount"),), "sales_cycle_days": (("deals", "closed_at"),),
+    "win_rate": (("deals", "closed_at"),)}
 
 
 def _builtin(src: Source, names: set[str], w: Window, by: str | None,
@@ -523,6 +527,8 @@ def summaries(src: Source, kpis: Iterable[KPI], w: Window, by: str | None, *,
     for kpi in wanted.values():
         if not all(src.has(t) for t in kpi.tables):
             problems[kpi.name] = "missing_table"
+        elif any(c not in src.columns(t) for t, c in NEEDS_COLUMNS.get(kpi.name, ())):
+            problems[kpi.name] = "missing_column"
     names = set(wanted) - set(problems)
     for kpi_names, fn in _builtin(src, names, w, by, funnel_stages):
         try:

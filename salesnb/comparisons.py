@@ -262,6 +262,7 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
 
 def _why(status: str) -> str:
     return {"missing_table": "a table this KPI needs is not loaded",
+            "missing_column": "a column this KPI needs is not in the data",
             "not_segmentable": "this KPI's table cannot be split by that column",
             "insufficient_data": "no events in either period"}.get(status, status)
 
@@ -415,6 +416,9 @@ def reasons(data: Data, period: str | Period, *, kind: Literal["returns", "refus
     if kind == "lost_deals" and src.has("deals"):
         d = segmented(src, "deals", by, ["closed_at", "outcome", "lost_reason", "amount"],
                       in_window("closed_at", w) & (nw.col("outcome") == "lost"))
+        have = src.columns("deals")  # an export may lack reasons or amounts: said, not failed
+        d = d.with_columns(*([] if "lost_reason" in have else [nw.lit(None, nw.String).alias("lost_reason")]),
+                           *([] if "amount" in have else [nw.lit(None, nw.Float64).alias("amount")]))
         frames.append(collect(d.group_by(SEG, "lost_reason").agg(
             nw.len().alias("count"), nw.col("amount").sum().alias("amount"))).rename(columns={"lost_reason": "reason"}))
     if kind not in ("returns", "refusals", "lost_deals"):

@@ -64,12 +64,13 @@ def channel_table(data: Data, period: str | Period, *, by: Literal["channel", "c
     """
     src = as_source(data)
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
-    if not src.has("leads"):
+    if not src.has("leads") or by not in src.columns("leads"):  # e.g. leads without campaign ids
         return pd.DataFrame(columns=[by, *COLUMNS])
     leads = collect(src.frame("leads"))
     leads["created_at"] = pd.to_datetime(leads["created_at"])
     leads = leads[(leads["created_at"] >= p.start_ts) & (leads["created_at"] < p.end_ts)]
-    converted_at = pd.to_datetime(leads.get("converted_at"))
+    converted_at = (pd.to_datetime(leads["converted_at"]) if "converted_at" in leads
+                    else pd.Series(pd.NaT, index=leads.index, dtype="datetime64[us]"))
     if src.has("deals"):  # a lead whose deal was won converted at the deal's close
         deals = collect(src.frame("deals"))
         won = deals[deals["outcome"] == "won"].set_index("lead_id")

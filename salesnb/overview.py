@@ -33,6 +33,7 @@ GATE_WORDS = {
     "incomplete_period": "period not over (compared to date)",
     "no_target": "no target",
     "missing_table": "data not loaded",
+    "missing_column": "column not in the data",
     "not_segmentable": "cannot split by this column",
     "not_tested": "snapshot, not tested",
 }
@@ -64,7 +65,8 @@ def format_change(row: Mapping[str, Any], unit: str, good: str, currency: str = 
     status = row["status"]
     if status != "ok":
         words = GATE_WORDS.get(status, status)
-        if status in ("no_target", "missing_table", "not_segmentable") or math.isnan(row["abs_change"]):
+        if status in ("no_target", "missing_table", "missing_column", "not_segmentable") or math.isnan(
+                row["abs_change"]):
             return words, "none"
         return f"{_delta(row, unit, currency)} · {words}", "none"
     text = _delta(row, unit, currency)

@@ -43,7 +43,8 @@ def rep_table(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_y
     closed = closed[closed["outcome"].isin(["won", "lost"])]
     g = closed.assign(won=closed["outcome"] == "won").groupby("_seg").agg(
         deals=("won", "size"), won=("won", "sum"))
-    won_amount = closed[closed["outcome"] == "won"].groupby("_seg")["amount"].mean()
+    won_amount = (closed[closed["outcome"] == "won"].groupby("_seg")["amount"].mean() if "amount" in closed
+                  else pd.Series(dtype=float))  # deals without amounts: no average won deal
     cycle = cycle_frame(src, w, "owner").groupby("_seg")["days"].median()
     a, b = beta_prior(g["won"].to_numpy(float), g["deals"].to_numpy(float))
     days = pd.to_datetime(closed["closed_at"]).dt.normalize().to_numpy()
