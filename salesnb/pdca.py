@@ -51,7 +51,8 @@ from salesnb.periods import Period, parse_period
 from salesnb.stats import Change, Summary, two_sample
 from salesnb.stats.did import POWER, mde_for, monthly_effect, months_needed, operating_characteristics
 
-__all__ = ["Initiative", "CheckResult", "read_register", "parse_register", "check", "check_each", "check_all",
+__all__ = ["Initiative", "CheckResult", "read_register", "register_from",
+           "parse_register", "check", "check_each", "check_all",
            "decide", "register_states", "register_table", "next_cycle", "monthly_series",
            "trend_marks", "active_in", "result_table", "Verdict", "POWER"]
 
@@ -185,6 +186,22 @@ def read_register(path: str | Path, *, custom_kpis: Mapping[str, Any] | None = N
     from salesnb.config import read_params
 
     return parse_register(read_params(path), custom_kpis=custom_kpis, source=str(path))
+
+
+def register_from(spec: Any, *, root: str | Path, custom_kpis: Mapping[str, Any] | None = None) -> list[Initiative]:
+    """The register named by params' ``initiatives``: a YAML file (relative to ``root``), a list
+    of initiatives written inline, or nothing (``""``, ``null``, ``[]``): no register.
+
+    >>> register_from([], root=".")
+    []
+    """
+    if spec is None or spec == "" or spec == []:
+        return []
+    if isinstance(spec, list):
+        return parse_register({"initiatives": spec}, custom_kpis=custom_kpis, source="params initiatives")
+    if isinstance(spec, str | Path):
+        return read_register(Path(root) / spec, custom_kpis=custom_kpis)
+    raise ValueError(f"params initiatives: a file name or a list of initiatives, not {spec!r}")
 
 
 @dataclass(frozen=True)
@@ -462,6 +479,8 @@ def register_states(initiatives: Sequence[Initiative], periods: Sequence[str | P
             else:
                 state = "decided"
             rows.append({"period": p.name, "id": ini.id, "state": state})
+    if not rows:  # no register
+        return pd.DataFrame(columns=["id", *[parse_period(x).name for x in periods]])
     return pd.DataFrame(rows).pivot(index="id", columns="period", values="state").reset_index()
 
 
@@ -481,7 +500,7 @@ def register_table(initiatives: Sequence[Initiative], checks: pd.DataFrame | Non
                       + (f" vs control {ini.control_label}" if ini.control_segment else "")),
             "Act": ini.decision or (f"suggested: {c['verdict'].replace('_', ' ')}" if c else "—"),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["id", "title", "owner", "Plan", "Do", "Check", "Act"])
 
 
 

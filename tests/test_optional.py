@@ -37,7 +37,7 @@ def test_pages_publish_without_optional_tables_and_columns(demo_dir: Path, tmp_p
     base.write_text(yaml.safe_dump({
         "source": str(data_dir), "currency": "USD", "fiscal_year_start": 1, "holidays": "RU",
         "gross_margin": 0.0, "funnel_stages": ["qualified", "meeting", "proposal", "negotiation", "won"],
-        "min_events": 20, "alpha": 0.05, "custom_kpis": {}, "initiatives": "params/initiatives.yaml",
+        "min_events": 20, "alpha": 0.05, "custom_kpis": {}, "initiatives": [],
         "attribution_days": 180, "feedback_themes": {}, "analyst_note": "",
         "report": {"notebooks": ["data_health", "kpi_overview", "pdca_review", "funnel", "feedback", "marketing"],
                    "periods": ["2026-09"]}}), encoding="utf-8")
@@ -45,3 +45,13 @@ def test_pages_publish_without_optional_tables_and_columns(demo_dir: Path, tmp_p
     assert [r.status for r in report.results] == ["ok"] * 6, [(r.notebook, r.error) for r in report.results]
     overview = (tmp_path / "out" / "2026-09" / "kpi_overview.html").read_text(encoding="utf-8")
     assert "data not loaded" in overview  # returns: said in a line
+    # no register: the PDCA page says so (the demo's register is the demo params' alone)
+    review = (tmp_path / "out" / "2026-09" / "pdca_review.html").read_text(encoding="utf-8")
+    assert "No PDCA register in params" in review and "PDCA-01" not in review
+
+
+def test_register_from_params() -> None:
+    from salesnb import config, pdca
+    assert pdca.register_from("", root=config.ROOT) == [] == pdca.register_from(None, root=config.ROOT)
+    inline = config.read_params(config.PARAMS_DIR / "initiatives.yaml")["initiatives"][:1]
+    assert [i.id for i in pdca.register_from(inline, root=config.ROOT)] == ["PDCA-01"]

@@ -189,7 +189,8 @@ def test_register_errors_name_initiative_and_field(change: dict, message: str) -
 
 
 def test_pdca_review_executes(demo_dir: Path, tmp_path: Path) -> None:
-    run = run_notebook("pdca_review", tmp_path, period="2026-10", source=str(demo_dir))
+    run = run_notebook("pdca_review", tmp_path, period="2026-10", source=str(demo_dir),
+                       initiatives="params/initiatives.yaml")
     for words in ("PDCA-01", "standardise", "New call script", "Plan", "Act"):
         assert words in run.html, words
     assert run.images >= 2
