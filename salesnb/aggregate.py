@@ -25,7 +25,7 @@ from salesnb.kpis import KPI
 from salesnb.periods import Period
 from salesnb.stats import Counts, Daily, Moments, Proportion, RatioMoments, Sample, Summary
 
-__all__ = ["Window", "summaries", "SEG", "NotSegmentable", "data_end", "cohort_lags",
+__all__ = ["Window", "summaries", "SEG", "NotSegmentable", "data_end", "data_start", "cohort_lags",
            "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "stage_moves"]
 
 SEG = "_seg"
@@ -554,6 +554,20 @@ def summaries(src: Source, kpis: Iterable[KPI], w: Window, by: str | None, *,
     result = {k: v for k, v in out.items() if k[0] in wanted and k[0] not in problems}
     src.cache[cache_key] = (result, problems)
     return dict(result), dict(problems)
+
+
+def data_start(src: Source) -> pd.Timestamp:
+    """The first moment the data covers: the earliest event date over the event tables
+    (orders, leads, deals created; a customer's earlier first purchase does not count)."""
+    if "data_start" not in src.cache:
+        starts = []
+        for table, col in (("orders", "ordered_at"), ("leads", "created_at"), ("deals", "created_at")):
+            if src.has(table):
+                v = collect(src.frame(table).select(nw.col(col).min()))[col].iloc[0]
+                if v is not None and not pd.isna(v):
+                    starts.append(pd.Timestamp(v))
+        src.cache["data_start"] = min(starts) if starts else pd.Timestamp.min
+    return src.cache["data_start"]
 
 
 def data_end(src: Source) -> pd.Timestamp:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from salesnb.aggregate import (
     SEG,
+    data_start,
     Key,
     Window,
     cohort_lags,
@@ -41,6 +42,7 @@ from salesnb.stats import (
     Calendar,
     Change,
     Counts,
+    Daily,
     Moments,
     Proportion,
     Sample,
@@ -230,11 +232,20 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
         base_p = None
         targets = _targets(src, full, kpi_list, by)
         elapsed = elapsed_share(src, full, p, calendar) if incomplete else 1.0
+        no_data_note = ""
         baseline: dict[Key, Summary] = {}
     else:
         base_p = p.previous() if against == "previous" else p.last_year()
         baseline, base_problems = summaries(src, kpi_list, Window.of(base_p), by, funnel_stages=stages)
         problems = {**base_problems, **problems}
+        first = data_start(src).normalize()
+        covered = (pd.Timestamp(base_p.end) - max(first, pd.Timestamp(base_p.start))).days + 1
+        if covered < 0.9 * base_p.days:  # the data does not reach back to the baseline period
+            which = "the previous period" if against == "previous" else "last year"
+            note = f"no data for {which} ({base_p.label}): the data starts on {first:%Y-%m-%d}"
+            no_data_note = note
+        else:
+            no_data_note = ""
         targets = {}
         elapsed = 1.0
     col = _by_column(by)
@@ -243,13 +254,16 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
         keys = sorted({k for k in [*current, *baseline] if k[0] == kpi.name},
                       key=lambda k: (stages.index(k[1]) if k[1] in stages else -1, k[2]))
         if kpi.name in problems or not keys:
-            rows.append(_row(kpi, (kpi.name, None, "all"), None, problems.get(kpi.name, "insufficient_data"),
-                             _why(problems.get(kpi.name, "insufficient_data")), col))
+            status = problems.get(kpi.name, "insufficient_data")
+            rows.append(_row(kpi, (kpi.name, None, "all"), None, status, _why(status), col))
             continue
         for key in keys:
-            rows.append(_compare_one(kpi, key, current.get(key), baseline.get(key), targets,
-                                     against, p, base_p, cur_w, end, lags, min_events, alpha,
-                                     incomplete, col, calendar, elapsed))
+            row = _compare_one(kpi, key, current.get(key), baseline.get(key), targets, against, p, base_p,
+                               cur_w, end, lags, min_events, alpha, incomplete, col, calendar, elapsed)
+            if no_data_note:  # the baseline period lies before the data: its figures would be zeros
+                row.update(baseline=math.nan, abs_change=math.nan, rel_change=math.nan, ci_low=math.nan,
+                           ci_high=math.nan, p_value=math.nan, status="no_data", note=no_data_note)
+            rows.append(row)
     out = pd.DataFrame(rows)
     ok = (out["status"] == "ok").to_numpy()
     q = np.full(len(out), np.nan)
@@ -275,15 +289,18 @@ def _row(kpi: KPI, key: Key, result: Change | None, status: str, note: str, col:
             "note": note, "method": r.method, "dispersion": r.dispersion}
 
 
-def _empty_like(s: Summary) -> Summary:
+def _empty_like(s: Summary, w: Window | None = None) -> Summary:
+    """A summary of no events over window ``w`` (zeros on each of its days), shaped like ``s``."""
+    days = w.days if w is not None else getattr(s, "exposure", 0)
+    empty = Daily.of([], [], [], start=w.start, days=w.days) if w is not None else None
     if isinstance(s, Counts):
-        return Counts(0.0, s.exposure)
+        return Counts(0.0, days, empty)
     if isinstance(s, Proportion):
-        return Proportion(0.0, 0.0)
+        return Proportion(0.0, 0.0, empty)
     if isinstance(s, Moments):
-        return Moments(0.0, 0.0, 0.0, s.exposure, s.kind)
+        return Moments(0.0, 0.0, 0.0, days, s.kind, empty)
     if isinstance(s, Sample):
-        return Sample(())
+        return Sample((), ())
     return s
 
 
@@ -294,7 +311,7 @@ def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
                  col: str, calendar: Calendar, elapsed: float) -> dict[str, Any]:
     template = cur or base
     assert template is not None
-    cur = cur or _empty_like(template)
+    cur = cur or _empty_like(template, cur_w)
     notes: list[str] = []
     if against == "target":
         target = targets.get((key[0], key[2]))
@@ -311,7 +328,7 @@ def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
         # a target is a manager's number, not a sample: attainment, no test, no arrow
         return _row(kpi, key, result, "ok", note, col)
     else:
-        base = base or _empty_like(template)
+        base = base or _empty_like(template, Window.of(base_p) if base_p is not None else None)
         result = two_sample(cur, base, alpha=alpha, calendar=calendar)
         base_n = base.n
         notes.append(_method_note(result, base_p, p))

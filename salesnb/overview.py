@@ -34,6 +34,7 @@ GATE_WORDS = {
     "no_target": "no target",
     "missing_table": "data not loaded",
     "missing_column": "column not in the data",
+    "no_data": "no data that far back",
     "not_segmentable": "cannot split by this column",
     "not_tested": "snapshot, not tested",
 }
@@ -65,7 +66,7 @@ def format_change(row: Mapping[str, Any], unit: str, good: str, currency: str = 
     status = row["status"]
     if status != "ok":
         words = GATE_WORDS.get(status, status)
-        if status in ("no_target", "missing_table", "missing_column", "not_segmentable") or math.isnan(
+        if status in ("no_target", "missing_table", "missing_column", "not_segmentable", "no_data") or math.isnan(
                 row["abs_change"]):
             return words, "none"
         return f"{_delta(row, unit, currency)} · {words}", "none"

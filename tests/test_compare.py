@@ -375,3 +375,11 @@ def test_planted_facts_found(demo: salesnb.SalesData, truth: dict) -> None:
     spike = truth["returns_spike"]
     c = compare(demo, spike["period"], kpis=["returns"], against="last_year").iloc[0]
     assert c["significant"] and c["abs_change"] > 0
+
+
+def test_comparison_periods_before_the_data_say_so(demo: salesnb.SalesData) -> None:
+    c = compare(demo, "2024-06", against="last_year", kpis=["orders", "revenue"]).set_index("kpi")
+    assert (c["status"] == "no_data").all() and c["abs_change"].isna().all() and not c["significant"].any()
+    assert c.loc["orders", "current"] == len(_done(demo, ("2024-06-01", "2024-07-01")))
+    assert c.loc["orders", "note"] == "no data for last year (June 2023): the data starts on 2024-01-01"
+    assert (compare(demo, "2025-06", against="last_year", kpis=["orders"])["status"] == "ok").all()
