@@ -20,13 +20,13 @@ import pandas as pd
 
 from salesnb.aggregate import (
     SEG,
-    data_start,
     Key,
     Window,
     cohort_lags,
     collect,
     cycle_frame,
     data_end,
+    data_start,
     immature,
     in_window,
     prefetch,
