@@ -597,6 +597,7 @@ def publish(*, period: str | None = None, base: Path | None = None,
         report.results += [JobResult(j.notebook, j.period, "up to date", 0.0, key=j.key)
                            for j in jobs if j not in todo]
         if todo:
+            _validate_sources(todo)
             # longest first (as last time), so that no worker starts a long job alone at the end
             last = {(period_, nb): e.get("seconds", 0.0) for period_, entries in manifest.items()
                     for nb, e in entries.items() if isinstance(e, dict)}
@@ -614,6 +615,28 @@ def publish(*, period: str | None = None, base: Path | None = None,
                 {"seconds": round(report.seconds, 2), "forced": force,
                  "results": [asdict(r) for r in report.results]}, indent=2, default=str))
     return report
+
+
+def _validate_sources(jobs: Sequence[Job]) -> None:
+    """Load and validate each data source the jobs read, once, before any notebook runs.
+
+    Every problem is reported at once (a :class:`PublishError`: exit 2, nothing published
+    touched) instead of once per page; a valid load is cached, so the notebooks read it
+    from the cache.
+    """
+    from salesnb.data import load
+
+    seen: set[str] = set()
+    for job in jobs:
+        source, stages = job.parameters.get("source"), job.parameters.get("funnel_stages")
+        ident = json.dumps([source, stages], sort_keys=True, default=str)
+        if source is None or ident in seen:
+            continue
+        seen.add(ident)
+        try:
+            load(source, base_dir=config.ROOT, funnel_stages=list(stages) if stages else None, cache=True)
+        except ValueError as exc:  # DataValidationError lists every problem; a mapping error names its key
+            raise PublishError(f"the data cannot be loaded; nothing was published:\n{exc}") from None
 
 
 def _all_jobs(base: Path | None, out: Path) -> list[Job]:

@@ -72,18 +72,26 @@ def test_publish_self_contained_page_and_keep_last_good_on_failure(
     index = (out / "index.html").read_text(encoding="utf-8")
     assert 'href="2026-10/data_health.html"' in index
 
-    # now the data breaks: the page stays as it was, the failure is kept and reported
+    # now the data breaks: stopped before any notebook, every problem listed, the page untouched
     good = page.read_bytes()
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "orders.csv").write_text("order_id,customer_id,ordered_at,amount,status\n"
                                        "O1,C1,2026-10-01,-5,completed\n")
-    base = _base(tmp_path, str(broken))
+    code = main(["report", "--base", str(_base(tmp_path, str(broken))), "--period", "2026-10", "--out", str(out),
+                 "--quiet", "--force"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "orders.amount: negative" in err and "line 2" in err and "FAILED" not in err
+    assert page.read_bytes() == good
+
+    # a notebook fails (a custom KPI in params it cannot build): the page stays as it was,
+    # the failure is kept and reported
+    base = _base(tmp_path, str(demo_dir), custom_kpis={"bad_kpi": {"kind": "count"}})
     code = main(["report", "--base", str(base), "--period", "2026-10", "--out", str(out), "--quiet"])
     assert code == 1
     err = capsys.readouterr().err
-    assert "FAILED 2026-10 data_health: cell 3: DataValidationError:" in err
-    assert "orders.amount: negative" in err
+    assert "FAILED 2026-10 data_health: cell" in err and "bad_kpi" in err
     assert page.read_bytes() == good
     assert (out / "2026-10" / "_failed" / "data_health.ipynb").is_file()
     index = (out / "index.html").read_text(encoding="utf-8")
