@@ -207,7 +207,8 @@ def _first_orders(src: Source) -> nw.LazyFrame:
             orders = orders.select("customer_id", done_at.alias("ordered_at"))
         else:  # the engines push the filter into the scan
             orders = orders.filter(nw.col("status") != "cancelled")
-        first = (orders.group_by("customer_id").agg(nw.col("ordered_at").min().alias("first"))
+        first = (orders.filter(~nw.col("customer_id").is_null())  # guest checkouts: no customer to count
+                 .group_by("customer_id").agg(nw.col("ordered_at").min().alias("first"))
                  .filter(~nw.col("first").is_null()))
         if src.has("customers") and "first_purchase_at" in src.columns("customers"):
             known = src.frame("customers").select("customer_id", "first_purchase_at")
@@ -420,6 +421,7 @@ Key = tuple[str, str | None, str]  # (kpi, stage, segment)
 # optional columns a built-in KPI cannot do without (the schema lets an export lack them)
 NEEDS_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "pipeline_value": (("deals", "amount"),), "sales_cycle_days": (("deals", "closed_at"),),
+    "new_customers": (("orders", "customer_id"),),
     "win_rate": (("deals", "closed_at"),)}
 
 

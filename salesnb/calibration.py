@@ -331,7 +331,7 @@ def sps_norm_sf(x: float) -> float:
 # -- anomaly flags -------------------------------------------------------------------------------
 
 def anomaly_page(rng: np.random.Generator, *, day_cv: float = 0.15, drift_sd: float = 0.03,
-                 months: int = 48, tested: int = 24, alpha: float = 0.03) -> bool:
+                 months: int = 48, tested: int = 24, alpha: float = 0.02) -> bool:
     """One overview page of unusual-month checks on steady data; True when anything is flagged.
 
     Eight monthly series over ``months`` months from daily data with the weekday profile,
@@ -385,7 +385,7 @@ def anomaly_page(rng: np.random.Generator, *, day_cv: float = 0.15, drift_sd: fl
     return bool((np.nan_to_num(q, nan=1.0) < alpha).any())
 
 
-def anomaly_table(*, pages: int = 500, seed: int = 2026, alpha: float = 0.03,
+def anomaly_table(*, pages: int = 500, seed: int = 2026, alpha: float = 0.02,
                   settings: Sequence[tuple[float, float]] = ((0.15, 0.0), (0.15, 0.03), (0.3, 0.05))) -> pd.DataFrame:
     """Share of steady-data pages with any false "unusual month", per (day CV, rate drift)."""
     rows = []

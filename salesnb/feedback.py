@@ -162,7 +162,7 @@ def themes(data: Data, period: str | Period, *, dictionary: Mapping[str, Sequenc
 
 
 def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, periods: int = 24,
-              end: str | None = None, history: int = 24, alpha: float = 0.03,
+              end: str | None = None, history: int = 24, alpha: float = 0.02,
               funnel_stages: Sequence[str] | None = None,
               holidays: str | Sequence[str] | Calendar | None = None) -> pd.DataFrame:
     """Monthly values that stand out from what the segment's own history predicts.
@@ -174,7 +174,7 @@ def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, pe
     weekday profile and ``holidays``), with the family's over-dispersion and a t reference
     (:mod:`salesnb.stats.anomaly`). Months whose cohort is still converting (status
     ``immature``) are not tested. The p-values are adjusted over the whole table
-    (Benjamini–Hochberg), and a month is an anomaly when q < ``alpha``. The default 0.03 is
+    (Benjamini–Hochberg), and a month is an anomaly when q < ``alpha``. The default 0.02 is
     set by calibration (``make calibrate``): on steady realistic data (day-to-day variation
     up to a CV of 0.3, rates drifting from month to month) at most 5% of pages of eight KPIs
     × 24 months carry any false flag.

@@ -170,3 +170,42 @@ def test_invalid_rows_drop_leaves_them_out_and_lists_them(tmp_path: Path) -> Non
     assert "orders.order_id" in text_all and "line 4" in text_all
     with pytest.raises(ValueError, match="invalid_rows: stop or drop, not 'skip'"):
         _load(tmp_path, text, columns=cols, defaults={"status": "completed"}, invalid_rows="skip")
+
+
+def test_guest_orders_load_and_are_not_new_customers(tmp_path: Path) -> None:
+    text = "id,c,at,sum\n1,a,2026-10-01,10\n2,,2026-10-01,5\n3,,2026-10-02,7\n4,b,2026-10-03,8\n"
+    data = _load(tmp_path, text, columns={"id": "order_id", "c": "customer_id", "at": "ordered_at", "sum": "amount"},
+                 defaults={"status": "completed"})
+    t = salesnb.kpi_table(data, "2026-10", kpis=["orders", "new_customers", "revenue"], min_events=0).set_index("kpi")
+    assert t.loc["orders", "value"] == 4 and t.loc["revenue", "value"] == 30  # guests count in sales
+    assert t.loc["new_customers", "value"] == 2  # but are no new customers
+    assert any("2 rows" in w and "guest orders" in w for w in data.warnings)
+
+
+def test_header_spaces_and_duplicate_headers_are_said(tmp_path: Path) -> None:
+    # amoCRM: "Бюджет " with a trailing space, and two columns named "Источник"
+    text = ('ID,Бюджет ,Источник,Источник,Создана,Клиент\n'
+            '1,"15 000",Сайт,Реклама,2026-10-01,a\n'
+            '2,"7 500","Звонок,\nвторой","",2026-10-02,b\n'
+            '3,x,Сайт,,2026-10-03,c\n')
+    path = tmp_path / "deals.csv"
+    path.write_text(text, encoding="utf-8")
+    spec = {"path": str(path), "columns": {"ID": "order_id", "Бюджет ": "amount", "Источник.1": "channel",
+                                           "Создана": "ordered_at", "Клиент": "customer_id"},
+            "defaults": {"status": "completed"}}
+    with pytest.raises(ValueError) as err:
+        salesnb.load({"tables": {"orders": spec}, "as_of": "2027-01-01"})
+    # the bad amount 'x' is on physical line 5: the quoted cell above it spans two lines
+    assert "orders.amount: not numbers" in str(err.value) and "line 5" in str(err.value)
+    path.write_text(text.replace("3,x,", "3,100,"), encoding="utf-8")
+    data = salesnb.load({"tables": {"orders": spec}, "as_of": "2027-01-01"})
+    assert data["orders"]["amount"].tolist() == [15000.0, 7500.0, 100.0]
+    assert data["orders"]["channel"].tolist()[0] == "Реклама"
+    notes = " | ".join(data.warnings)
+    assert "header 'Бюджет ' matched after trimming spaces" in notes
+    assert "duplicate headers renamed to 'Источник.1'" in notes
+
+
+def test_a_misspelt_column_gets_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"'Invioce' → did you mean 'Invoice'\?"):
+        _load(tmp_path, INVOICES, columns={"Invioce": "order_id"})

@@ -104,8 +104,8 @@ def test_order_lines_with_several_customers(tmp_path: Path) -> None:
 
 
 def test_empty_required_values(tmp_path: Path) -> None:
-    text = _problems(tmp_path, orders=GOOD_ORDERS.replace("O2,C2", "O2,"))
-    assert "orders.customer_id: empty in a required column — 1 value, line 3" in text
+    text = _problems(tmp_path, orders=GOOD_ORDERS.replace("O2,C2", ","))
+    assert "orders.order_id: empty in a required column — 1 value, line 3" in text
 
 
 def test_every_problem_at_once(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ stays text; only empty cells are missing.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -247,10 +248,54 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
         if str(exc).startswith(spec.table):
             raise
         raise ValueError(f"{spec.table}: cannot read {spec.path}: {exc}") from None
+    notes = _header_notes(spec, [str(c) for c in df.columns])
     df.columns = [str(c).strip() for c in df.columns]
     first = 2 if spec.header else 1  # the file line of the first row
     df.index = pd.RangeIndex(first, len(df) + first)
+    if suffix in (".csv", ".tsv", ".txt") and spec.delimiter != "whitespace":
+        lines = _record_lines(spec, len(df))
+        if lines is not None:  # quoted cells with line breaks: the file line a person sees
+            df.index = pd.Index(lines)
+    df.attrs["notes"] = notes
     return df
+
+
+def _header_notes(spec: TableSpec, columns: list[str]) -> list[str]:
+    """What was done to the header line: spaces trimmed, duplicate names renamed."""
+    notes = []
+    trimmed = [c for c in columns if c != c.strip()]
+    if trimmed:
+        notes.append(f"{spec.table}: header {', '.join(repr(c) for c in trimmed)} matched after trimming "
+                     f"spaces ({', '.join(repr(c.strip()) for c in trimmed)})")
+    stripped = {c.strip() for c in columns}
+    renamed = [c for c in columns if re.fullmatch(r"(.+)\.(\d+)", c.strip())
+               and re.fullmatch(r"(.+)\.(\d+)", c.strip()).group(1) in stripped]  # type: ignore[union-attr]
+    if renamed:
+        notes.append(f"{spec.table}: duplicate headers renamed to {', '.join(repr(c.strip()) for c in renamed)} "
+                     f"(the first keeps its name): map the one you mean")
+    return notes
+
+
+def _record_lines(spec: TableSpec, records: int) -> list[int] | None:
+    """The physical file line where each record starts, when quoted cells hold line breaks
+    (None when every record is one line, or the file cannot be walked)."""
+    import csv
+
+    if spec.path.stat().st_size > 200_000_000:
+        return None
+    try:
+        with open(spec.path, encoding=spec.encoding, newline="") as f:
+            reader = csv.reader(f, delimiter=spec.delimiter if len(spec.delimiter) == 1 else ",")
+            starts, previous_end = [], 0
+            for i, _ in enumerate(reader):
+                if i or not spec.header:
+                    starts.append(previous_end + 1)
+                previous_end = reader.line_num
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    if len(starts) != records or starts[-1:] == [records + (1 if spec.header else 0)]:
+        return None
+    return starts
 
 
 def _prepare(raw: pd.DataFrame, spec: TableSpec, table: Table, notes: list[str]) -> pd.DataFrame:
@@ -285,13 +330,19 @@ def _prepare(raw: pd.DataFrame, spec: TableSpec, table: Table, notes: list[str])
 
 def _map_columns(raw: pd.DataFrame, spec: TableSpec, table: Table) -> pd.DataFrame:
     """Rename source columns to canonical ones; keep only canonical columns."""
+    if spec.columns:  # a header written with spaces around it matches without them
+        spec = TableSpec(**{**spec.__dict__, "columns": {str(k).strip(): v for k, v in spec.columns.items()}})
     if spec.columns:
         missing = [c for c in spec.columns if c not in raw.columns]
         if missing:
+            import difflib
+
+            hints = [f"{m!r} → did you mean {close[0]!r}?" for m in missing
+                     if (close := difflib.get_close_matches(m.strip(), list(raw.columns), n=1))]
             raise ValueError(
                 f"{spec.table}: the mapping names columns that {spec.path.name} lacks: "
                 f"{', '.join(map(repr, missing))} (columns in the file: "
-                f"{', '.join(map(repr, raw.columns))})"
+                f"{', '.join(map(repr, raw.columns))})" + (f"; {'; '.join(hints)}" if hints else "")
             )
     out: dict[str, pd.Series] = {}
     mapping = dict(spec.columns or {})
@@ -468,7 +519,9 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any], *,
     # orders first: returns may take columns from them
     for name in sorted(specs, key=lambda n: (n != "orders", list(TABLES).index(n))):
         spec, table = specs[name], TABLES[name]
-        raw = _prepare(_read_raw(spec), spec, table, warnings_found)
+        raw = _read_raw(spec)
+        warnings_found += raw.attrs.pop("notes", [])
+        raw = _prepare(raw, spec, table, warnings_found)
         df = _map_columns(raw, spec, table)
         for col, value in (spec.fill or {}).items():
             if col not in df.columns:

@@ -69,7 +69,7 @@ def _t(name: str, key: str | None, date_column: str | None, description: str,
 C = Column
 TABLES: dict[str, Table] = {t.name: t for t in [
     _t("orders", "order_id", "ordered_at", "one row per order (a check)", [
-        C("order_id", "id", True), C("customer_id", "id", True),
+        C("order_id", "id", True), C("customer_id", "id"),  # empty for a guest checkout
         C("ordered_at", "datetime", True), C("amount", "amount", True),
         C("status", "category", True, ("completed", "cancelled")),
         C("quantity", "number"), C("channel", "text"), C("region", "text"),

@@ -233,6 +233,9 @@ def _oddities(tables: Mapping[str, pd.DataFrame], funnel_stages: list[str] | Non
     orders, returns, deals, leads = (tables.get(n) for n in ("orders", "returns", "deals", "leads"))
     if orders is not None and "amount" in orders.columns:
         warn(orders["amount"] == 0, "orders.amount: orders of amount 0")
+    if orders is not None and "customer_id" in orders.columns:
+        warn(orders["customer_id"].isna(),
+             "orders.customer_id: guest orders without a customer (in sales; not in new customers)")
     if returns is not None and orders is not None and {"order_id", "returned_at"} <= set(returns.columns):
         linked = returns.merge(orders[["order_id", "ordered_at", "amount"]], on="order_id",
                                how="inner", suffixes=("", "_order"))
