@@ -260,6 +260,10 @@ def _deals_closed(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 def cycle_frame(src: Source, w: Window, by: str | None, *, created: bool = False) -> pd.DataFrame:
     """Deals won in the window (or, with ``created``, all deals created in it) as pandas:
     ``_seg``, ``created_at``, ``closed_at``, ``outcome``, ``days`` (calendar days)."""
+    if "closed_at" not in src.columns("deals"):  # an export without close dates: no cycle to measure
+        return pd.DataFrame({SEG: pd.Series(dtype=str), "created_at": pd.Series(dtype="datetime64[us]"),
+                             "closed_at": pd.Series(dtype="datetime64[us]"), "outcome": pd.Series(dtype=str),
+                             "days": pd.Series(dtype=float)})
     where = (in_window("created_at", w) if created
              else in_window("closed_at", w) & (nw.col("outcome") == "won"))
     d = segmented(src, "deals", by, ["created_at", "closed_at", "outcome"], where)
@@ -420,7 +424,7 @@ def _rows(df: pd.DataFrame, w: Window, keys: Sequence[str] = ()) -> Iterable[tup
 Key = tuple[str, str | None, str]  # (kpi, stage, segment)
 # optional columns a built-in KPI cannot do without (the schema lets an export lack them)
 NEEDS_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "pipeline_value": (("deals", "amount"),), "sales_cycle_days": (("deals", "closed_at"),),
+    "pipeline_value": (("deals", "amount"), ("deals", "closed_at")), "sales_cycle_days": (("deals", "closed_at"),),
     "new_customers": (("orders", "customer_id"),),
     "win_rate": (("deals", "closed_at"),)}
 
@@ -578,7 +582,7 @@ def data_end(src: Source) -> pd.Timestamp:
         ends = []
         for table, col in (("orders", "ordered_at"), ("leads", "created_at"), ("deals", "created_at"),
                            ("deals", "closed_at"), ("returns", "returned_at"), ("deal_stages", "entered_at")):
-            if src.has(table):
+            if src.has(table) and col in src.columns(table):
                 v = collect(src.frame(table).select(nw.col(col).max()))[col].iloc[0]
                 if v is not None and not pd.isna(v):
                     ends.append(pd.Timestamp(v))

@@ -430,12 +430,14 @@ def reasons(data: Data, period: str | Period, *, kind: Literal["returns", "refus
                       in_window("ordered_at", w) & (nw.col("status") == "cancelled"))
         frames.append(collect(o.group_by(SEG).agg(nw.len().alias("count"), nw.col("amount").sum().alias("amount")))
                       .assign(reason="order cancelled"))
-    if kind == "lost_deals" and src.has("deals"):
+    if kind == "lost_deals" and src.has("deals") and "closed_at" in src.columns("deals"):
         d = segmented(src, "deals", by, ["closed_at", "outcome", "lost_reason", "amount"],
                       in_window("closed_at", w) & (nw.col("outcome") == "lost"))
         have = src.columns("deals")  # an export may lack reasons or amounts: said, not failed
-        d = d.with_columns(*([] if "lost_reason" in have else [nw.lit(None, nw.String).alias("lost_reason")]),
-                           *([] if "amount" in have else [nw.lit(None, nw.Float64).alias("amount")]))
+        fill = [*([] if "lost_reason" in have else [nw.lit(None, nw.String).alias("lost_reason")]),
+                *([] if "amount" in have else [nw.lit(None, nw.Float64).alias("amount")])]
+        if fill:
+            d = d.with_columns(*fill)
         frames.append(collect(d.group_by(SEG, "lost_reason").agg(
             nw.len().alias("count"), nw.col("amount").sum().alias("amount"))).rename(columns={"lost_reason": "reason"}))
     if kind not in ("returns", "refusals", "lost_deals"):
@@ -475,7 +477,7 @@ def sales_cycle(data: Data, period: str | Period, *, by: str | None = None,
     w = Window.of(p)
     columns = [*([by] if by else []), "won", "median", "mean", "p90", "won_30", "won_60", "won_90",
                "cohort_median", "created", "still_open", "followed_days"]
-    if not src.has("deals"):
+    if not src.has("deals") or "closed_at" not in src.columns("deals"):  # no close dates: no cycle
         return pd.DataFrame(columns=columns)
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
     won = cycle_frame(src, w, by)

@@ -34,7 +34,7 @@ def rep_table(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_y
     ``small`` (fewer than 10 closed deals: shrunk and flagged, not ranked).
     """
     src = as_source(data)
-    if not src.has("deals"):
+    if not src.has("deals") or "closed_at" not in src.columns("deals"):  # no close dates: nothing to rank
         return pd.DataFrame()
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     w = Window.of(p)

@@ -55,7 +55,7 @@ from salesnb.data.validation import Problems, validate
 
 __all__ = ["read_source", "TableSpec", "parse_source", "SUPPORTED_SUFFIXES"]
 
-SUPPORTED_SUFFIXES = (".parquet", ".csv", ".tsv", ".txt", ".xlsx")
+SUPPORTED_SUFFIXES = (".parquet", ".csv", ".tsv", ".txt", ".xlsx", ".xls")
 _TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".zip")
 _SPEC_KEYS = {
     "path", "encoding", "delimiter", "decimal", "thousands", "date_format", "sheet",
@@ -170,6 +170,16 @@ def parse_source(
     return specs, (pd.Timestamp(as_of).to_pydatetime() if as_of else None)
 
 
+class _TextConverters(dict):  # type: ignore[type-arg]
+    """read_html converters that keep every cell as text (as CSV cells are read)."""
+
+    def __missing__(self, key: object) -> type:
+        return str
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
 def _check_options(name: str, options: dict[str, Any]) -> None:
     """Option values a person could get wrong, checked before any file is read."""
     key = f"source.tables.{name}"
@@ -228,7 +238,20 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
             df = pd.read_parquet(spec.path)
             df.index = pd.RangeIndex(1, len(df) + 1)
             return df
-        if suffix == ".xlsx":
+        if suffix == ".xls":
+            # Bitrix24's "Excel" export is an HTML table saved as .xls
+            head = spec.path.read_bytes()[:512].lstrip().lower()
+            if not (head.startswith(b"<") or b"<table" in head or b"<html" in head):
+                raise ValueError(f"{spec.table}: {spec.path.name} is an old binary Excel file: save it as "
+                                 f".xlsx or .csv")
+            from io import StringIO
+
+            html = spec.path.read_bytes().decode(spec.encoding, errors="strict")
+            df = pd.read_html(StringIO(html), flavor="lxml", keep_default_na=False, na_values=na,
+                              converters=_TextConverters())[0]
+            df.columns = [str(c) for c in df.columns]
+            df = df.astype(object).where(df.notna(), None).map(lambda v: None if v is None else str(v))
+        elif suffix == ".xlsx":
             df = pd.read_excel(spec.path, sheet_name=spec.sheet if spec.sheet is not None else 0,
                                dtype=object, keep_default_na=False, na_values=na)
         elif suffix in _TEXT_SUFFIXES:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["row_filter", "compute_column", "generated_ids", "value_map", "WHERE_OPS"]
+__all__ = ["row_filter", "compute_column", "generated_ids", "value_map", "fold", "WHERE_OPS"]
 
 WHERE_OPS = ("in", "not_in", "matches", "not_matches", ">", ">=", "<", "<=", "empty")
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -154,23 +154,36 @@ def generated_ids(raw: pd.DataFrame, how: str | Sequence[str], *, key: str) -> p
     return joined.map(lambda v: hashlib.sha1(v.encode("utf-8")).hexdigest()[:16])
 
 
+# Latin letters that look like Cyrillic ones: CRMs (Bitrix24) mix them in stage names
+_LOOKALIKE = str.maketrans("ABCEHKMOPTXaceopxyё", "АВСЕНКМОРТХасеорхуе")
+
+
+def fold(text: str) -> str:
+    """A text with look-alike Latin letters as Cyrillic, ё as е and spaces trimmed — for
+    matching only (what is stored is the mapping's value).
+
+    >>> fold("Cчёт") == fold("Счет")
+    True
+    """
+    return text.strip().translate(_LOOKALIKE)
+
+
 def value_map(values: pd.Series, mapping: Mapping[str, Any]) -> pd.Series:
     """Replace source texts by canonical ones; a key ``re:<pattern>`` matches by regular
-    expression (the first pattern that matches wins; exact keys first).
+    expression (the first pattern that matches wins; exact keys first, compared after
+    :func:`fold`, so a stage written with a Latin "C" still matches).
 
     >>> value_map(pd.Series(["C536365", "536366", "x"]), {"re:^C": "cancelled", "re:^\\\\d": "completed"}).tolist()
     ['cancelled', 'completed', 'x']
     """
-    exact = {str(k): v for k, v in mapping.items() if not str(k).startswith("re:")}
+    exact = {fold(str(k)): v for k, v in mapping.items() if not str(k).startswith("re:")}
     patterns = [(re.compile(str(k)[3:]), v) for k, v in mapping.items() if str(k).startswith("re:")]
-    if not patterns:
-        return values.replace(exact)
 
     def one(v: Any) -> Any:
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return v
-        if str(v) in exact:
-            return exact[str(v)]
+        if fold(str(v)) in exact:
+            return exact[fold(str(v))]
         for pattern, target in patterns:
             if pattern.search(str(v)):
                 return target
