@@ -209,3 +209,24 @@ def test_header_spaces_and_duplicate_headers_are_said(tmp_path: Path) -> None:
 def test_a_misspelt_column_gets_a_suggestion(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"'Invioce' → did you mean 'Invoice'\?"):
         _load(tmp_path, INVOICES, columns={"Invioce": "order_id"})
+
+
+def test_lookup_from_other_files(tmp_path: Path) -> None:
+    # the order's amount is in a payments file (several payments per order), the rep's region
+    # in a teams file; both read with the orders' options (';' and decimal commas)
+    (tmp_path / "payments.csv").write_text("Заказ;Оплата\n1;10,50\n1;4,50\n2;7\n", encoding="utf-8")
+    (tmp_path / "teams.csv").write_text("Менеджер;Регион\nАнна;Север\nБорис;Юг\n", encoding="utf-8")
+    text = "Заказ;Клиент;Дата;Менеджер\n1;a;2026-10-01;Анна\n2;b;2026-10-02;Борис\n3;c;2026-10-03;Анна\n"
+    data = _load(tmp_path, text, delimiter=";", decimal=",",
+                 columns={"Заказ": "order_id", "Клиент": "customer_id", "Дата": "ordered_at", "Менеджер": "owner"},
+                 defaults={"status": "completed"}, fill={"amount": 0},
+                 lookup=[{"path": str(tmp_path / "payments.csv"), "on": {"Заказ": "Заказ"},
+                          "columns": {"Оплата": "amount"}, "aggregate": "sum"},
+                         {"path": str(tmp_path / "teams.csv"), "on": {"Менеджер": "Менеджер"},
+                          "columns": {"Регион": "region"}}])
+    o = data["orders"].set_index("order_id")
+    assert o["amount"].to_dict() == {"1": 15.0, "2": 7.0, "3": 0.0}  # order 3 unpaid: filled with 0
+    assert o["region"].to_dict() == {"1": "Север", "2": "Юг", "3": "Север"}
+    with pytest.raises(ValueError, match=r"lookup\[0\].on: no column 'Order' in payments.csv"):
+        _load(tmp_path, text, delimiter=";", columns={"Заказ": "order_id"},
+              lookup=[{"path": str(tmp_path / "payments.csv"), "on": {"Заказ": "Order"}, "columns": {"Оплата": "amount"}}])

@@ -60,7 +60,7 @@ _TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".zip
 _SPEC_KEYS = {
     "path", "encoding", "delimiter", "decimal", "thousands", "date_format", "sheet",
     "columns", "values", "defaults", "aggregate_lines", "fill_from_order", "where", "na_values",
-    "fill", "compute", "deduplicate", "id", "timezone", "header", "names", "invalid_rows",
+    "fill", "compute", "deduplicate", "id", "timezone", "header", "names", "invalid_rows", "lookup",
 }
 # Characters that CRM exports put between thousands: space, no-break space, narrow
 # no-break space, apostrophe (Swiss).
@@ -94,6 +94,7 @@ class TableSpec:
     header: bool = True
     names: tuple[str, ...] | None = None
     invalid_rows: str = "stop"
+    lookup: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def row_word(self) -> str:
@@ -156,6 +157,12 @@ def parse_source(
         if "path" not in options:
             raise ValueError(f"source.tables.{name}: 'path' is missing")
         options["path"] = _resolve(options["path"], base)
+        looked = options.get("lookup") or []
+        for entry in [looked] if isinstance(looked, Mapping) else looked:
+            if isinstance(entry, dict) and "path" in entry:
+                entry["path"] = _resolve(entry["path"], base)
+                if not entry["path"].is_file():
+                    raise ValueError(f"source.tables.{name}.lookup: file {entry['path']} does not exist")
         if not options["path"].is_file():
             raise ValueError(f"source.tables.{name}: file {options['path']} does not exist")
         if options.get("fill_from_order") and name != "returns":
@@ -218,6 +225,23 @@ def _check_options(name: str, options: dict[str, Any]) -> None:
         raise ValueError(f"{key}: header: false needs names: [...] for the file's columns")
     if isinstance(options.get("id"), list):
         options["id"] = tuple(options["id"])
+    if "lookup" in options:
+        entries = options["lookup"]
+        entries = [entries] if isinstance(entries, Mapping) else entries
+        if not isinstance(entries, list | tuple):
+            raise ValueError(f"{key}.lookup: give a list of {{path, on, columns}}")
+        for i, entry in enumerate(entries):
+            where = f"{key}.lookup[{i}]"
+            if not isinstance(entry, Mapping) or not {"path", "on", "columns"} <= set(entry):
+                raise ValueError(f"{where}: give path, on ({{source column: column of the other file}}) "
+                                 f"and columns ({{other column: canonical column}})")
+            if set(entry) - {"path", "on", "columns", "aggregate"}:
+                raise ValueError(f"{where}: unknown keys {sorted(set(entry) - {'path', 'on', 'columns', 'aggregate'})}")
+            if entry.get("aggregate", "first") not in ("first", "sum"):
+                raise ValueError(f"{where}.aggregate: sum or first, not {entry['aggregate']!r}")
+            if not isinstance(entry["on"], Mapping) or len(entry["on"]) != 1:
+                raise ValueError(f"{where}.on: one pair {{source column: column of the other file}}")
+        options["lookup"] = tuple(dict(e) for e in entries)
 
 
 def _suffix(path: Path) -> str:
@@ -335,6 +359,8 @@ def _prepare(raw: pd.DataFrame, spec: TableSpec, table: Table, notes: list[str])
             notes.append(f"{spec.table}: {int((~keep).sum()):,} of {len(raw):,} rows left out by where ({conditions})")
         raw = raw[keep]
     extra: dict[str, pd.Series] = {}
+    for i, entry in enumerate(spec.lookup):
+        extra.update(_lookup(raw, spec, table, entry, f"{key}.lookup[{i}]", number))
     for target, expression in (spec.compute or {}).items():
         if target not in table.column_names:
             raise ValueError(f"{key}.compute: {target!r} is not a column of {spec.table}")
@@ -349,6 +375,33 @@ def _prepare(raw: pd.DataFrame, spec: TableSpec, table: Table, notes: list[str])
         raw = raw.drop(columns=[c for c in extra if c in raw.columns and c not in (spec.columns or {})])
         raw = raw.assign(**{f"\x00{c}": v for c, v in extra.items()})
     return raw
+
+
+def _lookup(raw: pd.DataFrame, spec: TableSpec, table: Table, entry: Mapping[str, Any], key: str,
+            number: Any) -> dict[str, pd.Series]:
+    """Columns looked up in another file (read with the table's options) by a key column."""
+    other_spec = TableSpec(**{**spec.__dict__, "path": Path(entry["path"]), "where": None, "compute": None,
+                              "id": None, "lookup": (), "names": None, "header": True})
+    other = _read_raw(other_spec)
+    (mine, theirs), = entry["on"].items()
+    for col, where in ((mine, "the file"), (theirs, Path(entry["path"]).name)):
+        pool = raw.columns if where == "the file" else other.columns
+        if col not in pool:
+            raise ValueError(f"{key}.on: no column {col!r} in {where} (columns: {', '.join(map(repr, pool))})")
+    out: dict[str, pd.Series] = {}
+    keys = other[theirs].astype("str").str.strip()
+    for column, target in entry["columns"].items():
+        if column not in other.columns:
+            raise ValueError(f"{key}.columns: no column {column!r} in {Path(entry['path']).name} "
+                             f"(columns: {', '.join(map(repr, other.columns))})")
+        if target not in table.column_names:
+            raise ValueError(f"{key}.columns: {target!r} is not a column of {spec.table}")
+        if entry.get("aggregate", "first") == "sum":
+            values = number(other[column]).groupby(keys).sum(min_count=1)
+        else:
+            values = other[column].groupby(keys).first()
+        out[target] = raw[mine].astype("str").str.strip().map(values)
+    return out
 
 
 def _map_columns(raw: pd.DataFrame, spec: TableSpec, table: Table) -> pd.DataFrame:
