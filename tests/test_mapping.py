@@ -229,4 +229,5 @@ def test_lookup_from_other_files(tmp_path: Path) -> None:
     assert o["region"].to_dict() == {"1": "Север", "2": "Юг", "3": "Север"}
     with pytest.raises(ValueError, match=r"lookup\[0\].on: no column 'Order' in payments.csv"):
         _load(tmp_path, text, delimiter=";", columns={"Заказ": "order_id"},
-              lookup=[{"path": str(tmp_path / "payments.csv"), "on": {"Заказ": "Order"}, "columns": {"Оплата": "amount"}}])
+              lookup=[{"path": str(tmp_path / "payments.csv"), "on": {"Заказ": "Order"},
+                       "columns": {"Оплата": "amount"}}])
