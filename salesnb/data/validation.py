@@ -191,7 +191,37 @@ def validate(tables: Mapping[str, pd.DataFrame], row_words: Mapping[str, str],
         warnings += _foreign_key(tables, child, key, parent, row_words, problems, error=False)
 
     warnings += _oddities(tables, funnel_stages)
+    warnings += _targets(tables.get("targets"), row_words.get("targets", "line"), problems)
     return warnings
+
+
+def _targets(targets: pd.DataFrame | None, word: str, problems: Problems) -> list[str]:
+    """Targets whose period is not a period are errors; targets of a KPI nobody defined would
+    never show: a warning names them (custom KPIs are checked when params are read)."""
+    if targets is None or "period" not in targets.columns:
+        return []
+    from salesnb.kpis import REGISTRY
+    from salesnb.periods import parse_period
+
+    def bad(value: object) -> bool:
+        try:
+            parse_period(str(value))
+        except ValueError:
+            return True
+        return False
+
+    wrong = targets["period"].notna() & targets["period"].map(bad).astype(bool)
+    if wrong.any():
+        problems.add("targets", "period", "not a period (2026-10, 2026-Q3, 2026, 2026-W42 or a..b)",
+                     targets.loc[wrong, "period"], word)
+    if "kpi" not in targets.columns:
+        return []
+    unknown = targets["kpi"].notna() & ~targets["kpi"].isin(list(REGISTRY))
+    if not unknown.any():
+        return []
+    names = ", ".join(map(repr, targets.loc[unknown, "kpi"].unique()[:_SAMPLES]))
+    return [f"targets.kpi: {int(unknown.sum())} rows name KPIs that are not built in ({names}): they show only "
+            f"if params define them under custom_kpis"]
 
 
 def is_in(values: pd.Series, reference: pd.Series) -> pd.Series:
@@ -252,6 +282,14 @@ def _oddities(tables: Mapping[str, pd.DataFrame], funnel_stages: list[str] | Non
         warn(leads["converted_at"] < leads["created_at"],
              "leads.converted_at: converted before created")
     stages = tables.get("deal_stages")
+    if stages is not None and funnel_stages and {"deal_id", "stage", "entered_at"} <= set(stages.columns):
+        known = stages[stages["stage"].isin(funnel_stages)]
+        order = known["stage"].map({st: i for i, st in enumerate(funnel_stages)})
+        ranked = known.assign(_rank=order).sort_values(["deal_id", "entered_at"], kind="stable")
+        backwards = ranked.groupby("deal_id")["_rank"].diff() < 0
+        if backwards.any():
+            out.append(f"deal_stages: {int(ranked.loc[backwards, 'deal_id'].nunique())} deals entered a stage "
+                       f"before one that comes earlier in params funnel_stages (check the stage order)")
     if stages is not None and funnel_stages and "stage" in stages.columns:
         unknown = ~stages["stage"].isin(funnel_stages)
         if unknown.any():
