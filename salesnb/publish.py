@@ -199,6 +199,7 @@ def plan_jobs(*, period: str | None = None, base: Path | None = None,
     data_keys: dict[str, str] = {}
     jobs = []
     for merged in periods:
+        merged = _plain(merged)  # YAML dates (as_of: 2026-11-20 unquoted) travel as text
         src_key = json.dumps(merged.get("source"), sort_keys=True, default=str)
         if src_key not in data_keys:
             data_keys[src_key] = source_fingerprint(merged.get("source"))
@@ -615,6 +616,19 @@ def publish(*, period: str | None = None, base: Path | None = None,
                 {"seconds": round(report.seconds, 2), "forced": force,
                  "results": [asdict(r) for r in report.results]}, indent=2, default=str))
     return report
+
+
+def _plain(value: Any) -> Any:
+    """Params as JSON-safe values: dates and times as ISO text, containers walked."""
+    from datetime import date
+
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def _validate_sources(jobs: Sequence[Job]) -> None:

@@ -180,3 +180,16 @@ def test_warm_kernel_starts_each_notebook_from_a_clean_namespace(tmp_path: Path)
     second = notebook("second", "assert 'leak' not in globals(), leak\nassert 'math' not in globals()")
     pm.execute_notebook(str(second), str(second), kernel_name="python3", progress_bar=False, km=km)
     assert pub._warm_kernel(tmp_path / "kernel.log") is km  # the same kernel, still alive
+
+
+def test_yaml_dates_in_params_travel_as_text(tmp_path: Path) -> None:
+    import json
+
+    base = _base(tmp_path, "data/demo")
+    content = yaml.safe_load(base.read_text(encoding="utf-8"))
+    base.write_text(yaml.safe_dump(content).replace("source: data/demo",
+                                                    "source:\n  folder: data/demo\n  as_of: 2026-10-31"))
+    (base.parent / "2026-10.yaml").write_text("")
+    job = plan_jobs(base=base)[0]
+    assert job.parameters["source"]["as_of"] == "2026-10-31"  # unquoted in YAML: a date, passed as text
+    json.dumps(dict(job.parameters))  # what papermill needs
