@@ -27,7 +27,7 @@ def _md(df: pd.DataFrame) -> str:
     cols = list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in df.itertuples(index=False):
-        cells = [f"{v:.1%}" if isinstance(v, float) and c not in ("trials", "pages") else str(v)
+        cells = [("–" if v != v else f"{v:.1%}") if isinstance(v, float) and c not in ("trials", "pages") else str(v)
                  for c, v in zip(cols, row, strict=True)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
