@@ -29,6 +29,7 @@ __all__ = ["Window", "summaries", "SEG", "NotSegmentable", "data_end", "data_sta
            "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "stage_moves"]
 
 SEG = "_seg"
+DEFAULT_STAGES_KEY = ["qualified", "meeting", "proposal", "negotiation", "won"]  # comparisons' default funnel
 NONE_LABEL = "(none)"
 # how a table without the `by` column reaches one that has it: table -> (key, parent)
 _LINKS = {"returns": ("order_id", "orders"), "deal_stages": ("deal_id", "deals"),

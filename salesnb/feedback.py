@@ -192,6 +192,12 @@ def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, pe
     last_day = data_end(src)
     last = pd.Period(end, "M") if end else (last_day + pd.Timedelta(days=1)).to_period("M") - 1
     months = pd.period_range(last - (periods + history - 1), last, freq="M")
+    from salesnb.aggregate import DEFAULT_STAGES_KEY, Window, prefetch
+
+    # every month's aggregates in one pass per table, not three scans per month
+    stages_used = list(funnel_stages) if funnel_stages else DEFAULT_STAGES_KEY
+    month_windows = [Window.of(parse_period(str(m))) for m in months]
+    prefetch(src, month_windows + [Window.of(parse_period(str(months[0] - 1)))], by, stages_used)
     frames = []
     for m in months:
         t = kpi_table(src, str(m), by=by, kpis=kpis, min_events=0, funnel_stages=funnel_stages)

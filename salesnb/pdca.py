@@ -43,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from salesnb.aggregate import Window, cohort_lags, data_end, immature, summaries
+from salesnb.aggregate import Window, cohort_lags, data_end, immature, prefetch, summaries
 from salesnb.comparisons import DEFAULT_FUNNEL, DEFAULT_MIN_EVENTS, Data
 from salesnb.engines import as_source
 from salesnb.kpis import KPI, registry
@@ -262,18 +262,19 @@ def _monthly(src: Any, kpi: KPI, windows: Sequence[Period], segment: Mapping[str
     """The KPI per calendar month of the windows (a month cut to the window), per day for
     flows; months whose cohort is still converting, or with no events, are NaN."""
     values, ns = [], []
-    for w in windows:
-        for m in pd.period_range(w.start, w.end, freq="M"):
-            start, stop = max(m.start_time.date(), w.start), min(m.end_time.date(), w.end)
-            part = parse_period(f"{start}..{stop}")
-            s = _summary(src, kpi, part, segment, stage, stages)
-            young = kpi.kind == "proportion" and immature(kpi.name, stage, Window.of(part), end, lags)
-            if s is None or s.n == 0 or young:
-                values.append(math.nan)
-                ns.append(0)
-                continue
-            values.append(s.value / part.days if kpi.is_flow else s.value)
-            ns.append(int(s.n))
+    parts = [parse_period(f"{max(m.start_time.date(), w.start)}..{min(m.end_time.date(), w.end)}")
+             for w in windows for m in pd.period_range(w.start, w.end, freq="M")]
+    # every month's aggregates in one pass per table, not one scan per month
+    prefetch(src, [Window.of(part) for part in parts], next(iter(segment), None), stages)
+    for part in parts:
+        s = _summary(src, kpi, part, segment, stage, stages)
+        young = kpi.kind == "proportion" and immature(kpi.name, stage, Window.of(part), end, lags)
+        if s is None or s.n == 0 or young:
+            values.append(math.nan)
+            ns.append(0)
+            continue
+        values.append(s.value / part.days if kpi.is_flow else s.value)
+        ns.append(int(s.n))
     return values, ns
 
 
