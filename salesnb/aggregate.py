@@ -151,7 +151,43 @@ def only_keys(src: Source, big: nw.LazyFrame, small: nw.LazyFrame, key: str, *,
     return big.join(small.select(key).unique(), on=key, how="semi") if semi else big
 
 
+def _orders_by_line(src: Source, ws: Sequence[Window]) -> pd.DataFrame:
+    """The orders family by product from ``order_lines``: a product's revenue is its lines'
+    amounts, its orders the orders holding it (an order of two products counts for each)."""
+    have = src.columns("order_lines")
+    lines = src.frame("order_lines").select("order_id", "product", *[c for c in ("quantity", "amount") if c in have])
+    orders = (src.frame("orders").select("order_id", "ordered_at", "status")
+              .filter(_any_window("ordered_at", ws)))
+    lf = only_keys(src, lines, orders, "order_id", semi=False).join(orders, on="order_id", how="inner")
+    lf = lf.with_columns(_window_label("ordered_at", ws), _day("ordered_at"),
+                         nw.col("product").cast(nw.String).fill_null(NONE_LABEL).alias(SEG),
+                         (nw.col("status") != "cancelled").cast(nw.Int64).alias("done"))
+    amount = nw.col("amount").fill_null(0) if "amount" in have else nw.lit(0.0)
+    qty = nw.col("quantity").fill_null(0) if "quantity" in have else nw.lit(0.0)
+    lf = lf.with_columns((amount * nw.col("done")).alias("amt"), (qty * nw.col("done")).alias("qty"),
+                         (1 - nw.col("done")).alias("cancelled"))
+    if src.has("returns"):
+        returned = src.frame("returns").select("order_id").unique().with_columns(nw.lit(1).alias("ret"))
+        lf = lf.join(returned, on="order_id", how="left").with_columns(
+            (nw.col("ret").fill_null(0) * nw.col("done")).alias("ret"))
+    else:
+        lf = lf.with_columns(nw.lit(0).alias("ret"))
+    # one row per order and product first: an order counts once for each product it holds
+    per_order = lf.group_by(WIN, SEG, DAY, "order_id").agg(
+        nw.col("done").max(), nw.col("amt").sum(), nw.col("qty").sum(), nw.col("cancelled").max(),
+        nw.col("ret").max())
+    per_order = per_order.with_columns((nw.col("amt") * nw.col("amt")).alias("amt2"),
+                                       (nw.col("qty") * nw.col("qty")).alias("qty2"))
+    return collect(per_order.group_by(WIN, SEG, DAY).agg(
+        nw.col("done").sum().alias("n"), nw.col("amt").sum().alias("s"),
+        nw.col("amt2").sum().alias("ss"), nw.col("qty").sum().alias("q"),
+        nw.col("qty2").sum().alias("qq"), nw.col("cancelled").sum().alias("cancelled"),
+        nw.col("ret").sum().alias("returned")))
+
+
 def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
+    if by == "product" and src.has("order_lines"):
+        return _orders_by_line(src, ws)
     cols = src.columns("orders")
     o = segmented(src, "orders", by, ["order_id", "ordered_at", "status", "amount", "quantity"],
                   _any_window("ordered_at", ws)).with_columns(_window_label("ordered_at", ws), _day("ordered_at"))

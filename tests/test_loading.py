@@ -129,8 +129,14 @@ def test_order_lines_aggregate_to_orders(tmp_path: Path) -> None:
     assert orders["order_id"].tolist() == ["O-1", "O-2"]
     assert orders["amount"].tolist() == [15.0, 7.25]
     assert orders["quantity"].tolist() == [3.0, 3.0]
-    assert orders["product"].tolist() == ["Pens", "Ink"]  # first line's product
+    # not the first line's product for the whole order: the lines stay as order_lines
+    assert orders["product"].tolist() == ["(several)", "Ink"]
     assert orders["status"].tolist() == ["completed", "completed"]
+    lines = data["order_lines"]
+    assert lines["order_id"].tolist() == ["O-1", "O-1", "O-2"] and lines["amount"].sum() == 22.25
+    t = salesnb.kpi_table(data, "2026-10", by="product", kpis=["revenue", "orders"], min_events=0)
+    revenue = t[t["kpi"] == "revenue"].set_index("product")["value"].to_dict()
+    assert revenue == pytest.approx({p: a for p, a in lines.groupby("product")["amount"].sum().items()})
 
 
 def test_returns_filled_from_their_orders(tmp_path: Path) -> None:

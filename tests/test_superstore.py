@@ -67,3 +67,15 @@ def superstore_orders_in(start: str, end: str) -> int:
     lines = pd.read_csv(SUPERSTORE / "superstore_orders.csv", parse_dates=["Order Date"])
     in_window = lines[(lines["Order Date"] >= start) & (lines["Order Date"] < end)]
     return in_window["Order ID"].nunique()
+
+
+def test_by_product_revenue_comes_from_the_lines(superstore: salesnb.SalesData) -> None:
+    # an order holding a chair and a pen counts its chair's sales for Furniture and its pen's for
+    # Office Supplies: by-product revenue equals the export's lines summed per category
+    lines = pd.read_csv(SUPERSTORE / "superstore_orders.csv", parse_dates=["Order Date"])
+    y2014 = lines[lines["Order Date"].dt.year == 2014]
+    t = salesnb.kpi_table(superstore, "2014", by="product", kpis=["revenue", "orders"])
+    revenue = t[t["kpi"] == "revenue"].set_index("product")["value"]
+    orders = t[t["kpi"] == "orders"].set_index("product")["value"]
+    assert revenue.to_dict() == pytest.approx(y2014.groupby("Category")["Sales"].sum().to_dict())
+    assert orders.to_dict() == y2014.groupby("Category")["Order ID"].nunique().astype(float).to_dict()

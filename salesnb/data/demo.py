@@ -630,8 +630,10 @@ def generate(*, seed: int = SEED, scale: float = 1.0) -> tuple[dict[str, pd.Data
         customers.loc[customers["first_purchase_at"].notna(), "customer_id"])]
     targets = _targets(rng, orders, leads, first_orders)
 
+    # one line per order: the demo's checks hold one product each (order_lines carry by-product figures)
+    order_lines = orders[["order_id", "product", "quantity", "amount"]]
     tables = {
-        "orders": orders, "returns": returns,
+        "orders": orders, "order_lines": order_lines, "returns": returns,
         "customers": customers[["customer_id", "first_purchase_at", "segment", "region",
                                 "acquired_via"]],
         "leads": leads, "deals": deals, "deal_stages": stages, "feedback": feedback,

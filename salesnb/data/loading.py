@@ -554,6 +554,8 @@ def _aggregate_lines(df: pd.DataFrame, spec: TableSpec, problems: Problems) -> p
                          several["customer_id"], spec.row_word)
     sums = [c for c in ("amount", "quantity", "margin") if c in lines.columns]
     agg: dict[str, Any] = {c: "first" for c in lines.columns if c not in sums and c != "order_id"}
+    if "product" in lines.columns:  # not the first line's product for the whole order
+        agg["product"] = lambda s: s.iloc[0] if s.nunique(dropna=True) <= 1 else "(several)"
     agg.update({c: lambda s: s.sum(min_count=1) for c in sums})
     agg["_line"] = "min"
     orders = lines.groupby("order_id", sort=False, dropna=False).agg(agg).reset_index()
@@ -617,12 +619,18 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any], *,
                                       f"(deduplicate: {spec.deduplicate})")
                 df = df[~dup]
         if spec.aggregate_lines:
+            if {"order_id", "product"} <= set(df.columns) and "order_lines" not in specs:
+                # the lines stay as the order_lines table: by-product figures come from them
+                tables["order_lines"] = df[[c for c in ("order_id", "product", "quantity", "amount")
+                                            if c in df.columns]].copy()
             df = _aggregate_lines(df, spec, problems)
         if name == "returns":
             df = _fill_from_order(df, tables.get("orders"), spec)
         tables[name] = df
     cutoff = pd.Timestamp(as_of or source_as_of or datetime.now())
     row_words = {n: s.row_word for n, s in specs.items()}
+    if "order_lines" in tables and "order_lines" not in specs:
+        row_words["order_lines"] = specs["orders"].row_word
     for _ in range(3):  # dropping rows of one table can orphan rows of another: check again
         found = list(validate(tables, row_words, problems, as_of=cutoff, funnel_stages=funnel_stages))
         droppable = [p for p in problems.items if p.all_rows and specs[p.table].invalid_rows == "drop"]
@@ -642,5 +650,5 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any], *,
             cols: list[Column] = [c for c in TABLES[name].columns if c.name in df.columns]
             ordered[name] = df[[c.name for c in cols]].astype(
                 {c.name: c.dtype for c in cols}).reset_index(drop=True)
-    described = ", ".join(f"{n}: {specs[n].path}" for n in ordered)
+    described = ", ".join(f"{n}: {specs[n if n in specs else 'orders'].path}" for n in ordered)
     return ordered, warnings, described

@@ -76,6 +76,10 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         C("owner", "text"), C("product", "text"), C("deal_id", "id"),
         C("margin", "number"),  # gross profit of the order (may be negative): ROMI on margin
     ]),
+    _t("order_lines", None, None, "one row per line of an order (a product on the check)", [
+        C("order_id", "id", True), C("product", "text", True), C("quantity", "number"),
+        C("amount", "amount"),
+    ], {"order_id": "orders"}),
     _t("returns", "return_id", "returned_at",
        "one row per return of goods or refusal of a service after the sale", [
         C("return_id", "id", True), C("order_id", "id", True),
