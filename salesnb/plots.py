@@ -17,10 +17,18 @@ __all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_
 
 
 def set_theme() -> None:
-    """The one seaborn theme of every report (called by the notebooks' first cell)."""
+    """The one seaborn theme of every report (called by the notebooks' first cell).
+
+    Chart text is never parsed as math: a reason such as "overcharged $$" or a rep's name
+    with a "$" is drawn as written instead of failing the page.
+    """
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind",
                   rc={"figure.figsize": (10, 4), "figure.dpi": 96, "axes.titleweight": "bold",
-                      "axes.spines.top": False, "axes.spines.right": False})
+                      "axes.spines.top": False, "axes.spines.right": False, "text.parse_math": False})
+
+
+# also when a chart is drawn without set_theme (tests, a notebook of one's own)
+plt.rcParams["text.parse_math"] = False
 
 
 def _shade(ax: plt.Axes, period: Period) -> None:

@@ -41,7 +41,7 @@ def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[
     fmt: dict[str, object] = {}
     fmt.update({c: "{:,.0f}" for c in integers})
     fmt.update({c: "{:.1%}" for c in percents})
-    suffix = f" {currency}" if currency else ""
+    suffix = f" {html.escape(currency)}" if currency else ""  # added after the cell's own escaping
     # money: cents only where they matter (below 1,000)
     fmt.update({c: (lambda v, s=suffix: f"{v:,.0f}{s}" if abs(v) >= 1000 else f"{v:,.2f}{s}") for c in money})
     fmt.update({c: (lambda v: f"{v:%Y-%m-%d}") for c in dates})

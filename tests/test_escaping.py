@@ -43,3 +43,28 @@ def test_markup_in_data_and_params_is_text_on_every_page(demo_dir: Path, tmp_pat
         assert "<script>alert(2)" not in html and "<b onmouseover" not in html, page.name
     overview = (tmp_path / "out" / "2026-10" / "kpi_overview.html").read_text(encoding="utf-8")
     assert "&lt;b onmouseover=alert(1)&gt;" in overview  # shown as text
+
+
+def test_currency_from_params_is_escaped_in_money_cells() -> None:
+    from salesnb import present
+    shown = present.table(pd.DataFrame({"spend": [1500.0, 12.5]}), money=["spend"],
+                          currency="<img src=x onerror=\"alert(1)\">")
+    html = shown.to_html() if hasattr(shown, "to_html") else shown.data
+    assert "<img" not in html and "&lt;img src=x" in html
+
+
+def test_dollar_signs_in_chart_text_are_drawn_as_written() -> None:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from salesnb import plots
+    plots.set_theme()
+    reasons = pd.DataFrame({"reason": ["overcharged $$ on invoice", "Charged $50 instead of $40"],
+                            "count": [3, 2]})
+    ax = plots.plot_reasons(reasons, title="Returns by reason: $ and $$")
+    buffer = io.BytesIO()
+    ax.figure.savefig(buffer, format="png")  # mathtext would raise ValueError on "$$"
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "Charged $50 instead of $40" in labels
+    plt.close(ax.figure)
