@@ -631,6 +631,25 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _check_periods(jobs: Sequence[Job], data: Any) -> None:
+    """A period the data does not reach at all stops the run (one line: the period and the
+    span the data covers); a period it reaches in part publishes, with notes on the pages."""
+    import pandas as pd
+
+    from salesnb.aggregate import data_end, data_start
+    from salesnb.engines import as_source
+
+    src = as_source(data)
+    first, last = data_start(src), data_end(src)
+    if first == pd.Timestamp.min:
+        return
+    for job in jobs:
+        p = parse_period(job.period, fiscal_year_start=int(job.parameters.get("fiscal_year_start") or 1))
+        if p.end_ts <= first or p.start_ts > last:
+            raise PublishError(f"period {job.period} ({p.start} to {p.end}) is outside the data, which covers "
+                               f"{first:%Y-%m-%d} to {last:%Y-%m-%d}; nothing was published")
+
+
 def _validate_sources(jobs: Sequence[Job]) -> None:
     """Load and validate each data source the jobs read, once, before any notebook runs.
 
@@ -648,9 +667,10 @@ def _validate_sources(jobs: Sequence[Job]) -> None:
             continue
         seen.add(ident)
         try:
-            load(source, base_dir=config.ROOT, funnel_stages=list(stages) if stages else None, cache=True)
+            data = load(source, base_dir=config.ROOT, funnel_stages=list(stages) if stages else None, cache=True)
         except ValueError as exc:  # DataValidationError lists every problem; a mapping error names its key
             raise PublishError(f"the data cannot be loaded; nothing was published:\n{exc}") from None
+        _check_periods([j for j in jobs if j.parameters.get("source") == source], data)
 
 
 def _all_jobs(base: Path | None, out: Path) -> list[Job]:

@@ -193,3 +193,14 @@ def test_yaml_dates_in_params_travel_as_text(tmp_path: Path) -> None:
     job = plan_jobs(base=base)[0]
     assert job.parameters["source"]["as_of"] == "2026-10-31"  # unquoted in YAML: a date, passed as text
     json.dumps(dict(job.parameters))  # what papermill needs
+
+
+@pytest.mark.parametrize("period", ["2099-01", "2023-05"], ids=["after", "before"])
+def test_a_period_outside_the_data_stops_before_any_notebook(demo_dir: Path, tmp_path: Path, period: str,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    base = _base(tmp_path, str(demo_dir))
+    code = main(["report", "--base", str(base), "--period", period, "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"period {period}" in err and "is outside the data, which covers 2024-01-01 to 2026-10-31" in err
+    assert not list((tmp_path / "out").glob(f"{period}/*.html"))
