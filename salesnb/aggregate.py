@@ -151,6 +151,18 @@ def only_keys(src: Source, big: nw.LazyFrame, small: nw.LazyFrame, key: str, *,
     return big.join(small.select(key).unique(), on=key, how="semi") if semi else big
 
 
+def _order_sums(o: nw.LazyFrame) -> pd.DataFrame:
+    """The orders family's sums per window, segment and day, from order-level rows with
+    ``done``, ``amt``, ``qty``, ``cancelled`` and ``ret`` (x² derived before the agg)."""
+    o = o.with_columns((nw.col("amt") * nw.col("amt")).alias("amt2"),
+                       (nw.col("qty") * nw.col("qty")).alias("qty2"))
+    return collect(o.group_by(WIN, SEG, DAY).agg(
+        nw.col("done").sum().alias("n"), nw.col("amt").sum().alias("s"),
+        nw.col("amt2").sum().alias("ss"), nw.col("qty").sum().alias("q"),
+        nw.col("qty2").sum().alias("qq"), nw.col("cancelled").sum().alias("cancelled"),
+        nw.col("ret").sum().alias("returned")))
+
+
 def _orders_by_line(src: Source, ws: Sequence[Window]) -> pd.DataFrame:
     """The orders family by product from ``order_lines``: a product's revenue is its lines'
     amounts, its orders the orders holding it (an order of two products counts for each)."""
@@ -176,13 +188,7 @@ def _orders_by_line(src: Source, ws: Sequence[Window]) -> pd.DataFrame:
     per_order = lf.group_by(WIN, SEG, DAY, "order_id").agg(
         nw.col("done").max(), nw.col("amt").sum(), nw.col("qty").sum(), nw.col("cancelled").max(),
         nw.col("ret").max())
-    per_order = per_order.with_columns((nw.col("amt") * nw.col("amt")).alias("amt2"),
-                                       (nw.col("qty") * nw.col("qty")).alias("qty2"))
-    return collect(per_order.group_by(WIN, SEG, DAY).agg(
-        nw.col("done").sum().alias("n"), nw.col("amt").sum().alias("s"),
-        nw.col("amt2").sum().alias("ss"), nw.col("qty").sum().alias("q"),
-        nw.col("qty2").sum().alias("qq"), nw.col("cancelled").sum().alias("cancelled"),
-        nw.col("ret").sum().alias("returned")))
+    return _order_sums(per_order)
 
 
 def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
@@ -203,13 +209,7 @@ def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
             (nw.col("ret").fill_null(0) * nw.col("done")).alias("ret"))
     else:
         o = o.with_columns(nw.lit(0).alias("ret"))
-    o = o.with_columns((nw.col("amt") * nw.col("amt")).alias("amt2"),
-                       (nw.col("qty") * nw.col("qty")).alias("qty2"))
-    return collect(o.group_by(WIN, SEG, DAY).agg(
-        nw.col("done").sum().alias("n"), nw.col("amt").sum().alias("s"),
-        nw.col("amt2").sum().alias("ss"), nw.col("qty").sum().alias("q"),
-        nw.col("qty2").sum().alias("qq"), nw.col("cancelled").sum().alias("cancelled"),
-        nw.col("ret").sum().alias("returned")))
+    return _order_sums(o)
 
 
 def _returns(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
