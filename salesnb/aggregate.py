@@ -24,6 +24,7 @@ from salesnb.engines import Source
 from salesnb.kpis import KPI
 from salesnb.periods import Period
 from salesnb.stats import Counts, Daily, Moments, Proportion, RatioMoments, Sample, Summary
+from salesnb.stats.calendar import weekday
 
 __all__ = ["Window", "summaries", "SEG", "NotSegmentable", "data_end", "data_start", "cohort_lags",
            "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "stage_moves"]
@@ -700,7 +701,7 @@ def weekday_profile(src: Source, before: pd.Timestamp, calendar: Any) -> np.ndar
         if len(df):
             d = Daily.of(pd.to_datetime(df[DAY]).to_numpy().astype("datetime64[D]"), df["n"], df["n"],
                          start=w.start, days=364)
-            wd = (d.dates.astype("int64") + 3) % 7
+            wd = weekday(d.dates)
             hol = calendar.is_holiday(d.dates)
             for k in range(7):
                 m = (wd == k) & ~hol

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from salesnb.stats import (
     Calendar,
@@ -40,6 +41,7 @@ from salesnb.stats import (
     calendar_of,
     two_sample,
 )
+from salesnb.stats.calendar import weekday
 
 __all__ = ["Scenario", "SCENARIOS", "realistic_trial", "real_days", "real_day_trials", "run_trials",
            "calibration_table", "KINDS", "pdca_trial", "pdca_table", "anomaly_page", "anomaly_table"]
@@ -87,7 +89,7 @@ def _days(p: pd.Period) -> np.ndarray:
 def _window(rng: np.random.Generator, s: Scenario, dates: np.ndarray, calendar: Calendar,
             lift: float) -> dict[str, Summary]:
     """One window's summaries of every KPI kind, drawn day by day."""
-    wd = (dates.astype("int64") + 3) % 7
+    wd = weekday(dates)
     level = np.asarray(s.weekday)[wd] * np.where(calendar.is_holiday(dates), s.holiday_factor, 1.0)
     g = rng.gamma(1 / s.day_cv**2, s.day_cv**2, len(dates)) if s.day_cv > 0 else np.ones(len(dates))
     n = rng.poisson(s.orders_per_day * level * g * lift)
@@ -185,7 +187,7 @@ def real_day_trials(days: pd.DataFrame, rng: np.random.Generator, n: int, *,
     """Two windows (31 and 30 days) drawn from the real days of the same weekday within a
     random half-year: nothing changed between them, everything else is real."""
     dates = days["date"].to_numpy().astype("datetime64[D]")
-    wd = (dates.astype("int64") + 3) % 7
+    wd = weekday(dates)
     for _ in range(n):
         lo = int(rng.integers(0, len(days) - block))
         pool = np.arange(lo, lo + block)
@@ -194,7 +196,7 @@ def real_day_trials(days: pd.DataFrame, rng: np.random.Generator, n: int, *,
         start = dates[lo]
         for length, offset in ((31, 30), (30, 0)):
             window = start + offset + np.arange(length)
-            pick = np.array([rng.choice(by_wd[int(k)]) for k in (window.astype("int64") + 3) % 7])
+            pick = np.array([rng.choice(by_wd[int(k)]) for k in weekday(window)])
             t = days.iloc[pick]
             o, r = t["orders"].to_numpy(float), t["revenue"].to_numpy(float)
             sq = float(t["revenue_sq"].sum())
@@ -303,8 +305,8 @@ def pdca_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 2026, targ
                 p = [a / b for a, b in cells]
                 d = (p[0] - p[1]) - (p[2] - p[3])
                 se = math.sqrt(sum(q * (1 - q) / b for q, (_, b) in zip(p, cells, strict=True)))
-                z = float(sps_norm_ppf(1 - alpha / 2))
-                acts["row-independent"].append(verdict(d, d - z * se, d + z * se, float(2 * sps_norm_sf(abs(d) / se))))
+                z = float(sps.norm.ppf(1 - alpha / 2))
+                acts["row-independent"].append(verdict(d, d - z * se, d + z * se, float(2 * sps.norm.sf(abs(d) / se))))
             for method, v in acts.items():
                 share = float(np.mean([x in ("standardise", "adjust", "roll_back") for x in v])) if planted == 0 \
                     else float(np.mean([x in ("standardise", "adjust") for x in v]))
@@ -314,18 +316,6 @@ def pdca_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 2026, targ
     null = t[t["planted"] == 0].drop(columns="planted").rename(columns={"rate": "false_verdicts"})
     power = t[t["planted"] > 0].drop(columns=["planted", "trials"]).rename(columns={"rate": "power"})
     return null.merge(power, on=["source", "method"])
-
-
-def sps_norm_ppf(q: float) -> float:
-    from scipy import stats as sps
-
-    return float(sps.norm.ppf(q))
-
-
-def sps_norm_sf(x: float) -> float:
-    from scipy import stats as sps
-
-    return float(sps.norm.sf(x))
 
 
 # -- anomaly flags -------------------------------------------------------------------------------
@@ -348,7 +338,7 @@ def anomaly_page(rng: np.random.Generator, *, day_cv: float = 0.15, drift_sd: fl
     offsets, month_days = [], []
     for m in periods:
         d = _days(m)
-        wd = (d.astype("int64") + 3) % 7
+        wd = weekday(d)
         lvl = WEEKENDS[wd] * np.where(RU.is_holiday(d), 0.3, 1.0)
         offsets.append(float(lvl.sum()))
         month_days.append(lvl)

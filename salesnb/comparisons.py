@@ -52,6 +52,7 @@ from salesnb.stats import (
     calendar_of,
     two_sample,
 )
+from salesnb.stats.calendar import day_weights
 
 __all__ = ["kpi_table", "compare", "reasons", "sales_cycle", "revenue_drivers", "kpi_trend",
            "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS"]
@@ -378,8 +379,7 @@ def elapsed_share(src: Source, full: Period, to_date: Period, calendar: Calendar
     """
     days = pd.date_range(full.start, full.end, freq="D").to_numpy().astype("datetime64[D]")
     weights = weekday_profile(src, pd.Timestamp(full.start), calendar)
-    wd = (days.astype("int64") + 3) % 7
-    w = np.where(calendar.is_holiday(days), weights[7], weights[wd])
+    w = day_weights(days, weights, calendar)
     cut = int((days <= np.datetime64(to_date.end)).sum())
     return float(w[:cut].sum() / w.sum()) if w.sum() > 0 else cut / len(days)
 

@@ -26,6 +26,7 @@ from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats import Calendar, Counts, Daily, Moments, Proportion, bh_qvalues, calendar_of, two_sample
 from salesnb.stats.anomaly import MonthCheck, month_prediction
+from salesnb.stats.calendar import day_weights
 from salesnb.stats.scores import nps, nps_change
 
 __all__ = ["summary", "themes", "anomalies", "assign_themes", "linked_reasons"]
@@ -212,8 +213,7 @@ def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, pe
     offsets = []
     for m in months:
         days = pd.date_range(m.start_time, m.end_time.normalize(), freq="D").to_numpy().astype("datetime64[D]")
-        wd = (days.astype("int64") + 3) % 7
-        offsets.append(float(np.where(calendar.is_holiday(days), weights[7], weights[wd]).sum()) or 1.0)
+        offsets.append(float(day_weights(days, weights, calendar).sum()) or 1.0)
     rows = []
     names = [str(m) for m in months]
     for (name, seg), g in df.groupby(["kpi", col]):

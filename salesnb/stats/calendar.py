@@ -13,7 +13,7 @@ from datetime import date
 
 import numpy as np
 
-__all__ = ["Calendar", "calendar_of"]
+__all__ = ["Calendar", "calendar_of", "weekday", "day_weights"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,17 @@ class Calendar:
 def weekday(dates: np.ndarray) -> np.ndarray:
     """0 = Monday … 6 = Sunday (1970-01-01 was a Thursday)."""
     return (np.asarray(dates, dtype="datetime64[D]").astype(np.int64) + 3) % 7
+
+
+def day_weights(dates: np.ndarray, profile: np.ndarray, calendar: Calendar) -> np.ndarray:
+    """Each day's weight from a weekday profile (Monday first, holidays at index 7).
+
+    >>> day_weights(np.array(["2026-01-07", "2026-01-12"], dtype="datetime64[D]"),
+    ...             np.arange(8.0), calendar_of("RU", years=[2026])).tolist()
+    [7.0, 0.0]
+    """
+    d = np.asarray(dates, dtype="datetime64[D]")
+    return np.where(calendar.is_holiday(d), profile[7], np.asarray(profile)[weekday(d)])
 
 
 def calendar_of(spec: str | Sequence[str] | Calendar | None, years: Iterable[int] = range(2000, 2041)) -> Calendar:

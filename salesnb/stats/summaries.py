@@ -60,6 +60,11 @@ class Daily:
         return Daily(self.dates[:days], self.x[:days], self.n[:days])
 
 
+def _add_daily(a: Daily | None, b: Daily | None) -> Daily | None:
+    """Two summaries' daily totals added; None when either lacks them."""
+    return a + b if a is not None and b is not None else None
+
+
 @dataclass(frozen=True)
 class Counts:
     """Events counted over ``exposure`` days (orders, new customers, leads …)."""
@@ -77,7 +82,7 @@ class Counts:
         return int(self.count)
 
     def __add__(self, other: Counts) -> Counts:
-        daily = self.daily + other.daily if self.daily is not None and other.daily is not None else None
+        daily = _add_daily(self.daily, other.daily)
         return Counts(self.count + other.count, self.exposure, daily)
 
 
@@ -98,7 +103,7 @@ class Proportion:
         return int(self.trials)
 
     def __add__(self, other: Proportion) -> Proportion:
-        daily = self.daily + other.daily if self.daily is not None and other.daily is not None else None
+        daily = _add_daily(self.daily, other.daily)
         return Proportion(self.successes + other.successes, self.trials + other.trials, daily)
 
 
@@ -132,7 +137,7 @@ class Moments:
         return self.mean if self.kind == "mean" else self.sum
 
     def __add__(self, other: Moments) -> Moments:
-        daily = self.daily + other.daily if self.daily is not None and other.daily is not None else None
+        daily = _add_daily(self.daily, other.daily)
         return Moments(self.n + other.n, self.sum + other.sum, self.sum_sq + other.sum_sq,
                        self.exposure, self.kind, daily)
 
