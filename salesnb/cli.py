@@ -24,6 +24,11 @@ def _report(args: argparse.Namespace) -> int:
     except PublishError as exc:
         print(f"salesnb report: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the params or outputs folder itself: one line, not a traceback
+        from salesnb.publish import disk_fault
+
+        print(f"salesnb report: {disk_fault(exc) or exc}; nothing published was changed", file=sys.stderr)
+        return 1
     ran, skipped = len(report.ran), len(report.results) - len(report.ran)
     ok = ran - len(report.failures)
     if ran:
@@ -36,8 +41,9 @@ def _report(args: argparse.Namespace) -> int:
               f"<period>/_failed/):", file=sys.stderr)
         for r in sorted(report.failures, key=lambda r: (r.period, r.notebook)):
             print(f"  FAILED {r.line()}", file=sys.stderr)
-        return 1
-    return 0
+    for line in report.problems:
+        print(f"  {line}", file=sys.stderr)
+    return 1 if report.failures or report.problems else 0
 
 
 def _data(args: argparse.Namespace) -> int:

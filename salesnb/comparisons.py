@@ -239,14 +239,7 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
         base_p = p.previous() if against == "previous" else p.last_year()
         baseline, base_problems = summaries(src, kpi_list, Window.of(base_p), by, funnel_stages=stages)
         problems = {**base_problems, **problems}
-        first = data_start(src).normalize()
-        covered = (pd.Timestamp(base_p.end) - max(first, pd.Timestamp(base_p.start))).days + 1
-        if covered < 0.9 * base_p.days:  # the data does not reach back to the baseline period
-            which = "the previous period" if against == "previous" else "last year"
-            note = f"no data for {which} ({base_p.label}): the data starts on {first:%Y-%m-%d}"
-            no_data_note = note
-        else:
-            no_data_note = ""
+        no_data_note = baseline_missing(src, base_p, against)
         targets = {}
         elapsed = 1.0
     col = _by_column(by)
@@ -510,6 +503,16 @@ def sales_cycle(data: Data, period: str | Period, *, by: str | None = None,
     return (df.rename(columns={SEG: by}) if by else df.drop(columns=[SEG])).reset_index(drop=True)
 
 
+def baseline_missing(src: Source, base: Period, against: str = "previous") -> str:
+    """A note when the data does not reach back over 90% of the comparison period, else ""."""
+    first = data_start(src).normalize()
+    covered = (pd.Timestamp(base.end) - max(first, pd.Timestamp(base.start))).days + 1
+    if covered >= 0.9 * base.days:
+        return ""
+    which = "the previous period" if against == "previous" else "last year"
+    return f"no data for {which} ({base.label}): the data starts on {first:%Y-%m-%d}"
+
+
 def revenue_drivers(data: Data, period: str | Period, *, against: Literal["previous", "last_year"] = "previous",
                     by: str | None = None, engine: Engine | None = None,
                     fiscal_year_start: int = 1) -> pd.DataFrame:
@@ -537,6 +540,8 @@ def revenue_drivers(data: Data, period: str | Period, *, against: Literal["previ
         return pd.DataFrame(columns=["part", *([by] if by else []), "effect"])
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     base = p.previous() if against == "previous" else p.last_year()
+    if baseline_missing(src, base, against):  # the data begins later: there is nothing to split
+        return pd.DataFrame(columns=["part", *([by] if by else []), "effect"])
     reg = registry()
     kpis = [reg["revenue"], reg["orders"]]
     cur, _ = summaries(src, kpis, Window.of(p), by, funnel_stages=[])
@@ -545,7 +550,8 @@ def revenue_drivers(data: Data, period: str | Period, *, against: Literal["previ
     def table(values: Mapping[Key, Summary]) -> pd.DataFrame:
         rows = [{"seg": k[2], "orders": v.n, "revenue": v.sum} for k, v in values.items()
                 if k[0] == "revenue" and isinstance(v, Moments)]
-        return pd.DataFrame(rows, columns=["seg", "orders", "revenue"]).set_index("seg")
+        return pd.DataFrame(rows, columns=["seg", "orders", "revenue"]).astype(
+            {"orders": float, "revenue": float}).set_index("seg")
 
     t = table(cur).join(table(old), suffixes=("_1", "_0"), how="outer").fillna(0.0)
     o1, o0 = t["orders_1"].sum(), t["orders_0"].sum()

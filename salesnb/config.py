@@ -58,8 +58,28 @@ def merge_params(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[s
     return out
 
 
-def period_params_files(params_dir: Path = PARAMS_DIR) -> list[Path]:
-    """The ``params/<period>.yaml`` files: every YAML in ``params/`` except ``base.yaml``
-    and the other shared settings files (``initiatives.yaml``)."""
-    shared = {"base.yaml", "initiatives.yaml"}
-    return sorted(p for p in params_dir.glob("*.yaml") if p.name not in shared)
+def period_params_files(params_dir: Path = PARAMS_DIR, *, fiscal_year_start: int = 1,
+                        shared: tuple[str, ...] = ("base.yaml", "initiatives.yaml")) -> tuple[list[Path], list[str]]:
+    """The ``params/<period>.yaml`` files, recognised by name, and a note for each other YAML.
+
+    A file is a period file when its name is a period (``2026-10``, ``2026-Q3``, ``2026``,
+    ``2026-W42``), or starts like one (``2026-13.yaml`` is a mistake the run reports);
+    ``base.yaml``, the PDCA register and any other YAML are not, and do not stop a run
+    (each gets a one-line note instead).
+    """
+    from salesnb.periods import parse_period
+
+    files, notes = [], []
+    for path in sorted([*params_dir.glob("*.yaml"), *params_dir.glob("*.yml")]):
+        if path.name in shared:
+            continue
+        try:
+            parse_period(path.stem, fiscal_year_start=fiscal_year_start)
+        except ValueError:
+            if path.stem[:4].isdigit():  # meant as a period (2026-13): the run reports it
+                files.append(path)
+                continue
+            notes.append(f"{path.name}: not a period's name (like 2026-10, 2026-Q3, 2026), ignored")
+            continue
+        files.append(path)
+    return files, notes

@@ -13,7 +13,7 @@ import seaborn as sns
 from salesnb.periods import Period, parse_period
 
 __all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_drivers", "plot_reasons",
-           "plot_initiative", "show", "plot_cycle", "plot_anomalies", "plot_romi"]
+           "plot_initiative", "show", "plot_cycle", "plot_anomalies", "plot_romi", "short"]
 
 
 def set_theme() -> None:
@@ -29,6 +29,21 @@ def set_theme() -> None:
 
 # also when a chart is drawn without set_theme (tests, a notebook of one's own)
 plt.rcParams["text.parse_math"] = False
+
+
+def short(text: object, width: int = 40) -> str:
+    """A label cut to ``width`` characters with an ellipsis: a 5,000-character product
+    name must not stretch a chart to nothing (the tables show it in full).
+
+    >>> short("x" * 50, 10)
+    'xxxxxxxxx…'
+    """
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _short_column(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    return df.assign(**{column: df[column].map(short)}) if column in df.columns else df
 
 
 def _shade(ax: plt.Axes, period: Period) -> None:
@@ -90,7 +105,7 @@ def plot_kpi_trends(trend: pd.DataFrame, kpis: list[str], *, marks: dict[str, li
         for when in (marks or {}).get(kpi, []):
             ax.axvline(when, color="#762a83", linestyle="--", linewidth=1)
         ax.yaxis.set_major_formatter(StrMethodFormatter(_UNIT_FORMAT.get(str(last["unit"]), "{x:,.2f}")))
-        ax.set(title=str(last["label"]), xlabel=None, ylabel=None)
+        ax.set(title=short(last["label"], 60), xlabel=None, ylabel=None)
         ax.tick_params(axis="x", labelrotation=30, labelsize="small")
     return axes
 
@@ -100,7 +115,7 @@ def plot_revenue_drivers(drivers: pd.DataFrame, *, ax: plt.Axes | None = None) -
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.2))
     seg_col = next((c for c in drivers.columns if c not in ("part", "effect")), None)
-    labels = [f"{r['part']}: {r[seg_col]}" if seg_col and isinstance(r[seg_col], str) else r["part"]
+    labels = [short(f"{r['part']}: {r[seg_col]}") if seg_col and isinstance(r[seg_col], str) else r["part"]
               for r in drivers.to_dict("records")]
     colours = ["#1b7837" if v >= 0 else "#b2182b" for v in drivers["effect"]]
     ax.barh(labels, drivers["effect"], color=colours)
@@ -115,7 +130,7 @@ def plot_reasons(reasons: pd.DataFrame, *, title: str, ax: plt.Axes | None = Non
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.35 * max(len(reasons), 3) + 1))
     if len(reasons):
-        sns.barplot(data=reasons, y="reason", x="count", ax=ax, color="#2c5d8f")
+        sns.barplot(data=_short_column(reasons, "reason"), y="reason", x="count", ax=ax, color="#2c5d8f")
     ax.set(title=title, xlabel="count", ylabel=None)
     return ax
 
@@ -131,7 +146,7 @@ def plot_initiative(series: pd.DataFrame, initiative: object, result: object, *,
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 3.6))
     colours = {"segment": "#2c5d8f", "control": "#999999"}
-    labels = {"segment": f"{ini.segment_label}", "control": f"control: {ini.control_label}"}  # type: ignore[attr-defined]
+    labels = {"segment": short(ini.segment_label), "control": short(f"control: {ini.control_label}")}  # type: ignore[attr-defined]
     for group, d in series.groupby("group"):
         ax.plot(d["month"], d["value"], marker="o", markersize=3, color=colours[str(group)],
                 label=labels[str(group)])
@@ -149,7 +164,7 @@ def plot_initiative(series: pd.DataFrame, initiative: object, result: object, *,
                 ha="left", va="top", color="#762a83", fontsize="small")
     if series["value"].max() <= 1.0:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set(title=f"{ini.id}: {ini.kpi_label}", xlabel=None, ylabel=None)  # type: ignore[attr-defined]
+    ax.set(title=short(f"{ini.id}: {ini.kpi_label}", 80), xlabel=None, ylabel=None)  # type: ignore[attr-defined]
     ax.legend(fontsize="small", loc="lower left", frameon=False)
     return ax
 
@@ -190,7 +205,7 @@ def plot_anomalies(table: pd.DataFrame, *, by: str, ax: plt.Axes | None = None) 
         _, ax = plt.subplots(figsize=(10, 3.8))
     if table.empty:
         return ax
-    d = table.assign(month=pd.PeriodIndex(table["period"], freq="M").to_timestamp())
+    d = _short_column(table.assign(month=pd.PeriodIndex(table["period"], freq="M").to_timestamp()), by)
     sns.lineplot(data=d, x="month", y="value", hue=by, ax=ax, linewidth=1.2)
     hits = d[d["anomaly"]]
     ax.scatter(hits["month"], hits["value"], s=120, facecolors="none", edgecolors="#b2182b", linewidths=2,
@@ -213,7 +228,7 @@ def plot_romi(channels: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes
     key = channels.columns[0]
     d = channels.dropna(subset=["romi"]).sort_values("romi")
     colours = ["#b2182b" if v < 0 else "#1b7837" for v in d["romi"]]
-    bars = ax.barh(d[key].astype(str), d["romi"], color=colours)
+    bars = ax.barh(d[key].map(short), d["romi"], color=colours)
     if {"romi_low", "romi_high"} <= set(d.columns):
         ax.errorbar(d["romi"], range(len(d)), xerr=[d["romi"] - d["romi_low"], d["romi_high"] - d["romi"]],
                     fmt="none", ecolor="0.25", capsize=3, linewidth=1)
@@ -222,15 +237,4 @@ def plot_romi(channels: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes
             bar.set_hatch("//")
             bar.set_alpha(0.5)
     ax.axvline(0, color="0.3", linewidth=0.8)
-    return ax
-    key = channels.columns[0]
-    d = channels.sort_values("romi")
-    colours = ["#b2182b" if v < 0 else "#1b7837" for v in d["romi"]]
-    bars = ax.barh(d[key].astype(str), d["romi"], color=colours)
-    for bar, small in zip(bars, d["small"], strict=True):
-        if small:
-            bar.set_hatch("//")
-            bar.set_alpha(0.5)
-    ax.axvline(0, color="0.3", linewidth=0.8)
-    ax.set(title="Return on marketing spend (ROMI)", xlabel="(revenue − spend) ÷ spend", ylabel=None)
     return ax

@@ -22,6 +22,8 @@ nothing to do finishes in well under a second.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -35,7 +37,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,9 @@ NOTEBOOK_TITLES = {"data_health": "Data health", "kpi_overview": "KPI overview",
                    "pdca_review": "PDCA review", "funnel": "Funnel", "feedback": "Feedback",
                    "marketing": "Marketing"}
 HEADLINE_KPIS = ("revenue", "orders", "new_customers", "conversion_rate")
+_DISK_ERRORS = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system",
+                errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                errno.EDQUOT: "disk quota exceeded", errno.EIO: "input/output error"}
 # keys of params/base.yaml read by the publisher and not passed to the notebooks
 PUBLISHER_KEY = "report"
 
@@ -71,6 +76,10 @@ class Job:
     out_dir: Path
     pages: tuple[str, ...] = ()
     key: str = ""
+    # secret texts of the params (masked wherever the page or a message could show them) and
+    # the environment variables that carry them to the notebooks; never written anywhere
+    secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    environment: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def period_dir(self) -> str:
@@ -98,18 +107,28 @@ class JobResult:
     headline: Mapping[str, str] = field(default_factory=dict)
 
     def line(self) -> str:
+        if self.cell is None and self.error.startswith(tuple(_DISK_ERRORS.values())):
+            return f"{self.period} {self.notebook}: {self.error}"  # the page, not the notebook
         where = f"cell {self.cell}" if self.cell is not None else "before any cell ran"
         return f"{self.period} {self.notebook}: {where}: {self.error}"
 
 
 # ---------------------------------------------------------------------------- planning
 
-def _base_params(base: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(config.ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _base_params(base: Path, problems: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    from salesnb.params import check_params
+
     params = config.read_params(base)
+    problems += check_params(params, _rel(base))
     settings = params.pop(PUBLISHER_KEY, None) or {}
-    if not isinstance(settings, dict):
-        raise PublishError(f"{base}: '{PUBLISHER_KEY}' must be a mapping")
-    return params, settings
+    return params, settings if isinstance(settings, dict) else {}
 
 
 def _notebooks(settings: Mapping[str, Any], notebooks_dir: Path) -> list[str]:
@@ -154,26 +173,37 @@ def job_key(notebook: Path, parameters: Mapping[str, Any], code: str, data: str)
 
 def plan_jobs(*, period: str | None = None, base: Path | None = None,
               params_dir: Path | None = None, out_dir: Path | None = None,
-              notebooks_dir: Path | None = None) -> list[Job]:
+              notebooks_dir: Path | None = None, say: Callable[[str], None] | None = None) -> list[Job]:
     """The jobs of one publish run, every period and parameter checked before any runs.
 
     Without ``period``: one job per notebook for each ``params/<period>.yaml`` (or for the
     base file's ``report.periods`` list). With ``period``: that period only, merged with its
-    params file when there is one. Raises :class:`PublishError` for a bad period string or
-    params file.
+    params file when there is one. Raises :class:`PublishError` listing every problem of
+    the params files (see :mod:`salesnb.params`) or the period; other YAML files in the
+    params folder get a note through ``say``.
     """
+    from salesnb.params import check_params, hide_secrets, secret_values
+
     base = base or config.PARAMS_DIR / "base.yaml"
     params_dir = params_dir or base.parent
     notebooks_dir = notebooks_dir or config.NOTEBOOKS_DIR
+    problems: list[str] = []
     try:
-        params, settings = _base_params(base)
-        fys = int(params.get("fiscal_year_start", 1))
+        params, settings = _base_params(base, problems)
+        fys = params.get("fiscal_year_start", 1)
+        fys = fys if isinstance(fys, int) and 1 <= fys <= 12 else 1
+        register = params.get("initiatives")
+        shared = ("base.yaml", base.name, "initiatives.yaml",
+                  *([Path(register).name] if isinstance(register, str) and register else []))
         if period is not None:
-            names = [period]
+            names = [str(period)]
         elif settings.get("periods"):
             names = [str(p) for p in settings["periods"]]
         else:
-            names = [p.stem for p in config.period_params_files(params_dir)]
+            files, notes = config.period_params_files(params_dir, fiscal_year_start=fys, shared=shared)
+            for line in notes:
+                (say or (lambda _: None))(f"note: {line}")
+            names = [p.stem for p in files]
         if not names:
             raise PublishError(f"no periods to publish: add params/<period>.yaml files to "
                                f"{params_dir} or run with a period")
@@ -182,15 +212,22 @@ def plan_jobs(*, period: str | None = None, base: Path | None = None,
             try:
                 p = parse_period(name, fiscal_year_start=fys)
             except ValueError as exc:
-                where = params_dir / f"{name}.yaml" if period is None else "PERIOD"
-                raise PublishError(f"{where}: {exc}") from None
+                where = _rel(params_dir / f"{name}.yaml") if period is None else "PERIOD"
+                problems.append(f"{where}: {exc}")
+                continue
             own = params_dir / f"{name}.yaml"
-            merged = config.merge_params(params, config.read_params(own) if own.is_file() else {})
+            content = config.read_params(own) if own.is_file() else {}
+            problems += check_params(content, _rel(own), period_file=True)
+            merged = config.merge_params(params, content)
             merged.pop(PUBLISHER_KEY, None)
+            merged.pop("period", None)
             merged["period"] = p.name
             periods.append(merged)
     except ValueError as exc:
         raise PublishError(str(exc)) from None
+    if problems:
+        raise PublishError("the params have problems; nothing was run:\n" +
+                           "\n".join(f"  {line}" for line in dict.fromkeys(problems)))
     notebooks = _notebooks(settings, notebooks_dir)
     out = Path(out_dir or settings.get("out") or config.OUTPUTS_DIR)
     if not out.is_absolute():
@@ -198,14 +235,19 @@ def plan_jobs(*, period: str | None = None, base: Path | None = None,
     code = code_fingerprint()
     data_keys: dict[str, str] = {}
     jobs = []
+    environment: dict[str, str] = {}
     for merged in periods:
         merged = _plain(merged)  # YAML dates (as_of: 2026-11-20 unquoted) travel as text
+        secrets = frozenset(secret_values(merged))
+        # a secret goes to the notebooks as ${SALESNB_SECRET_n}, its value in the environment
+        merged, environment = hide_secrets(merged, env=environment)
         src_key = json.dumps(merged.get("source"), sort_keys=True, default=str)
         if src_key not in data_keys:
             data_keys[src_key] = source_fingerprint(merged.get("source"))
         for nb in notebooks:
             key = job_key(notebooks_dir / f"{nb}.ipynb", merged, code, data_keys[src_key])
-            jobs.append(Job(nb, merged["period"], merged, out, tuple(notebooks), key))
+            jobs.append(Job(nb, merged["period"], merged, out, tuple(notebooks), key, secrets,
+                            tuple(environment.items())))
     return jobs
 
 
@@ -274,6 +316,8 @@ def export_html(nb: Any, job: Job, *, seconds: float, commit: str, fingerprint: 
     """The executed notebook as one self-contained HTML page (code hidden)."""
     from nbconvert import HTMLExporter
 
+    from salesnb.params import record_params, redact_text
+
     p = parse_period(job.period, fiscal_year_start=int(job.parameters.get("fiscal_year_start", 1)))
     exporter = HTMLExporter(template_name="salesnb", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True,
@@ -288,11 +332,11 @@ def export_html(nb: Any, job: Job, *, seconds: float, commit: str, fingerprint: 
         "ran_at": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "duration": f"{seconds:.1f} s", "fingerprint": fingerprint or "not shown by this notebook",
         "version": __version__, "commit": commit, "key": job.key,
-        "parameters": yaml.safe_dump(dict(job.parameters), sort_keys=True, allow_unicode=True),
+        "parameters": yaml.safe_dump(record_params(job.parameters), sort_keys=True, allow_unicode=True),
         "definitions": _definitions(job.parameters),
     }}
     body, _ = exporter.from_notebook_node(_strip_for_readers(nb), resources=resources)
-    return body
+    return redact_text(body, job.secrets) if job.secrets else body
 
 
 @contextmanager
@@ -302,10 +346,14 @@ def _stderr_to(path: Path) -> Iterator[None]:
     The kernel inherits file descriptor 2; without this its warnings would break the
     progress bar on the terminal. Errors in the notebook are kept in the notebook itself.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:  # a read-only or full output folder: the page reports that, not the log
+        log = open(os.devnull, "a", encoding="utf-8")  # noqa: SIM115
     sys.stderr.flush()
     saved = os.dup(2)
-    with open(path, "a", encoding="utf-8") as log:
+    with log:
         os.dup2(log.fileno(), 2)
         try:
             yield
@@ -382,16 +430,54 @@ def _reset_kernel(km: Any, folder: Path) -> None:
                         cwd=str(config.ROOT), km=km)
 
 
+
+
+def disk_fault(exc: BaseException | None) -> str | None:
+    """``no space left on device: outputs/2026-10`` for a file-system fault anywhere in the
+    exception's chain (or in a notebook's error), else None.
+
+    >>> disk_fault(OSError(28, "No space left on device", "/out/x.html"))
+    'no space left on device: /out/x.html'
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
+            where = exc.filename or ""
+            return _DISK_ERRORS[exc.errno] + (f": {_rel(Path(where))}" if where else "")
+        # an OSError raised inside the notebook reaches us as papermill's error, as text
+        text = f"{getattr(exc, 'ename', '')} {getattr(exc, 'evalue', '')}"
+        for code, words in _DISK_ERRORS.items():
+            if f"[Errno {code}]" in text:
+                return words
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def run_job(job: Job, *, commit: str = "unknown", warm: bool = True) -> JobResult:
     """Execute one notebook for one period and publish its page; never raises.
 
     On failure the executed notebook (with papermill's error banner) is kept under
-    ``<out>/<period>/_failed/`` and the published page is left as it was.
+    ``<out>/<period>/_failed/`` and the published page is left as it was. A full disk or
+    a read-only folder is one line (``no space left on device: …``), nothing lost.
     """
+    from salesnb.params import redact_text
+
+    started = time.perf_counter()
+    try:
+        result = _run_job(job, commit, warm, started)
+    except OSError as exc:  # the output folder itself could not be written
+        result = JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
+                           key=job.key, error=disk_fault(exc) or f"{type(exc).__name__}: {exc}")
+    if job.secrets or "://" in result.error:
+        result = replace(result, error=redact_text(result.error, job.secrets))
+    return result
+
+
+def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
     import nbformat
     import papermill as pm
 
-    started = time.perf_counter()
     source = config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb"
     period_out = job.out_dir / job.period_dir
     period_out.mkdir(parents=True, exist_ok=True)
@@ -408,12 +494,16 @@ def run_job(job: Job, *, commit: str = "unknown", warm: bool = True) -> JobResul
                                     kernel_name="python3", progress_bar=False, log_output=False,
                                     cwd=str(config.ROOT), **extra)
         except Exception as exc:  # a failing report must not stop the others
+            fault = disk_fault(exc)
+            if fault:  # the notebook may be half written: nothing to keep or to read
+                return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
+                                 key=job.key, error=fault)
             failed_dir = period_out / "_failed"
             failed_dir.mkdir(exist_ok=True)
             kept = failed_dir / f"{job.notebook}.ipynb"
             cell, message = _failure(exc, executed)
             if executed.exists():
-                os.replace(executed, kept)
+                _keep_failed(executed, kept, job.secrets)
             return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
                              key=job.key, failed_notebook=str(kept) if kept.exists() else None,
                              cell=cell, error=message)
@@ -425,11 +515,20 @@ def run_job(job: Job, *, commit: str = "unknown", warm: bool = True) -> JobResul
                                                  fingerprint=fingerprint))
     except Exception as exc:
         return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
-                         key=job.key, error=f"HTML export failed: {type(exc).__name__}: {exc}")
+                         key=job.key, error=disk_fault(exc) or f"HTML export failed: {type(exc).__name__}: {exc}")
     (period_out / "_failed" / f"{job.notebook}.ipynb").unlink(missing_ok=True)
     headline = _headline(job) if job.notebook == "kpi_overview" else {}
     return JobResult(job.notebook, job.period, "ok", time.perf_counter() - started, key=job.key,
                      html=str(job.html_path), fingerprint=fingerprint, headline=headline)
+
+
+def _keep_failed(executed: Path, kept: Path, secrets: frozenset[str]) -> None:
+    """Move the executed notebook to ``_failed/``; a secret in an error text is masked."""
+    if secrets:
+        from salesnb.params import redact_text
+
+        executed.write_text(redact_text(executed.read_text(encoding="utf-8"), secrets), encoding="utf-8")
+    os.replace(executed, kept)
 
 
 def _failure(exc: Exception, executed: Path) -> tuple[int | None, str]:
@@ -444,8 +543,11 @@ def _failure(exc: Exception, executed: Path) -> tuple[int | None, str]:
     value = str(getattr(exc, "evalue", exc)).strip().splitlines()
     message = f"{name}: {value[0] if value else ''}".strip()
     cell = None
-    if executed.exists():
-        nb = nbformat.read(executed, as_version=4)
+    try:
+        nb = nbformat.read(executed, as_version=4) if executed.exists() else None
+    except Exception:  # half written (the kernel died while papermill saved): the message will do
+        nb = None
+    if nb is not None:
         added = {"injected-parameters", "papermill-error-cell-tag"}  # cells papermill adds
         cells = [c for c in nb.cells if not added & set(c.get("metadata", {}).get("tags", []))]
         for i, c in enumerate(cells, 1):
@@ -541,6 +643,7 @@ class PublishReport:
     index: Path | None = None
     seconds: float = 0.0
     log: Path | None = None
+    problems: list[str] = field(default_factory=list)  # the index or the log not written
 
     @property
     def failures(self) -> list[JobResult]:
@@ -553,10 +656,19 @@ class PublishReport:
 
 @contextmanager
 def _lock(out_dir: Path, say: Callable[[str], None]) -> Iterator[None]:
-    """One publish at a time per output folder; a second run waits for the first."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """One publish at a time per output folder; a second run waits for the first.
+
+    Where the folder cannot be written (read-only, full) there is no lock to take: the run
+    goes on and each page reports the fault.
+    """
     path = out_dir / ".lock"
-    with open(path, "a+", encoding="utf-8") as fh:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:
+        yield
+        return
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -564,17 +676,29 @@ def _lock(out_dir: Path, say: Callable[[str], None]) -> Iterator[None]:
             holder = fh.read().strip() or "another run"
             say(f"waiting: {holder} is publishing to {out_dir}")
             fcntl.flock(fh, fcntl.LOCK_EX)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"salesnb report (pid {os.getpid()}, started "
-                 f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S})")
-        fh.flush()
+        note = f"salesnb report (pid {os.getpid()}, started {datetime.now().astimezone():%Y-%m-%d %H:%M:%S})"
+        with contextlib.suppress(OSError):  # a full disk: the lock holds without its note
+            os.ftruncate(fh.fileno(), 0)
+            os.pwrite(fh.fileno(), note.encode(), 0)
         try:
             yield
         finally:
-            fh.seek(0)
-            fh.truncate()
+            with contextlib.suppress(OSError):
+                os.ftruncate(fh.fileno(), 0)
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _sweep(out_dir: Path) -> None:
+    """Remove what runs killed mid-way left: ``.run-*`` folders and half-written pages.
+
+    Called under the lock, so nothing found belongs to a run still going.
+    """
+    import shutil
+
+    for tmp in [*out_dir.glob("*/.run-*"), *out_dir.glob(".*.tmp"), *out_dir.glob("*/.*.tmp"),
+                *out_dir.glob("logs/.*.tmp")]:
+        with contextlib.suppress(OSError):  # a read-only folder: the run reports that for its pages
+            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
 
 
 def _up_to_date(job: Job, manifest: Mapping[str, Any]) -> bool:
@@ -589,33 +713,59 @@ def publish(*, period: str | None = None, base: Path | None = None,
     """Run the jobs of :func:`plan_jobs` that changed (all with ``force``), in parallel."""
     started = time.perf_counter()
     say = say or (lambda text: print(text, file=sys.stderr))
-    jobs = plan_jobs(period=period, base=base, out_dir=out_dir)
+    jobs = plan_jobs(period=period, base=base, out_dir=out_dir, say=say)
     out = jobs[0].out_dir
     report = PublishReport()
-    with _lock(out, say):
-        manifest = _read_manifest(out)
-        todo = [j for j in jobs if force or not _up_to_date(j, manifest)]
-        report.results += [JobResult(j.notebook, j.period, "up to date", 0.0, key=j.key)
-                           for j in jobs if j not in todo]
-        if todo:
-            _validate_sources(todo)
-            # longest first (as last time), so that no worker starts a long job alone at the end
-            last = {(period_, nb): e.get("seconds", 0.0) for period_, entries in manifest.items()
-                    for nb, e in entries.items() if isinstance(e, dict)}
-            todo.sort(key=lambda j: -last.get((j.period, j.notebook), 10.0 if j.notebook == "kpi_overview" else 5.0))
-            _run(todo, report, workers, progress, on_result)
-        # the index also marks pages of other periods whose inputs changed as stale
-        everything = jobs if period is None else _all_jobs(base, out)
+    environment = dict(pair for j in jobs for pair in j.environment)
+    saved = {k: os.environ.get(k) for k in environment}
+    os.environ.update(environment)  # the workers and their kernels inherit the secrets from here
+    try:
+        with _lock(out, say):
+            _sweep(out)
+            _publish_locked(jobs, report, out, period=period, base=base, workers=workers, force=force,
+                            progress=progress, on_result=on_result)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _publish_locked(jobs: list[Job], report: PublishReport, out: Path, *, period: str | None,
+                    base: Path | None, workers: int | None, force: bool, progress: bool,
+                    on_result: Callable[[JobResult], None] | None) -> None:
+    started = time.perf_counter()
+    manifest = _read_manifest(out)
+    todo = [j for j in jobs if force or not _up_to_date(j, manifest)]
+    report.results += [JobResult(j.notebook, j.period, "up to date", 0.0, key=j.key)
+                       for j in jobs if j not in todo]
+    if todo:
+        _validate_sources(todo)
+        # longest first (as last time), so that no worker starts a long job alone at the end
+        last = {(period_, nb): e.get("seconds", 0.0) for period_, entries in manifest.items()
+                for nb, e in entries.items() if isinstance(e, dict)}
+        todo.sort(key=lambda j: -last.get((j.period, j.notebook), 10.0 if j.notebook == "kpi_overview" else 5.0))
+        _run(todo, report, workers, progress, on_result)
+    # the index also marks pages of other periods whose inputs changed as stale
+    everything = jobs if period is None else _all_jobs(base, out)
+    try:
         report.index = write_index(out, report.results, jobs[0].pages,
                                    current_keys={(j.period, j.notebook): j.key for j in everything})
-        report.seconds = time.perf_counter() - started
-        if todo:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            report.log = out / "logs" / f"run-{stamp}.json"
-            _atomic_write(report.log, json.dumps(
-                {"seconds": round(report.seconds, 2), "forced": force,
+    except OSError as exc:
+        report.problems.append(f"index not updated: {disk_fault(exc) or exc}")
+    if todo:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        log = out / "logs" / f"run-{stamp}.json"
+        try:
+            _atomic_write(log, json.dumps(
+                {"seconds": round(time.perf_counter() - started, 2), "forced": force,
                  "results": [asdict(r) for r in report.results]}, indent=2, default=str))
-    return report
+            report.log = log
+        except OSError as exc:
+            report.problems.append(f"run log not written: {disk_fault(exc) or exc}")
 
 
 def _plain(value: Any) -> Any:
@@ -647,19 +797,41 @@ def _check_periods(jobs: Sequence[Job], data: Any) -> None:
         p = parse_period(job.period, fiscal_year_start=int(job.parameters.get("fiscal_year_start") or 1))
         if p.end_ts <= first or p.start_ts > last:
             raise PublishError(f"period {job.period} ({p.start} to {p.end}) is outside the data, which covers "
-                               f"{first:%Y-%m-%d} to {last:%Y-%m-%d}; nothing was published")
+                               f"{first:%Y-%m-%d} to {last:%Y-%m-%d}")
 
 
 def _validate_sources(jobs: Sequence[Job]) -> None:
-    """Load and validate each data source the jobs read, once, before any notebook runs.
+    """Check what the params name before any notebook runs: the custom KPIs, the PDCA
+    register and each data source (loaded and validated once).
 
     Every problem is reported at once (a :class:`PublishError`: exit 2, nothing published
     touched) instead of once per page; a valid load is cached, so the notebooks read it
     from the cache.
     """
+    from salesnb import pdca
     from salesnb.data import load
+    from salesnb.kpis import registry
+    from salesnb.params import redact_text
 
+    problems: list[str] = []
     seen: set[str] = set()
+    for job in jobs:
+        custom, register = job.parameters.get("custom_kpis") or {}, job.parameters.get("initiatives")
+        ident = json.dumps([custom, register], sort_keys=True, default=str)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        try:
+            registry(custom)
+        except ValueError as exc:
+            problems.append(f"params: {exc}")
+            continue
+        try:
+            if register:
+                pdca.register_from(register, root=config.ROOT, custom_kpis=custom)
+        except ValueError as exc:
+            problems.append(f"PDCA register: {exc}")
+    secrets = frozenset(s for j in jobs for s in j.secrets)
     for job in jobs:
         source, stages = job.parameters.get("source"), job.parameters.get("funnel_stages")
         ident = json.dumps([source, stages], sort_keys=True, default=str)
@@ -669,8 +841,14 @@ def _validate_sources(jobs: Sequence[Job]) -> None:
         try:
             data = load(source, base_dir=config.ROOT, funnel_stages=list(stages) if stages else None, cache=True)
         except ValueError as exc:  # DataValidationError lists every problem; a mapping error names its key
-            raise PublishError(f"the data cannot be loaded; nothing was published:\n{exc}") from None
-        _check_periods([j for j in jobs if j.parameters.get("source") == source], data)
+            problems.append(f"the data cannot be loaded:\n{redact_text(str(exc), secrets)}")
+            continue
+        try:
+            _check_periods([j for j in jobs if j.parameters.get("source") == source], data)
+        except PublishError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise PublishError("nothing was published:\n" + "\n".join(problems))
 
 
 def _all_jobs(base: Path | None, out: Path) -> list[Job]:

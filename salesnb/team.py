@@ -41,6 +41,8 @@ def rep_table(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_y
     closed = collect(segmented(src, "deals", "owner", ["closed_at", "outcome", "amount"],
                                in_window("closed_at", w)))
     closed = closed[closed["outcome"].isin(["won", "lost"])]
+    if closed.empty:  # no deal closed in the period (the data starts later, or a quiet week)
+        return pd.DataFrame()
     g = closed.assign(won=closed["outcome"] == "won").groupby("_seg").agg(
         deals=("won", "size"), won=("won", "sum"))
     won_amount = (closed[closed["outcome"] == "won"].groupby("_seg")["amount"].mean() if "amount" in closed

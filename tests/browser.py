@@ -37,6 +37,7 @@ class PageReport:
     images: list[bool] = field(default_factory=list)
     visible_tables: int = 0
     title: str = ""
+    dialogs: list[str] = field(default_factory=list)  # alert(), confirm(), prompt() opened
 
 
 class Browser:
@@ -109,6 +110,9 @@ class Browser:
                 report.console_errors.append(p["exceptionDetails"].get("text", "exception"))
             elif m == "Log.entryAdded" and p["entry"].get("level") == "error":
                 report.console_errors.append(p["entry"].get("text", ""))
+            elif m == "Page.javascriptDialogOpening":
+                report.dialogs.append(p.get("message", ""))
+                self.call("Page.handleJavaScriptDialog", accept=True)
             elif m == "Network.requestWillBeSent":
                 request_url = p["request"]["url"]
                 if not request_url.startswith(("file:", "data:", "about:")):
@@ -121,6 +125,10 @@ class Browser:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
         return report
+
+    def evaluate(self, expression: str) -> object:
+        """The value of a JavaScript expression in the open page."""
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
 
     def close(self) -> None:
         try:

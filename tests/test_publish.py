@@ -4,12 +4,15 @@ last good page, and bad periods stopped before anything runs."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
 import salesnb
+from salesnb import config
 from salesnb.cli import main
 from salesnb.publish import PublishError, plan_jobs, publish
 
@@ -55,7 +58,7 @@ def test_bad_params_yaml_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_publish_self_contained_page_and_keep_last_good_on_failure(
         demo_dir: Path, demo: salesnb.SalesData, tmp_path: Path,
-        capsys: pytest.CaptureFixture) -> None:
+        capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     base = _base(tmp_path, str(demo_dir))
     out = tmp_path / "out"
     report = publish(base=base, period="2026-10", out_dir=out, progress=False)
@@ -85,13 +88,26 @@ def test_publish_self_contained_page_and_keep_last_good_on_failure(
     assert "orders.amount: negative" in err and "line 2" in err and "FAILED" not in err
     assert page.read_bytes() == good
 
-    # a notebook fails (a custom KPI in params it cannot build): the page stays as it was,
-    # the failure is kept and reported
+    # a custom KPI it cannot build: stopped before any notebook, named, the page untouched
     base = _base(tmp_path, str(demo_dir), custom_kpis={"bad_kpi": {"kind": "count"}})
     code = main(["report", "--base", str(base), "--period", "2026-10", "--out", str(out), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "custom_kpis.bad_kpi.table" in err and "FAILED" not in err
+    assert page.read_bytes() == good
+
+    # a notebook fails: the page stays as it was, the failure is kept and reported
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(config.NOTEBOOKS_DIR, notebooks)
+    nb = nbformat.read(notebooks / "data_health.ipynb", as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell('raise RuntimeError("planted failure")'))
+    nbformat.write(nb, notebooks / "data_health.ipynb")
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", notebooks)  # the forked workers see it too
+    code = main(["report", "--base", str(_base(tmp_path, str(demo_dir))), "--period", "2026-10",
+                 "--out", str(out), "--quiet"])
     assert code == 1
     err = capsys.readouterr().err
-    assert "FAILED 2026-10 data_health: cell" in err and "bad_kpi" in err
+    assert "FAILED 2026-10 data_health: cell 4: RuntimeError: planted failure" in err
     assert page.read_bytes() == good
     assert (out / "2026-10" / "_failed" / "data_health.ipynb").is_file()
     index = (out / "index.html").read_text(encoding="utf-8")

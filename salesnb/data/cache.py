@@ -5,10 +5,15 @@ second each time. A load with ``cache=True`` stores the validated tables under
 ``.cache/`` (git-ignored), keyed by the bytes of the files it read, the options and the
 loader's own code, so any change to the data, its mapping or salesnb's loading code reads
 the files again. Only successful loads are cached.
+
+The cache is bounded: after each store the least recently used loads are removed until
+the folder holds at most ``SALESNB_CACHE_MB`` megabytes (default 1024; the newest load
+always stays). ``make clean`` empties it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,7 +25,9 @@ from typing import Any
 
 from salesnb.data.schema import TABLES
 
-__all__ = ["source_files", "source_fingerprint", "cached", "store"]
+__all__ = ["source_files", "source_fingerprint", "cached", "store", "prune", "DEFAULT_CAP_MB"]
+
+DEFAULT_CAP_MB = 1024
 
 
 def source_files(source: Any, base_dir: Path) -> list[Path]:
@@ -71,9 +78,12 @@ def cached(cache_dir: Path, key: str) -> Any | None:
         return None
     try:
         with path.open("rb") as fh:
-            return pickle.load(fh)  # our own file, written by store() below
+            value = pickle.load(fh)  # our own file, written by store() below
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
         return None
+    with contextlib.suppress(OSError):  # a read-only cache still serves
+        os.utime(path)  # used now: least recently used is what prune() removes first
+    return value
 
 
 def store(cache_dir: Path, key: str, value: Any) -> None:
@@ -87,3 +97,45 @@ def store(cache_dir: Path, key: str, value: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    prune(cache_dir, keep=key)
+
+
+def _cap_bytes() -> int:
+    try:
+        return int(float(os.environ.get("SALESNB_CACHE_MB", DEFAULT_CAP_MB)) * 2**20)
+    except ValueError:
+        return DEFAULT_CAP_MB * 2**20
+
+
+def prune(cache_dir: Path, *, cap_bytes: int | None = None, keep: str = "") -> list[Path]:
+    """Remove the least recently used loads until the cache is within its cap.
+
+    Temporary files of interrupted stores older than an hour go too. Returns what was
+    removed.
+    """
+    import time
+
+    cap = _cap_bytes() if cap_bytes is None else cap_bytes
+    removed = []
+    entries = []
+    for path in cache_dir.glob("*"):
+        try:
+            st = path.stat()
+        except OSError:
+            continue  # removed meanwhile by another notebook's prune
+        if path.suffix == ".tmp":
+            if time.time() - st.st_mtime > 3600:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+            continue
+        entries.append((st.st_mtime, st.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= cap:
+            break
+        if path.stem == keep:
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+        total -= size
+    return removed

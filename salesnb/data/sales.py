@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
@@ -123,6 +124,10 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
         (a ``ValueError``) listing every problem: table, column, rows and values.
         Loading writes nothing anywhere.
     """
+    if not isinstance(source, str | os.PathLike) or "${" in str(source):
+        from salesnb.params import expand_env
+
+        source = expand_env(source)  # ${NAME}: a value (a password, a folder) from the environment
     if cache:
         from salesnb import config
         from salesnb.data import cache as store
@@ -137,5 +142,7 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
     tables, warnings, described = read_source(source, base_dir=base_dir,
                                               funnel_stages=funnel_stages, as_of=as_of)
     if cache:
-        store.store(config.ROOT / ".cache", key, (tables, tuple(warnings), described))
+        # a full disk or a read-only project: the cache is a saving, not a need
+        with contextlib.suppress(OSError):
+            store.store(config.ROOT / ".cache", key, (tables, tuple(warnings), described))
     return SalesData(tables, tuple(warnings), described)

@@ -46,8 +46,14 @@ def nps_change(current: tuple[float, float], baseline: tuple[float, float], *, a
 
 def beta_prior(wins: np.ndarray, n: np.ndarray) -> tuple[float, float]:
     """Beta(a, b) fitted by the method of moments to per-unit rates (weighted by n), with
-    the binomial noise of an average unit removed from their spread."""
+    the binomial noise of an average unit removed from their spread; Beta(1, 1) with no data.
+
+    >>> beta_prior(np.array([]), np.array([]))
+    (1.0, 1.0)
+    """
     ok = n > 0
+    if not ok.any():  # no units with trials: a flat prior (nothing to learn the spread from)
+        return 1.0, 1.0
     rates, weights = wins[ok] / n[ok], n[ok]
     mean = float(np.average(rates, weights=weights))
     var = float(np.average((rates - mean) ** 2, weights=weights))

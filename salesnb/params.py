@@ -1,0 +1,411 @@
+"""The params schema: every key of ``params/*.yaml`` typed and documented, checked at once.
+
+``salesnb report`` checks ``base.yaml`` and every period file against :class:`ParamsFile`
+before anything runs. Unknown keys are rejected with the nearest known one
+(``encodng`` → ``encoding``); every message names the file and the key path, and all
+problems are listed together.
+
+Secrets: a key named like a password, secret or token, or a URL with credentials, is never
+printed, logged or written to an executed notebook. Write ``${NAME}`` to read a value from
+the environment (the loader expands it); a secret written in a params file is passed to
+the notebooks the same way, through an environment variable, never as text.
+
+>>> problems = check_params({"fiscal_year_start": "abc", "encodng": "utf-8"}, "params/base.yaml")
+>>> for p in problems: print(p)
+params/base.yaml: fiscal_year_start: an integer, not 'abc'
+params/base.yaml: encodng: unknown key (did you mean 'encoding'? it belongs under source.tables.<table>)
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = ["ParamsFile", "check_params", "record_params", "redact", "redact_text", "secret_values",
+           "hide_secrets", "expand_env", "RECORD_KEYS"]
+
+
+class _Strict(BaseModel):
+    # strict: a YAML text is not silently turned into a number (``min_events: twenty``)
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+Columns = dict[str, str | list[str]]
+
+
+class Lookup(_Strict):
+    """Columns joined in from another file of the same export."""
+
+    path: str = Field(description="the other file")
+    on: dict[str, str] = Field(description="this file's column: the other file's column")
+    columns: Columns = Field(description="the other file's column: canonical column")
+    aggregate: Literal["first", "sum"] = "first"
+
+
+class TableOptions(_Strict):
+    """How one export file maps onto a canonical table (see README, "Your own data")."""
+
+    path: str = Field(description="the export file (.csv, .tsv, .xlsx, .xls, .parquet, .gz, .zip)")
+    encoding: str | None = Field(None, description="text encoding, e.g. utf-8, cp1251")
+    delimiter: str | None = Field(None, description="field separator of a text file")
+    decimal: str | None = Field(None, description="decimal mark, '.' or ','")
+    thousands: str | None = Field(None, description="thousands separator in numbers")
+    date_format: str | dict[str, str] | None = Field(None, description="strptime format(s) of dates")
+    sheet: str | int | None = Field(None, description="the workbook sheet")
+    columns: Columns | None = Field(None, description="export column: canonical column(s)")
+    values: dict[str, dict[str, Any]] | None = Field(None, description="column: {export value: value}")
+    defaults: dict[str, Any] | None = Field(None, description="canonical column: value for every row")
+    aggregate_lines: bool = Field(False, description="orders only: one row per line, summed per order")
+    fill_from_order: dict[str, str] | None = Field(None, description="returns only: column: order column")
+    where: dict[str, Any] | None = Field(None, description="keep only the rows matching these conditions")
+    na_values: list[str] | None = Field(None, description="texts that mean missing")
+    fill: dict[str, Any] | None = Field(None, description="column: value for missing cells")
+    compute: dict[str, str] | None = Field(None, description="column: arithmetic on columns")
+    deduplicate: Literal["first", "last"] | None = Field(None, description="keep one row per id")
+    id: str | list[str] | None = Field(None, description="'row', or the columns that make an id")
+    timezone: str | None = Field(None, description="time zone of the export's times")
+    header: bool | int | None = Field(None, description="false: the file has no header row")
+    names: list[str] | None = Field(None, description="column names of a file without header")
+    invalid_rows: Literal["stop", "drop"] = Field("stop", description="drop: skip rows that fail checks")
+    lookup: Lookup | list[Lookup] | None = None
+
+
+class Source(_Strict):
+    """A mapping of a CRM's exports onto the canonical tables."""
+
+    folder: str | None = Field(None, description="a folder of canonical files")
+    tables: dict[str, TableOptions] | None = Field(None, description="table: export options")
+    as_of: date | str | None = Field(None, description="the export's date (open deals age to it)")
+
+    @field_validator("tables", mode="before")
+    @classmethod
+    def _table_names(cls, value: Any) -> Any:
+        from salesnb.data.schema import TABLES
+
+        if isinstance(value, Mapping):
+            for name in value:
+                if name not in TABLES:
+                    near = difflib.get_close_matches(str(name), TABLES, n=1)
+                    raise ValueError(f"{name!r} is not a table" + (f" (did you mean {near[0]!r}?)" if near else "")
+                                     + f"; tables are {', '.join(TABLES)}")
+        return value
+
+
+class Report(_Strict):
+    """``report:`` in the base file, read by ``make report`` only."""
+
+    notebooks: list[str] | None = Field(None, description="the pages, in this order")
+    periods: list[Annotated[str, Field(strict=False)] | int] | None = Field(
+        None, description="periods to publish (default: the params/<period>.yaml files)")
+    out: str | None = Field(None, description="output folder (default outputs/)")
+
+
+class ParamsFile(_Strict):
+    """The keys a params file may hold (``base.yaml`` or ``<period>.yaml``)."""
+
+    source: str | Source | None = Field(None, description="data: a folder, or a mapping of exports",
+                                        json_schema_extra={"record": True})
+    currency: str | None = Field(None, max_length=200, description="currency of every amount",
+                                 json_schema_extra={"record": True})
+    fiscal_year_start: int | None = Field(None, ge=1, le=12, description="month the fiscal year starts",
+                                          json_schema_extra={"record": True})
+    holidays: str | None = Field(None, description="public holidays: a country code (RU, US …) or ''",
+                                 json_schema_extra={"record": True})
+    funnel_stages: list[str] | None = Field(None, min_length=2, description="the deal stages, in order",
+                                            json_schema_extra={"record": True})
+    analyst_note: str | None = Field(None, description="a note shown under every page's title")
+    min_events: int | None = Field(None, ge=1, description="fewer events: no verdict on a change",
+                                   json_schema_extra={"record": True})
+    alpha: float | None = Field(None, gt=0, le=0.5, description="false-discovery rate of changes",
+                                json_schema_extra={"record": True})
+    initiatives: str | list[dict[str, Any]] | None = Field(
+        None, description="the PDCA register: a YAML file, or the list itself", json_schema_extra={"record": True})
+    custom_kpis: dict[str, dict[str, Any]] | None = Field(None, description="KPIs of your own (salesnb/kpis.py)")
+    attribution_days: int | None = Field(None, ge=0, description="days of revenue counted for ROMI",
+                                         json_schema_extra={"record": True})
+    gross_margin: float | None = Field(None, ge=0, lt=1, description="share of revenue kept as margin",
+                                       json_schema_extra={"record": True})
+    feedback_themes: dict[str, list[str]] | None = Field(None, description="theme: words and stems")
+    report: Report | None = Field(None, description="publisher settings (base file only)")
+
+    @field_validator("holidays")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value:
+            import holidays
+
+            known = holidays.list_supported_countries()
+            if value.upper() not in known:
+                near = difflib.get_close_matches(value.upper(), list(known), n=1)
+                raise ValueError(f"{value!r} is not a country code of the holidays package"
+                                 + (f" (did you mean {near[0]!r}?)" if near else " (e.g. RU, US, DE)"))
+        return value
+
+    @field_validator("funnel_stages")
+    @classmethod
+    def _unique(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("a stage is listed twice")
+        return value
+
+
+RECORD_KEYS = ("period", *(name for name, f in ParamsFile.model_fields.items()
+                           if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("record")))
+
+_MODELS: dict[str, type[BaseModel]] = {"": ParamsFile, "source": Source, "report": Report,
+                                       "source.tables.*": TableOptions, "lookup": Lookup}
+
+
+def _known_keys() -> dict[str, str]:
+    """Every key of the schema and where it belongs, for suggestions."""
+    out: dict[str, str] = {}
+    for where, model in _MODELS.items():
+        for name in model.model_fields:
+            out.setdefault(name, where)
+    return out
+
+
+_BRANCH = re.compile(r"^(str|int|bool|float|date|none|list\[.*\]|dict\[.*\]|function-.*|"
+                     r"ParamsFile|Source|Report|TableOptions|Lookup)$")
+_KINDS = {"string_type": "a text", "model_type": "a mapping", "dict_type": "a mapping",
+          "list_type": "a list", "int_type": "an integer", "int_parsing": "an integer",
+          "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+          "date_type": "a date", "date_from_datetime_parsing": "a date"}
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    """``source.tables.orders.encoding`` from pydantic's location (union branches dropped)."""
+    text = ""
+    for p in loc:
+        if isinstance(p, str) and _BRANCH.match(p):
+            continue
+        if p == "[key]":  # the key of a mapping itself was wrong: the path already names it
+            continue
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind, value = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        key = str(error["loc"][-1])
+        known = _known_keys()
+        near = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+        if not near:
+            return "unknown key"
+        where = known[near[0]]
+        here = _path(error["loc"][:-1])
+        at = "" if where in ("", "lookup") or here.startswith(where.split(".")[0]) else (
+            f" it belongs under {where.replace('*', '<table>')}")
+        return f"unknown key (did you mean {near[0]!r}?{at})"
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if kind == "missing":
+        return "missing: this key is required here"
+    if kind in _KINDS:
+        return f"{_KINDS[kind]}, not {_shown(value)}"
+    if kind == "literal_error" and error["loc"][-1] == "[key]":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"unknown name {value!r}; one of {expected}"
+    return f"{error['msg'][:1].lower()}{error['msg'][1:]}" + (
+        f", not {_shown(value)}" if value is not None else "")
+
+
+def check_params(content: Mapping[str, Any], where: str, *, period_file: bool = False) -> list[str]:
+    """Every problem of one params file's content, as ``file: key.path: message`` lines.
+
+    A ``period`` key is refused (the period comes from the file's name or ``PERIOD=``);
+    a period file may not hold ``report``.
+    """
+    content = dict(content)
+    problems = []
+    if "period" in content:
+        content.pop("period")
+        problems.append(f"{where}: period: the period comes from the file's name "
+                        f"(params/<period>.yaml) or from PERIOD=; remove this key")
+    if period_file and "report" in content:
+        content.pop("report")
+        problems.append(f"{where}: report: publisher settings belong in the base file only")
+    try:
+        ParamsFile.model_validate(content)
+    except ValidationError as exc:
+        errors = [(_path(e["loc"]), e) for e in exc.errors()]
+        lines: dict[str, list[str]] = {}
+        for path, err in errors:
+            # a union (a text or a mapping) reports each branch: where one branch got further,
+            # its problems are the ones to show; where none did, say what the key may be
+            deeper = any(p.startswith((path + ".", path + "[")) for p, _ in errors)
+            if (err["type"] in _KINDS or err["type"] == "model_attributes_type") and deeper:
+                continue
+            lines.setdefault(path, []).append(_message(err))
+        order = {str(k): i for i, k in enumerate(content)}  # in the order the file writes them
+        for path, messages in sorted(lines.items(), key=lambda kv: order.get(re.split(r"[.\[]", kv[0])[0], 0)):
+            kinds = [m.split(", not ")[0] for m in messages if ", not " in m]
+            if len(messages) > 1 and len(kinds) == len(messages):
+                messages = [" or ".join(dict.fromkeys(kinds)) + ", not " + messages[0].split(", not ", 1)[1]]
+            problems += [f"{where}: {path}: {m}" for m in dict.fromkeys(messages)]
+    secrets = secret_values(content)
+    return [redact_text(p, secrets) for p in problems]  # a message never quotes a password
+
+
+# --------------------------------------------------------------------------- secrets
+
+_SECRET_KEY = re.compile(r"pass(word|wd)?$|secret|token|api[_-]?key|credential|private[_-]?key|^pwd$",
+                         re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@",
+                              re.IGNORECASE)
+_DSN_PASSWORD = re.compile(r"(?P<key>\b(?:password|pwd)\s*=\s*)(?P<pw>[^;\s]+)", re.IGNORECASE)
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MASK = "•••"
+
+
+def redact_text(text: str, secrets: frozenset[str] | set[str] = frozenset()) -> str:
+    """``text`` with URL passwords, ``password=`` pairs and the given values masked.
+
+    >>> redact_text("postgresql://ann:s3cr3t@db:5432/sales")
+    'postgresql://ann:•••@db:5432/sales'
+    """
+    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    text = _DSN_PASSWORD.sub(lambda m: f"{m['key']}{MASK}", text)
+    for value in sorted(secrets, key=len, reverse=True):
+        if len(value) >= 4:  # a two-letter "secret" would mask ordinary words
+            text = text.replace(value, MASK)
+    return text
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """Params with every secret masked: keys named like a password, secret or token, and
+    credentials inside URLs.
+
+    >>> redact({"db": {"url": "mysql://u:p4ss@h/x", "password": "hunter2"}, "currency": "RUB"})
+    {'db': {'url': 'mysql://u:•••@h/x', 'password': '•••'}, 'currency': 'RUB'}
+    """
+    if isinstance(value, Mapping):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, key) for v in value]
+    if key and _SECRET_KEY.search(key) and value not in (None, ""):
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+def secret_values(value: Any, key: str = "", *, environ: Mapping[str, str] | None = None) -> set[str]:
+    """The secret texts in params (and the environment values their ``${NAME}`` refer to)."""
+    environ = os.environ if environ is None else environ
+    found: set[str] = set()
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            found |= secret_values(v, str(k), environ=environ)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            found |= secret_values(v, key, environ=environ)
+    elif isinstance(value, str):
+        candidates = [m["pw"] for m in _URL_CREDENTIALS.finditer(value)]
+        candidates += [m["pw"] for m in _DSN_PASSWORD.finditer(value)]
+        if key and _SECRET_KEY.search(key):
+            candidates.append(value)
+        for c in candidates:
+            refs = _ENV_REF.findall(c)
+            found |= {environ[r] for r in refs if environ.get(r)}
+            if not refs:
+                found.add(c)
+    return {s for s in found if s}
+
+
+def hide_secrets(params: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
+                 prefix: str = "SALESNB_SECRET_") -> tuple[dict[str, Any], dict[str, str]]:
+    """Params with each literal secret replaced by ``${SALESNB_SECRET_n}``, and the
+    environment those references need.
+
+    The notebooks get the references (so the executed notebook never holds a secret) and
+    the loader expands them from the environment the kernels inherit.
+
+    >>> hide_secrets({"source": {"url": "pg://a:pw1@h/db"}})
+    ({'source': {'url': 'pg://a:${SALESNB_SECRET_1}@h/db'}}, {'SALESNB_SECRET_1': 'pw1'})
+    """
+    env = dict(env or {})
+
+    def name_for(secret: str) -> str:
+        for k, v in env.items():
+            if v == secret:
+                return k
+        env[f"{prefix}{len(env) + 1}"] = secret
+        return f"{prefix}{len(env)}"
+
+    def walk(value: Any, key: str) -> Any:
+        if isinstance(value, Mapping):
+            return {k: walk(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(v, key) for v in value]
+        if not isinstance(value, str) or not value or _ENV_REF.fullmatch(value):
+            return value
+        if key and _SECRET_KEY.search(key):
+            return "${" + name_for(value) + "}"
+        value = _URL_CREDENTIALS.sub(
+            lambda m: m["pw"] if _ENV_REF.fullmatch(m["pw"]) else
+            f"{m['scheme']}{m['user']}:${{{name_for(m['pw'])}}}@", value)
+        return _DSN_PASSWORD.sub(lambda m: m[0] if _ENV_REF.fullmatch(m["pw"]) else
+                                 f"{m['key']}${{{name_for(m['pw'])}}}", value)
+
+    return walk(params, ""), env
+
+
+def expand_env(value: Any, *, environ: Mapping[str, str] | None = None) -> Any:
+    """``${NAME}`` in every text replaced by the environment variable ``NAME``.
+
+    Raises ``ValueError`` naming the variable when it is not set.
+
+    >>> expand_env({"url": "pg://a:${PW}@h"}, environ={"PW": "x"})
+    {'url': 'pg://a:x@h'}
+    """
+    environ = os.environ if environ is None else environ
+    if isinstance(value, Mapping):
+        return {k: expand_env(v, environ=environ) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [expand_env(v, environ=environ) for v in value]
+    if isinstance(value, str) and "${" in value:
+        missing = [n for n in _ENV_REF.findall(value) if n not in environ]
+        if missing:
+            raise ValueError(f"environment variable {missing[0]} is not set (params refer to it as "
+                             f"${{{missing[0]}}})")
+        return _ENV_REF.sub(lambda m: environ[m[1]], value)
+    return value
+
+
+def record_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys a page's run record shows: the declared ones that describe the report,
+    secrets masked (a source mapping shows its folder and files only).
+
+    >>> record_params({"period": "2026-10", "currency": "RUB", "db_token": "x", "analyst_note": "hi"})
+    {'period': '2026-10', 'currency': 'RUB'}
+    """
+    out: dict[str, Any] = {}
+    for key in RECORD_KEYS:
+        if key not in params:
+            continue
+        value = params[key]
+        if key == "source" and isinstance(value, Mapping):
+            value = {k: v for k, v in {
+                "folder": value.get("folder"),
+                "tables": {t: (o or {}).get("path") for t, o in (value.get("tables") or {}).items()
+                           if isinstance(o, Mapping)} or None,
+                "as_of": value.get("as_of")}.items() if v}
+        if key == "initiatives" and isinstance(value, list):
+            value = f"{len(value)} initiatives listed in params"
+        out[key] = redact(value, key)
+    return out
