@@ -114,6 +114,10 @@ def plot_revenue_drivers(drivers: pd.DataFrame, *, ax: plt.Axes | None = None) -
     """Bars of the revenue change's parts (from :func:`salesnb.revenue_drivers`)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.2))
+    if drivers.empty:  # the first period of the data: nothing to compare with
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "No data for the previous period: nothing to split", ha="center", va="center")
+        return ax
     seg_col = next((c for c in drivers.columns if c not in ("part", "effect")), None)
     labels = [short(f"{r['part']}: {r[seg_col]}") if seg_col and isinstance(r[seg_col], str) else r["part"]
               for r in drivers.to_dict("records")]

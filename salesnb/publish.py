@@ -182,7 +182,7 @@ def plan_jobs(*, period: str | None = None, base: Path | None = None,
     the params files (see :mod:`salesnb.params`) or the period; other YAML files in the
     params folder get a note through ``say``.
     """
-    from salesnb.params import check_params, hide_secrets, secret_values
+    from salesnb.params import check_params, expand_env, hide_secrets, secret_values
 
     base = base or config.PARAMS_DIR / "base.yaml"
     params_dir = params_dir or base.parent
@@ -243,7 +243,11 @@ def plan_jobs(*, period: str | None = None, base: Path | None = None,
         merged, environment = hide_secrets(merged, env=environment)
         src_key = json.dumps(merged.get("source"), sort_keys=True, default=str)
         if src_key not in data_keys:
-            data_keys[src_key] = source_fingerprint(merged.get("source"))
+            try:  # ${NAME} in the source: the files it names decide, not the text
+                source = expand_env(merged.get("source"), environ={**os.environ, **environment})
+            except ValueError as exc:
+                raise PublishError(f"source: {exc}") from None
+            data_keys[src_key] = source_fingerprint(source)
         for nb in notebooks:
             key = job_key(notebooks_dir / f"{nb}.ipynb", merged, code, data_keys[src_key])
             jobs.append(Job(nb, merged["period"], merged, out, tuple(notebooks), key, secrets,

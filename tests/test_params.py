@@ -146,3 +146,17 @@ def test_no_secret_on_pages_logs_or_executed_notebooks(demo_dir: Path, tmp_path:
     assert any(p.name == "funnel.ipynb" and "_failed" in p.parts for p in written)
     for path in written:
         assert secret not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def test_source_from_the_environment(demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture) -> None:
+    base = _params_dir(tmp_path, {"source": {"folder": "${SALESNB_TEST_EXPORTS}"},
+                                  "report": {"notebooks": ["data_health"]}})
+    out = tmp_path / "out"
+    args = ["report", "--base", str(base), "--period", "2026-10", "--out", str(out), "--quiet"]
+    assert main(args) == 2
+    assert "environment variable SALESNB_TEST_EXPORTS is not set" in capsys.readouterr().err
+    monkeypatch.setenv("SALESNB_TEST_EXPORTS", str(demo_dir))
+    assert main(args) == 0, capsys.readouterr().err
+    page = (out / "2026-10" / "data_health.html").read_text(encoding="utf-8")
+    assert "${SALESNB_TEST_EXPORTS}" in page  # the run record shows the reference as written
