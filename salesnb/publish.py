@@ -48,7 +48,7 @@ from salesnb import __version__, config
 from salesnb.periods import parse_period
 
 __all__ = ["Job", "JobResult", "PublishReport", "PublishError", "plan_jobs", "run_job", "publish",
-           "write_index", "job_key", "code_fingerprint", "source_fingerprint", "NOTEBOOK_TITLES"]
+           "write_index", "job_key", "code_fingerprint", "declared_parameters", "source_fingerprint", "NOTEBOOK_TITLES"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 NOTEBOOK_TITLES = {"data_health": "Data health", "kpi_overview": "KPI overview",
@@ -138,6 +138,27 @@ def _notebooks(settings: Mapping[str, Any], notebooks_dir: Path) -> list[str]:
         raise PublishError(f"report.notebooks names notebooks that do not exist in "
                            f"{notebooks_dir}: {', '.join(missing)}")
     return list(names)
+
+
+def declared_parameters(notebook: Path) -> list[str]:
+    """The names a notebook's ``parameters`` cell assigns: the only keys papermill gives it.
+
+    The same names as ``papermill.inspect_notebook`` (a test checks), read with ``ast`` so
+    that planning a run does not import papermill (about a second).
+    """
+    import ast
+
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            tree = ast.parse("".join(cell["source"]))
+            names = []
+            for node in tree.body:
+                targets = [node.target] if isinstance(node, ast.AnnAssign) else (
+                    node.targets if isinstance(node, ast.Assign) else [])
+                names += [t.id for t in targets if isinstance(t, ast.Name)]
+            return names
+    return []
 
 
 def code_fingerprint() -> str:
@@ -233,6 +254,7 @@ def plan_jobs(*, period: str | None = None, base: Path | None = None,
     if not out.is_absolute():
         out = config.ROOT / out
     code = code_fingerprint()
+    declared = {nb: set(declared_parameters(notebooks_dir / f"{nb}.ipynb")) for nb in notebooks}
     data_keys: dict[str, str] = {}
     jobs = []
     environment: dict[str, str] = {}
@@ -249,8 +271,10 @@ def plan_jobs(*, period: str | None = None, base: Path | None = None,
                 raise PublishError(f"source: {exc}") from None
             data_keys[src_key] = source_fingerprint(source)
         for nb in notebooks:
-            key = job_key(notebooks_dir / f"{nb}.ipynb", merged, code, data_keys[src_key])
-            jobs.append(Job(nb, merged["period"], merged, out, tuple(notebooks), key, secrets,
+            # each page gets the keys it declares, so a key it does not use does not re-run it
+            own = {k: v for k, v in merged.items() if k in declared[nb]}
+            key = job_key(notebooks_dir / f"{nb}.ipynb", own, code, data_keys[src_key])
+            jobs.append(Job(nb, merged["period"], own, out, tuple(notebooks), key, secrets,
                             tuple(environment.items())))
     return jobs
 
@@ -331,7 +355,7 @@ def export_html(nb: Any, job: Job, *, seconds: float, commit: str, fingerprint: 
     resources = {"salesnb": {
         "notebook": job.notebook, "period_name": p.name, "period_label": p.label,
         "period_span": f"{p.start:%Y-%m-%d} to {p.end:%Y-%m-%d}",
-        "previous": p.previous().name, "last_year": p.last_year().name,
+        "previous": p.previous().label, "last_year": p.last_year().label,
         "pages": [{"name": n, "title": NOTEBOOK_TITLES.get(n, n)} for n in job.pages],
         "ran_at": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "duration": f"{seconds:.1f} s", "fingerprint": fingerprint or "not shown by this notebook",
@@ -578,7 +602,7 @@ def _read_manifest(out_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence[str], *,
-                current_keys: Mapping[tuple[str, str], str] | None = None) -> Path:
+                current_keys: Mapping[tuple[str, str], str] | None = None, fiscal_year_start: int = 1) -> Path:
     """``<out>/index.html``: every period × notebook, newest period first, with status.
 
     Statuses: ``ok``; ``failed`` (the last good page, if any, is still linked); ``stale``
@@ -604,7 +628,7 @@ def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence
     all_nbs = list(dict.fromkeys([*notebooks, *(n for e in manifest.values() for n in e if n != "_period")]))
 
     def sort_key(name: str) -> tuple[str, str]:
-        p = parse_period(name)
+        p = parse_period(name, fiscal_year_start=fiscal_year_start)
         return (p.end.isoformat(), p.start.isoformat())
 
     rows = []
@@ -626,8 +650,8 @@ def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence
             cells.append({"status": status, "href": f"{folder}/{nb}.html" if page.is_file() else None,
                           "note": note})
         headline = manifest[period].get("_period", {}).get("headline", {})
-        rows.append({"period": period, "label": parse_period(period).label, "cells": cells,
-                     "headline": headline})
+        label = parse_period(period, fiscal_year_start=fiscal_year_start).label
+        rows.append({"period": period, "label": label, "cells": cells, "headline": headline})
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
     rendered = env.get_template("index.html.j2").render(
         rows=rows, notebooks=[{"name": n, "title": NOTEBOOK_TITLES.get(n, n)} for n in all_nbs],
@@ -757,7 +781,8 @@ def _publish_locked(jobs: list[Job], report: PublishReport, out: Path, *, period
     everything = jobs if period is None else _all_jobs(base, out)
     try:
         report.index = write_index(out, report.results, jobs[0].pages,
-                                   current_keys={(j.period, j.notebook): j.key for j in everything})
+                                   current_keys={(j.period, j.notebook): j.key for j in everything},
+                                   fiscal_year_start=int(jobs[0].parameters.get("fiscal_year_start") or 1))
     except OSError as exc:
         report.problems.append(f"index not updated: {disk_fault(exc) or exc}")
     if todo:

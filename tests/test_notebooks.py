@@ -11,7 +11,8 @@ import pytest
 
 import salesnb
 from salesnb import config
-from salesnb.publish import plan_jobs
+from salesnb.params import ParamsFile
+from salesnb.publish import declared_parameters, plan_jobs
 from tests.notebook_run import run_notebook
 
 NOTEBOOKS = sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -35,13 +36,24 @@ def test_exactly_one_parameters_cell(path: Path) -> None:
     assert len(tagged) == 1
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_declared_parameters_are_papermills_and_the_schemas(path: Path) -> None:
+    declared = declared_parameters(path)
+    assert declared == list(pm.inspect_notebook(str(path)))  # our reading agrees with papermill's
+    assert set(declared) <= {"period", *ParamsFile.model_fields}, path.name  # every one documented
+
+
+def test_every_params_key_is_used_by_some_notebook() -> None:
+    used = {name for path in NOTEBOOKS for name in declared_parameters(path)}
+    assert {*ParamsFile.model_fields} - {"report"} <= used
+
+
 @pytest.mark.parametrize("base", BASES, ids=[p.stem for p in BASES])
-def test_notebook_parameters_cover_every_params_key(base: Path) -> None:
-    # papermill only warns about unknown parameters, so a typo in params/ would be ignored
+def test_each_page_gets_only_what_it_declares(base: Path) -> None:
+    # papermill only warns about unknown parameters: a page must never be sent one
     for job in plan_jobs(base=base):
-        declared = set(pm.inspect_notebook(str(config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb")))
-        missing = set(job.parameters) - declared
-        assert not missing, f"{job.notebook} lacks parameters {sorted(missing)} ({base.name}, {job.period})"
+        declared = set(declared_parameters(config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb"))
+        assert set(job.parameters) <= declared and "period" in job.parameters, (job.notebook, base.name)
 
 
 def test_data_health_executes_on_the_demo(demo_dir: Path, demo: salesnb.SalesData,

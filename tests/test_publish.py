@@ -220,3 +220,15 @@ def test_a_period_outside_the_data_stops_before_any_notebook(demo_dir: Path, tmp
     assert code == 2
     assert f"period {period}" in err and "is outside the data, which covers 2024-01-01 to 2026-10-31" in err
     assert not list((tmp_path / "out").glob(f"{period}/*.html"))
+
+
+def test_index_labels_periods_with_the_fiscal_year(tmp_path: Path) -> None:
+    from salesnb.publish import JobResult, write_index
+
+    results = [JobResult("kpi_overview", name, "ok", 1.0, key="k") for name in ("2026-Q1", "2026")]
+    for fys, quarter, year in ((4, "2026-Q1 (Apr–Jun 2026)", "FY2026 (Apr 2026–Mar 2027)"),
+                               (1, "2026-Q1 (Jan–Mar 2026)", "2026")):
+        out = tmp_path / f"fy{fys}"
+        page = write_index(out, results, ["kpi_overview"], fiscal_year_start=fys).read_text(encoding="utf-8")
+        assert quarter in page and year in page
+    assert "Jan–Mar" not in (tmp_path / "fy4" / "index.html").read_text(encoding="utf-8")
