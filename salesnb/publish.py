@@ -272,9 +272,9 @@ def plan_jobs(*, period: str | None = None, base: Path | None = None,
             data_keys[src_key] = source_fingerprint(source)
         for nb in notebooks:
             # each page gets the keys it declares, so a key it does not use does not re-run it
-            own = {k: v for k, v in merged.items() if k in declared[nb]}
-            key = job_key(notebooks_dir / f"{nb}.ipynb", own, code, data_keys[src_key])
-            jobs.append(Job(nb, merged["period"], own, out, tuple(notebooks), key, secrets,
+            given = {k: v for k, v in merged.items() if k in declared[nb]}
+            key = job_key(notebooks_dir / f"{nb}.ipynb", given, code, data_keys[src_key])
+            jobs.append(Job(nb, merged["period"], given, out, tuple(notebooks), key, secrets,
                             tuple(environment.items())))
     return jobs
 
