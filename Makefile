@@ -50,9 +50,10 @@ lab: $(STAMP) ## open JupyterLab on notebooks/ (outputs are stripped on commit b
 	@$(BIN)/nbstripout --install 2>/dev/null || echo "not a git checkout: notebook outputs are not stripped on commit"
 	$(BIN)/jupyter lab notebooks/
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy and the import contracts of DESIGN.md (import-linter)
 	$(BIN)/ruff check salesnb tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean: ## remove generated outputs, demo data and caches (keeps .venv and bench/data)
 	rm -rf outputs/*/ outputs/index.html outputs/manifest.json data/demo .cache .pytest_cache .mypy_cache .ruff_cache

@@ -25,8 +25,9 @@ _EXPORTS = {
     "scan": "salesnb.engines", "as_source": "salesnb.engines", "REGISTRY": "salesnb.kpis",
     "registry": "salesnb.kpis",
 }
-_MODULES = {"config", "health", "plots", "present", "overview", "publish", "stats", "kpis", "periods",
-            "pdca", "funnel", "feedback", "marketing", "team", "data", "engines", "aggregate", "comparisons"}
+# the modules a notebook may use (aggregate, publish, cli and calibration are internals)
+_MODULES = {"config", "health", "plots", "present", "overview", "stats", "kpis", "periods",
+            "pdca", "funnel", "feedback", "marketing", "team", "data", "engines", "comparisons", "params"}
 
 __all__ = ["__version__", *_EXPORTS, *sorted(_MODULES)]
 

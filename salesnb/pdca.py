@@ -54,7 +54,7 @@ from salesnb.stats.did import POWER, mde_for, monthly_effect, months_needed, ope
 __all__ = ["Initiative", "CheckResult", "read_register", "register_from",
            "parse_register", "check", "check_each", "check_all",
            "decide", "register_states", "register_table", "next_cycle", "monthly_series",
-           "trend_marks", "active_in", "result_table", "Verdict", "POWER"]
+           "trend_marks", "active_in", "result_table", "review_date", "Verdict", "POWER"]
 
 Verdict = Literal["standardise", "adjust", "roll_back", "keep_running", "insufficient_data"]
 
@@ -540,6 +540,12 @@ def active_in(initiatives: Sequence[Initiative], period: str | Period) -> list[I
     """Initiatives running, being checked or decided by the end of the period."""
     p = parse_period(period)
     return [i for i in initiatives if i.start <= p.end]
+
+
+def review_date(data: Data, period: Period) -> date:
+    """The day a review of ``period`` stands at: its last day, or the data's last day when
+    the period is still open (or the data stops earlier)."""
+    return min(period.end, data_end(as_source(data)).date())
 
 
 def trend_marks(initiatives: Sequence[Initiative]) -> dict[str, list[pd.Timestamp]]:

@@ -66,3 +66,51 @@ def test_data_health_executes_on_the_demo(demo_dir: Path, demo: salesnb.SalesDat
     assert f"{len(orders):,}" in run.html and f"{in_q3:,}" in run.html
     assert demo.fingerprint in run.html
     assert run.images == 1
+
+
+def _salesnb_uses(path: Path) -> list[tuple[str, str]]:
+    """(module, name) for every salesnb name a notebook's code reaches."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    tree = ast.parse(code)
+    aliases = {"salesnb": "salesnb"}
+    uses = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("salesnb"):
+            for a in node.names:
+                uses.append((node.module or "", a.name))
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            uses.append((aliases[node.value.id], node.attr))
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+              and isinstance(node.value.value, ast.Name) and node.value.value.id == "salesnb"):
+            uses.append((f"salesnb.{node.value.attr}", node.attr))
+    return uses
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebooks_use_the_public_api_only(path: Path) -> None:
+    import importlib
+
+    outside = []
+    for module, name in _salesnb_uses(path):
+        try:
+            public = importlib.import_module(module).__all__
+        except ModuleNotFoundError:  # salesnb.present.table: the module is an attribute, checked above
+            continue
+        if name not in public:
+            outside.append(f"{module}.{name}")
+    assert outside == [], f"{path.name} reaches past the public API: {sorted(set(outside))}"
+
+
+def test_every_module_declares_its_public_names() -> None:
+    import importlib
+
+    for path in sorted((config.ROOT / "salesnb").rglob("*.py")):
+        module = ".".join(path.relative_to(config.ROOT).with_suffix("").parts).removesuffix(".__init__")
+        names = getattr(importlib.import_module(module), "__all__", None)
+        assert names is not None, f"{module} has no __all__"
+        assert not [n for n in names if n.startswith("_") and n != "__version__"], module

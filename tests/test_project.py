@@ -46,3 +46,16 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert first < text.index("## ") or first < 1500
     assert "make test" in text[:1500]
     assert "params/examples/superstore.yaml" in text
+
+
+def test_import_contracts_hold() -> None:
+    # the dependency rules of DESIGN.md (pyproject.toml, [tool.importlinter]); make lint runs them too
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([str(Path(sys.executable).parent / "lint-imports"), "--no-cache"], cwd=config.ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    contracts = tomllib.loads((config.ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    assert f"Contracts: {len(contracts)} kept, 0 broken." in done.stdout
