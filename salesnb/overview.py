@@ -20,10 +20,12 @@ from salesnb.periods import Period, parse_period
 
 __all__ = ["format_value", "format_change", "format_attainment", "variation_note", "scorecard", "breakdown",
            "style_scorecard",
-           "definitions", "GATE_WORDS", "HEADLINE_KPIS", "TREND_KPIS", "BREAKDOWNS"]
+           "definitions", "GATE_WORDS", "HEADLINE_KPIS", "TREND_KPIS", "BREAKDOWNS",
+           "INDEX_KPIS", "index_headline"]
 
 HEADLINE_KPIS = ["revenue", "orders", "new_customers", "conversion_rate", "average_check",
                  "refusals", "returns", "return_rate", "sales_cycle_days", "win_rate"]
+INDEX_KPIS = ["revenue", "orders", "new_customers", "conversion_rate"]  # beside each period in the index
 TREND_KPIS = ["revenue", "orders", "new_customers", "conversion_rate", "average_check",
               "return_rate", "sales_cycle_days", "win_rate"]
 BREAKDOWNS = {"region": "Region", "channel": "Channel", "owner": "Sales rep", "product": "Product"}
@@ -242,3 +244,13 @@ def definitions(custom_kpis: Mapping[str, Any] | None = None) -> pd.DataFrame:
     return pd.DataFrame([{"KPI": k.label, "name": k.name, "formula": k.formula, "population": k.population,
                           "good": "higher" if k.good == "up" else "lower", "test": test[k.kind]}
                          for k in registry(custom_kpis).values()])
+
+
+def index_headline(data: Data, period: str | Period, *, currency: str = "",
+                   fiscal_year_start: int = 1) -> dict[str, str]:
+    """The period's headline figures for the index of all reports: label → formatted value,
+    with the reason in brackets when a value carries a caveat."""
+    table = kpi_table(data, period, kpis=INDEX_KPIS, fiscal_year_start=fiscal_year_start)
+    return {r["label"]: format_value(r["value"], r["unit"], currency) + (
+        "" if r["status"] == "ok" else f" ({r['status'].replace('_', ' ')})")
+        for r in table.to_dict("records") if r["status"] != "missing_table"}

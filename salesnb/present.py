@@ -7,16 +7,21 @@ Every text that came from data is HTML-escaped here, so a comment such as
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
 from salesnb.data import SalesData
+from salesnb.kpis import KPI
 from salesnb.periods import Period
 
-__all__ = ["table", "bullets", "page_intro", "result_badges", "heading", "note", "with_interval"]
+__all__ = ["table", "bullets", "page_intro", "result_badges", "heading", "note", "with_interval", "run_record",
+           "RECORD_MIME"]
+
+# the media type of a page's machine-readable run record: read by the publisher, never shown
+RECORD_MIME = "application/vnd.salesnb.record+json"
 
 _RESULT_COLOURS = {"ok": "#1b7837", "warning": "#b35806", "missing": "#6c6c6c",
                    "failed": "#b2182b"}
@@ -128,3 +133,24 @@ def with_interval(df: pd.DataFrame, column: str, low: str, high: str, *, percent
     out = df.copy()
     out[column] = [text(v, lo, hi) for v, lo, hi in zip(df[column], df[low], df[high], strict=True)]
     return out.drop(columns=[low, high])
+
+
+def run_record(*, title: str | None = None, data: SalesData | None = None,
+               kpis: Mapping[str, KPI] | None = None, headline: Mapping[str, str] | None = None) -> None:
+    """Tell the publisher what this page stands on, in a form it reads without parsing HTML:
+    the page's title, the data's fingerprint, the definitions of the KPIs it uses and, for
+    the index, headline figures. Several calls on one page add up; nothing is shown.
+    """
+    from IPython.display import display
+
+    record: dict[str, object] = {}
+    if title is not None:
+        record["title"] = title
+    if data is not None:
+        record["fingerprint"] = data.fingerprint
+    if kpis is not None:
+        record["definitions"] = [{"label": k.label, "name": k.name, "definition": k.definition}
+                                 for k in kpis.values()]
+    if headline is not None:
+        record["headline"] = [[k, v] for k, v in headline.items()]  # pairs: the order survives JSON
+    display({RECORD_MIME: record}, raw=True)

@@ -28,7 +28,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -48,13 +47,10 @@ from salesnb import __version__, config
 from salesnb.periods import parse_period
 
 __all__ = ["Job", "JobResult", "PublishReport", "PublishError", "plan_jobs", "run_job", "publish",
-           "write_index", "job_key", "code_fingerprint", "declared_parameters", "source_fingerprint", "NOTEBOOK_TITLES"]
+           "write_index", "job_key", "code_fingerprint", "declared_parameters", "source_fingerprint",
+           "notebook_title"]
 
 TEMPLATES = Path(__file__).parent / "templates"
-NOTEBOOK_TITLES = {"data_health": "Data health", "kpi_overview": "KPI overview",
-                   "pdca_review": "PDCA review", "funnel": "Funnel", "feedback": "Feedback",
-                   "marketing": "Marketing"}
-HEADLINE_KPIS = ("revenue", "orders", "new_customers", "conversion_rate")
 _DISK_ERRORS = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system",
                 errno.EACCES: "permission denied", errno.EPERM: "permission denied",
                 errno.EDQUOT: "disk quota exceeded", errno.EIO: "input/output error"}
@@ -203,7 +199,8 @@ def plan_jobs(*, period: str | None = None, base: Path | None = None,
     the params files (see :mod:`salesnb.params`) or the period; other YAML files in the
     params folder get a note through ``say``.
     """
-    from salesnb.params import check_params, expand_env, hide_secrets, secret_values
+    from salesnb.params import check_params
+    from salesnb.secrets import expand_env, hide_secrets, secret_values
 
     base = base or config.PARAMS_DIR / "base.yaml"
     params_dir = params_dir or base.parent
@@ -307,61 +304,72 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def _strip_for_readers(nb: Any) -> Any:
-    """Drop what managers should not read: parameter cells and stderr (warnings)."""
+    """Drop what managers should not read: parameter cells, stderr (warnings) and the run
+    record meant for the publisher."""
+    from salesnb.present import RECORD_MIME
+
     hidden = {"parameters", "injected-parameters"}
     nb.cells = [c for c in nb.cells if not hidden & set(c.get("metadata", {}).get("tags", []))]
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs
-                            if not (o.output_type == "stream" and o.get("name") == "stderr")]
+                            if not (o.output_type == "stream" and o.get("name") == "stderr")
+                            and RECORD_MIME not in o.get("data", {})]
     return nb
 
 
-_FINGERPRINT = re.compile(r'class="snb-fingerprint">([0-9a-f]{16})<')
+def page_record(nb: Any) -> dict[str, Any]:
+    """What the page told the publisher (see :func:`salesnb.present.run_record`): title,
+    data fingerprint, KPI definitions, headline figures; several records merge."""
+    from salesnb.present import RECORD_MIME
 
-
-def _page_fingerprint(nb: Any) -> str:
-    """The loaded data's fingerprint, as the notebook printed it (see present.page_intro)."""
+    record: dict[str, Any] = {}
     for cell in nb.cells:
         for out in cell.get("outputs", []):
-            m = _FINGERPRINT.search(str(out.get("data", {}).get("text/html", "")))
-            if m:
-                return m.group(1)
-    return ""
+            found = out.get("data", {}).get(RECORD_MIME)
+            if isinstance(found, dict):
+                record.update(found)
+    return record
 
 
-def _definitions(parameters: Mapping[str, Any]) -> list[dict[str, str]]:
-    from salesnb.kpis import registry
-
+def notebook_title(path: Path) -> str:
+    """A notebook's title: the first level-one heading of its first markdown cell."""
     try:
-        kpis = registry(parameters.get("custom_kpis") or {})
-    except ValueError:
-        kpis = registry()
-    return [{"label": k.label, "name": k.name, "definition": k.definition} for k in kpis.values()]
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return path.stem
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            for line in "".join(cell.get("source", "")).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+            break
+    return path.stem
 
 
-def export_html(nb: Any, job: Job, *, seconds: float, commit: str, fingerprint: str) -> str:
+def export_html(nb: Any, job: Job, *, seconds: float, commit: str, record: Mapping[str, Any]) -> str:
     """The executed notebook as one self-contained HTML page (code hidden)."""
     from nbconvert import HTMLExporter
 
-    from salesnb.params import record_params, redact_text
+    from salesnb.params import record_params
+    from salesnb.secrets import redact_text
 
     p = parse_period(job.period, fiscal_year_start=int(job.parameters.get("fiscal_year_start", 1)))
     exporter = HTMLExporter(template_name="salesnb", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, embed_images=True)
-    title = NOTEBOOK_TITLES.get(job.notebook, job.notebook.replace("_", " ").capitalize())
+    title = str(record.get("title") or notebook_title(config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb"))
     nb.metadata["title"] = f"{title} · {p.label}"
     resources = {"salesnb": {
         "notebook": job.notebook, "period_name": p.name, "period_label": p.label,
         "period_span": f"{p.start:%Y-%m-%d} to {p.end:%Y-%m-%d}",
         "previous": p.previous().label, "last_year": p.last_year().label,
-        "pages": [{"name": n, "title": NOTEBOOK_TITLES.get(n, n)} for n in job.pages],
+        "pages": [{"name": n, "title": notebook_title(config.NOTEBOOKS_DIR / f"{n}.ipynb")} for n in job.pages],
         "ran_at": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "duration": f"{seconds:.1f} s", "fingerprint": fingerprint or "not shown by this notebook",
+        "duration": f"{seconds:.1f} s", "fingerprint": record.get("fingerprint") or "not given by this notebook",
         "version": __version__, "commit": commit, "key": job.key,
         "parameters": yaml.safe_dump(record_params(job.parameters), sort_keys=True, allow_unicode=True),
-        "definitions": _definitions(job.parameters),
+        "definitions": list(record.get("definitions") or []),
     }}
     body, _ = exporter.from_notebook_node(_strip_for_readers(nb), resources=resources)
     return redact_text(body, job.secrets) if job.secrets else body
@@ -389,23 +397,6 @@ def _stderr_to(path: Path) -> Iterator[None]:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
-
-
-def _headline(job: Job) -> dict[str, str]:
-    """The period's headline KPIs for the index (computed beside the KPI overview)."""
-    import salesnb
-    from salesnb.overview import format_value
-
-    try:
-        data = salesnb.load(job.parameters.get("source", "data/demo"), base_dir=config.ROOT, cache=True)
-        table = salesnb.kpi_table(data, job.period, kpis=list(HEADLINE_KPIS),
-                                  fiscal_year_start=int(job.parameters.get("fiscal_year_start", 1)))
-    except ValueError:
-        return {}
-    currency = str(job.parameters.get("currency", ""))
-    return {r["label"]: format_value(r["value"], r["unit"], currency) + (
-        "" if r["status"] == "ok" else f" ({r['status'].replace('_', ' ')})")
-        for r in table.to_dict("records") if r["status"] != "missing_table"}
 
 
 _WARM: dict[str, Any] = {}  # this worker process's kernel, kept warm between notebooks
@@ -489,7 +480,7 @@ def run_job(job: Job, *, commit: str = "unknown", warm: bool = True) -> JobResul
     ``<out>/<period>/_failed/`` and the published page is left as it was. A full disk or
     a read-only folder is one line (``no space left on device: …``), nothing lost.
     """
-    from salesnb.params import redact_text
+    from salesnb.secrets import redact_text
 
     started = time.perf_counter()
     try:
@@ -537,23 +528,23 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
                              cell=cell, error=message)
         nb = nbformat.read(executed, as_version=4)
     seconds = time.perf_counter() - started
-    fingerprint = _page_fingerprint(nb)
+    record = page_record(nb)
     try:
         _atomic_write(job.html_path, export_html(nb, job, seconds=seconds, commit=commit,
-                                                 fingerprint=fingerprint))
+                                                 record=record))
     except Exception as exc:
         return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
                          key=job.key, error=disk_fault(exc) or f"HTML export failed: {type(exc).__name__}: {exc}")
     (period_out / "_failed" / f"{job.notebook}.ipynb").unlink(missing_ok=True)
-    headline = _headline(job) if job.notebook == "kpi_overview" else {}
     return JobResult(job.notebook, job.period, "ok", time.perf_counter() - started, key=job.key,
-                     html=str(job.html_path), fingerprint=fingerprint, headline=headline)
+                     html=str(job.html_path), fingerprint=str(record.get("fingerprint", "")),
+                     headline={str(k): str(v) for k, v in record.get("headline") or []})
 
 
 def _keep_failed(executed: Path, kept: Path, secrets: frozenset[str]) -> None:
     """Move the executed notebook to ``_failed/``; a secret in an error text is masked."""
     if secrets:
-        from salesnb.params import redact_text
+        from salesnb.secrets import redact_text
 
         executed.write_text(redact_text(executed.read_text(encoding="utf-8"), secrets), encoding="utf-8")
     os.replace(executed, kept)
@@ -654,7 +645,8 @@ def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence
         rows.append({"period": period, "label": label, "cells": cells, "headline": headline})
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
     rendered = env.get_template("index.html.j2").render(
-        rows=rows, notebooks=[{"name": n, "title": NOTEBOOK_TITLES.get(n, n)} for n in all_nbs],
+        rows=rows, notebooks=[{"name": n, "title": notebook_title(config.NOTEBOOKS_DIR / f"{n}.ipynb")}
+                              for n in all_nbs],
         updated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"))
     path = out_dir / "index.html"
     _atomic_write(path, rendered)
@@ -775,7 +767,7 @@ def _publish_locked(jobs: list[Job], report: PublishReport, out: Path, *, period
         # longest first (as last time), so that no worker starts a long job alone at the end
         last = {(period_, nb): e.get("seconds", 0.0) for period_, entries in manifest.items()
                 for nb, e in entries.items() if isinstance(e, dict)}
-        todo.sort(key=lambda j: -last.get((j.period, j.notebook), 10.0 if j.notebook == "kpi_overview" else 5.0))
+        todo.sort(key=lambda j: -last.get((j.period, j.notebook), 5.0))
         _run(todo, report, workers, progress, on_result)
     # the index also marks pages of other periods whose inputs changed as stale
     everything = jobs if period is None else _all_jobs(base, out)
@@ -837,29 +829,18 @@ def _validate_sources(jobs: Sequence[Job]) -> None:
     touched) instead of once per page; a valid load is cached, so the notebooks read it
     from the cache.
     """
-    from salesnb import pdca
     from salesnb.data import load
-    from salesnb.kpis import registry
-    from salesnb.params import redact_text
+    from salesnb.params import check_references
+    from salesnb.secrets import redact_text
 
     problems: list[str] = []
     seen: set[str] = set()
     for job in jobs:
-        custom, register = job.parameters.get("custom_kpis") or {}, job.parameters.get("initiatives")
-        ident = json.dumps([custom, register], sort_keys=True, default=str)
-        if ident in seen:
-            continue
-        seen.add(ident)
-        try:
-            registry(custom)
-        except ValueError as exc:
-            problems.append(f"params: {exc}")
-            continue
-        try:
-            if register:
-                pdca.register_from(register, root=config.ROOT, custom_kpis=custom)
-        except ValueError as exc:
-            problems.append(f"PDCA register: {exc}")
+        ident = json.dumps([job.parameters.get("custom_kpis"), job.parameters.get("initiatives")],
+                           sort_keys=True, default=str)
+        if ident not in seen:
+            seen.add(ident)
+            problems += check_references(job.parameters, root=config.ROOT)
     secrets = frozenset(s for j in jobs for s in j.secrets)
     for job in jobs:
         source, stages = job.parameters.get("source"), job.parameters.get("funnel_stages")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -32,6 +33,14 @@ def test_first_month_and_first_week_of_the_demo(demo_dir: Path, tmp_path: Path) 
     overview = (out / "2024-01" / "kpi_overview.html").read_text(encoding="utf-8")
     assert "no data that far back" in overview
     assert "nothing to split: no orders loaded, or no data for the previous period" in overview
+    # the index's headline comes from the page's run record: January's orders, counted here
+    orders = pd.read_parquet(demo_dir / "orders.parquet")
+    january = orders[(orders["ordered_at"] >= "2024-01-01") & (orders["ordered_at"] < "2024-02-01")
+                     & (orders["status"] != "cancelled")]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert f"<small>Orders</small> {len(january):,}</div>" in index
+    assert f"<small>Sales volume</small> {january['amount'].sum():,.0f} USD</div>" in index
+    assert "vnd.salesnb.record" not in overview  # the record is for the publisher only
     # the first ISO week: no deal closed yet, no previous week in the data
     week = publish(base=_base(tmp_path, params, ["kpi_overview", "funnel"]), period="2024-W01",
                    out_dir=out, progress=False)

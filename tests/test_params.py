@@ -14,8 +14,9 @@ import yaml
 
 from salesnb import config
 from salesnb.cli import main
-from salesnb.params import check_params, expand_env, hide_secrets, record_params, redact, secret_values
+from salesnb.params import check_params, record_params
 from salesnb.publish import plan_jobs
+from salesnb.secrets import expand_env, hide_secrets, redact, secret_values
 
 
 def _params_dir(tmp_path: Path, base: dict, **periods: dict) -> Path:

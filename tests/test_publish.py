@@ -232,3 +232,15 @@ def test_index_labels_periods_with_the_fiscal_year(tmp_path: Path) -> None:
         page = write_index(out, results, ["kpi_overview"], fiscal_year_start=fys).read_text(encoding="utf-8")
         assert quarter in page and year in page
     assert "Jan–Mar" not in (tmp_path / "fy4" / "index.html").read_text(encoding="utf-8")
+
+
+def test_publish_knows_no_kpi_and_no_page() -> None:
+    # the pages tell the publisher their title, fingerprint, definitions and headline
+    # (present.run_record); publish.py names none of them
+    from salesnb.kpis import registry
+
+    code = (config.ROOT / "salesnb" / "publish.py").read_text(encoding="utf-8")
+    named = [k for k in registry() if re.search(rf"""["']{k}["']""", code)]
+    named += [p.stem for p in config.NOTEBOOKS_DIR.glob("*.ipynb") if re.search(rf"""["']{p.stem}["']""", code)]
+    assert named == []
+    assert "import salesnb\n" not in code and "from salesnb.kpis" not in code and "kpi_table" not in code

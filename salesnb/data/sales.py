@@ -125,7 +125,7 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
         Loading writes nothing anywhere.
     """
     if not isinstance(source, str | os.PathLike) or "${" in str(source):
-        from salesnb.params import expand_env
+        from salesnb.secrets import expand_env
 
         source = expand_env(source)  # ${NAME}: a value (a password, a folder) from the environment
     if cache:
