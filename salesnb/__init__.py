@@ -23,11 +23,12 @@ _EXPORTS = {
     "reasons": "salesnb.comparisons", "revenue_drivers": "salesnb.comparisons",
     "sales_cycle": "salesnb.comparisons",
     "scan": "salesnb.engines", "as_source": "salesnb.engines", "REGISTRY": "salesnb.kpis",
-    "registry": "salesnb.kpis",
+    "registry": "salesnb.kpis", "report_context": "salesnb.context", "context_from": "salesnb.context",
+    "ReportContext": "salesnb.context",
 }
 # the modules a notebook may use (aggregate, publish, cli and calibration are internals)
 _MODULES = {"config", "health", "plots", "present", "overview", "stats", "kpis", "periods",
-            "pdca", "funnel", "feedback", "marketing", "team", "data", "engines", "comparisons", "params",
+            "pdca", "funnel", "feedback", "marketing", "team", "data", "engines", "comparisons", "params", "context",
             "secrets"}
 
 __all__ = ["__version__", *_EXPORTS, *sorted(_MODULES)]
@@ -51,6 +52,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from salesnb import config, health, overview, plots, present  # noqa: F401
     from salesnb.comparisons import compare, kpi_table, kpi_trend, reasons, revenue_drivers, sales_cycle  # noqa: F401
+    from salesnb.context import ReportContext, context_from, report_context  # noqa: F401
     from salesnb.data import DataValidationError, MissingTableError, SalesData, load  # noqa: F401
     from salesnb.engines import as_source, scan  # noqa: F401
     from salesnb.kpis import REGISTRY, registry  # noqa: F401

@@ -21,10 +21,10 @@ import pandas as pd
 
 from salesnb.aggregate import collect
 from salesnb.comparisons import Data, kpi_table
+from salesnb.context import ReportContext
 from salesnb.engines import as_source
-from salesnb.kpis import registry
 from salesnb.periods import Period, parse_period
-from salesnb.stats import Calendar, Counts, Daily, Moments, Proportion, bh_qvalues, calendar_of, two_sample
+from salesnb.stats import Counts, Daily, Moments, Proportion, bh_qvalues, calendar_of, two_sample
 from salesnb.stats.anomaly import MonthCheck, month_prediction
 from salesnb.stats.calendar import day_weights
 from salesnb.stats.scores import nps, nps_change
@@ -63,7 +63,7 @@ def _daily_share(rows: pd.DataFrame, hit: np.ndarray, w: Period) -> Daily:
                     np.ones(len(rows)), start=w.start, days=w.days)
 
 
-def summary(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
+def summary(ctx: ReportContext) -> pd.DataFrame:
     """CSAT, share satisfied (4–5), NPS and responses against previous period and last year.
 
     Returns ``measure``, ``value``, ``n``, and for ``previous`` and ``last_year``:
@@ -72,7 +72,7 @@ def summary(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_yea
     allowing for days that differ, responses as a count with weekday terms; NPS: a normal
     test on the difference with the multinomial variance of promoters − detractors.
     """
-    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    data, p, alpha = ctx.src, ctx.period, ctx.alpha
     windows = {"current": p, "previous": p.previous(), "last_year": p.last_year()}
     s = {k: _scores(_feedback(data, w), w) for k, w in windows.items()}
     rows = []
@@ -121,17 +121,16 @@ def assign_themes(comments: pd.Series, dictionary: Mapping[str, Sequence[str]]) 
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["row", "theme"])
 
 
-def themes(data: Data, period: str | Period, *, dictionary: Mapping[str, Sequence[str]],
-           employee: bool = False, verbatims: int = 3, alpha: float = 0.05,
-           fiscal_year_start: int = 1) -> pd.DataFrame:
+def themes(ctx: ReportContext, *, employee: bool = False, verbatims: int = 3) -> pd.DataFrame:
     """Recurring problems and objections in the period's comments.
 
     Customers' comments by default; ``employee=True`` gives employee notes instead. Returns
     ``theme``, ``comments`` (count), ``share`` (of commented responses), ``change`` (share
     points against the previous period), ``p_value`` (two-proportion test, allowing for days that differ), ``avg_score``
     (mean CSAT of those comments, 1–5), ``verbatim`` (the latest few comments, as written).
+    The themes are the context's ``feedback_themes``.
     """
-    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    data, p, alpha, dictionary = ctx.src, ctx.period, ctx.alpha, ctx.feedback_themes
 
     def commented(w: Period) -> pd.DataFrame:
         df = _feedback(data, w)
@@ -162,19 +161,17 @@ def themes(data: Data, period: str | Period, *, dictionary: Mapping[str, Sequenc
     return out[out["comments"] > 0].sort_values("comments", ascending=False).reset_index(drop=True)
 
 
-def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, periods: int = 24,
-              end: str | None = None, history: int = 24, alpha: float = 0.02,
-              funnel_stages: Sequence[str] | None = None,
-              holidays: str | Sequence[str] | Calendar | None = None) -> pd.DataFrame:
+def anomalies(ctx: ReportContext, kpi: str | Sequence[str], *, by: str | None = None, periods: int = 24,
+              history: int = 24, alpha: float = 0.02) -> pd.DataFrame:
     """Monthly values that stand out from what the segment's own history predicts.
 
-    For each of the last ``periods`` months (ending with ``end``, default the data's last
-    complete month) and each segment of ``by``, the month is set against a prediction from
-    the same segment's previous months (up to ``history``, at least 12): a trend, the month
-    of the year once two years are there, and the month's calendar (trading days by the
-    weekday profile and ``holidays``), with the family's over-dispersion and a t reference
-    (:mod:`salesnb.stats.anomaly`). Months whose cohort is still converting (status
-    ``immature``) are not tested. The p-values are adjusted over the whole table
+    For each of the last ``periods`` months (ending with the context's period, or the
+    data's last complete month when that is earlier) and each segment of ``by``, the month
+    is set against a prediction from the same segment's previous months (up to ``history``,
+    at least 12): a trend, the month of the year once two years are there, and the month's
+    calendar (trading days by the weekday profile and the source's holidays), with the
+    family's over-dispersion and a t reference (:mod:`salesnb.stats.anomaly`). Months whose
+    cohort is still converting (status ``immature``) are not tested. The p-values are adjusted over the whole table
     (Benjamini–Hochberg), and a month is an anomaly when q < ``alpha``. The default 0.02 is
     set by calibration (``make calibrate``): on steady realistic data (day-to-day variation
     up to a CV of 0.3, rates drifting from month to month) at most 5% of pages of eight KPIs
@@ -186,12 +183,12 @@ def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, pe
     """
     from salesnb.aggregate import data_end, weekday_profile
 
-    src = as_source(data)
+    src, funnel_stages = ctx.src, ctx.funnel_stages
     kpis = [kpi] if isinstance(kpi, str) else list(kpi)
-    kinds = {k: registry()[k].kind for k in kpis}
-    calendar = calendar_of(holidays) if holidays is not None else (src.calendar or calendar_of(None))
+    kinds = {k: ctx.kpis[k].kind for k in kpis}
+    calendar = src.calendar or calendar_of(None)
     last_day = data_end(src)
-    last = pd.Period(end, "M") if end else (last_day + pd.Timedelta(days=1)).to_period("M") - 1
+    last = min(pd.Period(ctx.period.end, "M"), (last_day + pd.Timedelta(days=1)).to_period("M") - 1)
     months = pd.period_range(last - (periods + history - 1), last, freq="M")
     from salesnb.aggregate import DEFAULT_STAGES_KEY, Window, prefetch
 
@@ -201,7 +198,8 @@ def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, pe
     prefetch(src, month_windows + [Window.of(parse_period(str(months[0] - 1)))], by, stages_used)
     frames = []
     for m in months:
-        t = kpi_table(src, str(m), by=by, kpis=kpis, min_events=0, funnel_stages=funnel_stages)
+        t = kpi_table(src, str(m), by=by, kpis=kpis, min_events=0, funnel_stages=list(funnel_stages),
+                      custom_kpis=ctx.custom_kpis)
         frames.append(t.assign(period=str(m)))
     df = pd.concat(frames, ignore_index=True)
     col = by or "segment"
@@ -244,14 +242,13 @@ def anomalies(data: Data, kpi: str | Sequence[str], *, by: str | None = None, pe
     return out if by else out.drop(columns=[col])
 
 
-def linked_reasons(data: Data, period: str | Period, *, by: str, kind: str = "returns",
-                   fiscal_year_start: int = 1) -> pd.DataFrame:
+def linked_reasons(ctx: ReportContext, *, by: str, kind: str = "returns") -> pd.DataFrame:
     """Returns (or refusals) by reason and by a column of the original sale (product,
     channel, owner, region): ``reason``, the ``by`` column, ``count``, ``share``, ``amount``."""
     from salesnb.aggregate import NotSegmentable
     from salesnb.comparisons import reasons
 
     try:
-        return reasons(data, period, kind=kind, by=by, fiscal_year_start=fiscal_year_start)  # type: ignore[arg-type]
+        return reasons(ctx.src, ctx.period, kind=kind, by=by)  # type: ignore[arg-type]
     except NotSegmentable:  # the orders do not carry that column: nothing to link by
         return pd.DataFrame(columns=["reason", by, "count", "share", "amount"])

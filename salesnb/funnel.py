@@ -6,17 +6,16 @@ deals entering it in the period that reached the next stage (``stage_conversion`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from salesnb.aggregate import Window, cycle_frame, data_end, stage_moves, summaries
-from salesnb.comparisons import DEFAULT_FUNNEL, Data, compare, kpi_table, reasons
+from salesnb.comparisons import Data, compare, kpi_table, reasons
+from salesnb.context import ReportContext
 from salesnb.engines import as_source
-from salesnb.kpis import registry
-from salesnb.periods import Period, parse_period
+from salesnb.periods import Period
 from salesnb.stats import Proportion, two_sample
 
 __all__ = ["stage_table", "weak_spots", "lost_reasons", "cycle_incidence", "cycle_days", "conversion_by"]
@@ -27,10 +26,6 @@ WEAK_COLUMNS = ["stage", "conversion", "entered", "last_year", "gap_own", "ci_ow
                 "others", "gap_others", "ci_others_low", "ci_others_high", "p_others", "weak", "status"]
 
 
-def _stages(funnel_stages: Sequence[str] | None) -> list[str]:
-    return list(funnel_stages or DEFAULT_FUNNEL)
-
-
 def _days_in_stage(data: Data, p: Period, stages: list[str]) -> dict[str, float]:
     """Median days from entering each stage to entering the next (deals that moved on)."""
     moved = stage_moves(as_source(data), stages, Window.of(p))
@@ -38,8 +33,7 @@ def _days_in_stage(data: Data, p: Period, stages: list[str]) -> dict[str, float]
     return days.groupby(moved["stage"]).median().to_dict()
 
 
-def stage_table(data: Data, period: str | Period, *, funnel_stages: Sequence[str] | None = None,
-                alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
+def stage_table(ctx: ReportContext) -> pd.DataFrame:
     """Per funnel stage: entered, advanced, conversion, median days in the stage, and the
     change against the previous period and last year (statistics of :func:`salesnb.comparisons`).
 
@@ -47,14 +41,13 @@ def stage_table(data: Data, period: str | Period, *, funnel_stages: Sequence[str
     ``vs_previous``, ``p_previous``, ``significant_previous``, ``vs_last_year``,
     ``p_last_year``, ``significant_last_year``, ``status``.
     """
-    stages = _stages(funnel_stages)
-    if not as_source(data).has("deal_stages"):
+    data, p, stages = ctx.src, ctx.period, list(ctx.funnel_stages)
+    if not data.has("deal_stages"):
         return pd.DataFrame(columns=STAGE_COLUMNS)
-    p = parse_period(period, fiscal_year_start=fiscal_year_start)
-    values = kpi_table(data, p, kpis=["stage_conversion"], funnel_stages=stages).set_index("stage")
-    prev = compare(data, p, kpis=["stage_conversion"], funnel_stages=stages, alpha=alpha).set_index("stage")
-    ly = compare(data, p, against="last_year", kpis=["stage_conversion"], funnel_stages=stages,
-                 alpha=alpha).set_index("stage")
+    opts: dict[str, Any] = {"kpis": ["stage_conversion"], "funnel_stages": stages, "min_events": ctx.min_events}
+    values = kpi_table(data, p, **opts).set_index("stage")
+    prev = compare(data, p, alpha=ctx.alpha, **opts).set_index("stage")
+    ly = compare(data, p, against="last_year", alpha=ctx.alpha, **opts).set_index("stage")
     days = _days_in_stage(data, p, stages)
     rows = []
     for stage in stages[:-1]:
@@ -75,9 +68,7 @@ def stage_table(data: Data, period: str | Period, *, funnel_stages: Sequence[str
     return pd.DataFrame(rows, columns=STAGE_COLUMNS)
 
 
-def weak_spots(data: Data, period: str | Period, *, funnel_stages: Sequence[str] | None = None,
-               alpha: float = 0.05, fiscal_year_start: int = 1,
-               as_of: str | pd.Timestamp | None = None) -> pd.DataFrame:
+def weak_spots(ctx: ReportContext, *, as_of: str | pd.Timestamp | None = None) -> pd.DataFrame:
     """Funnel stages ranked by how far their conversion falls short, weakest first.
 
     Two yardsticks, each with the rate test of :func:`salesnb.compare` (Agresti–Caffo and
@@ -100,12 +91,10 @@ def weak_spots(data: Data, period: str | Period, *, funnel_stages: Sequence[str]
 
     from salesnb.aggregate import cohort_lags, immature
 
-    stages = _stages(funnel_stages)
-    src = as_source(data)
+    src, p, stages, alpha = ctx.src, ctx.period, list(ctx.funnel_stages), ctx.alpha
     if not src.has("deal_stages"):
         return pd.DataFrame(columns=WEAK_COLUMNS)
-    p = parse_period(period, fiscal_year_start=fiscal_year_start)
-    kpi = registry()["stage_conversion"]
+    kpi = ctx.kpis["stage_conversion"]
     now, _ = summaries(src, [kpi], Window.of(p), None, funnel_stages=stages)
     before, _ = summaries(src, [kpi], Window.of(p.last_year()), None, funnel_stages=stages)
     cur = {k[1]: v for k, v in now.items() if isinstance(v, Proportion)}
@@ -142,23 +131,22 @@ def weak_spots(data: Data, period: str | Period, *, funnel_stages: Sequence[str]
     return out.assign(_score=score).sort_values("_score").drop(columns="_score").reset_index(drop=True)
 
 
-def lost_reasons(data: Data, period: str | Period, *, fiscal_year_start: int = 1) -> pd.DataFrame:
+def lost_reasons(ctx: ReportContext) -> pd.DataFrame:
     """Lost deals by reason as a Pareto table: ``reason``, ``count``, ``share``, ``cumulative``,
     ``amount``, largest first."""
-    r = reasons(data, period, kind="lost_deals", fiscal_year_start=fiscal_year_start)
+    r = reasons(ctx.src, ctx.period, kind="lost_deals")
     return r.assign(cumulative=r["share"].cumsum())[["reason", "count", "share", "cumulative", "amount"]]
 
 
-def cycle_incidence(data: Data, period: str | Period, *, fiscal_year_start: int = 1) -> pd.DataFrame:
+def cycle_incidence(ctx: ReportContext) -> pd.DataFrame:
     """How the deals created in the period ended over time: ``days`` since first contact,
     ``won`` and ``lost`` (cumulative shares; the rest still open), by the Aalen–Johansen
     estimator with a loss as a competing end (:mod:`salesnb.stats.survival`)."""
     from salesnb.stats.survival import win_incidence
 
-    src = as_source(data)
+    src, p = ctx.src, ctx.period
     if not src.has("deals"):
         return pd.DataFrame(columns=["days", "won", "lost"])
-    p = parse_period(period, fiscal_year_start=fiscal_year_start)
     end = data_end(src)
     created = cycle_frame(src, Window.of(p), None, created=True)
     closed = created["closed_at"].notna() & (created["closed_at"] <= end) & created["outcome"].isin(["won", "lost"])
@@ -166,16 +154,15 @@ def cycle_incidence(data: Data, period: str | Period, *, fiscal_year_start: int 
     return win_incidence(time.astype(float), np.where(closed, created["outcome"], "open"))
 
 
-def cycle_days(data: Data, period: str | Period, *, fiscal_year_start: int = 1) -> pd.DataFrame:
+def cycle_days(ctx: ReportContext) -> pd.DataFrame:
     """Deals won in the period with their calendar days to sign (``days``); empty without deals."""
-    src = as_source(data)
-    if not src.has("deals"):
+    if not ctx.src.has("deals"):
         return pd.DataFrame(columns=["created_at", "closed_at", "outcome", "days"])
-    return cycle_frame(src, Window.of(parse_period(period, fiscal_year_start=fiscal_year_start)), None)
+    return cycle_frame(ctx.src, Window.of(ctx.period), None)
 
 
-def conversion_by(data: Data, period: str | Period, by: str, *, fiscal_year_start: int = 1,
-                  **kwargs: Any) -> pd.DataFrame:
+def conversion_by(ctx: ReportContext, by: str, *, against: str = "previous") -> pd.DataFrame:
     """Lead-to-sale conversion per segment (lead channel or rep) against the previous period."""
-    return compare(data, period, by=by, kpis=["conversion_rate"], fiscal_year_start=fiscal_year_start, **kwargs)
+    return compare(ctx.src, ctx.period, by=by, kpis=["conversion_rate"], against=against,  # type: ignore[arg-type]
+                   alpha=ctx.alpha, min_events=ctx.min_events)
 

@@ -19,13 +19,13 @@ import pandas as pd
 
 from salesnb.aggregate import collect, data_end
 from salesnb.comparisons import Data
+from salesnb.context import ATTRIBUTION_DAYS, ReportContext
 from salesnb.engines import as_source
 from salesnb.periods import Period, parse_period
 from salesnb.stats.scores import rate_interval, spend_return_interval
 
 __all__ = ["channel_table", "complete_window", "conversion_lag", "ATTRIBUTION_DAYS", "MIN_LEADS", "MIN_CUSTOMERS"]
 
-ATTRIBUTION_DAYS = 180
 COLUMNS = ["spend", "leads", "conversion", "conversion_low", "conversion_high", "new_customers", "revenue",
            "margin", "cac", "romi", "romi_low", "romi_high", "romi_basis", "small", "rank", "window_complete", "note"]
 
@@ -45,9 +45,7 @@ def _spend(campaigns: pd.DataFrame, p: Period, key: str) -> pd.Series:
     return c.groupby(key)["in_period"].sum()
 
 
-def channel_table(data: Data, period: str | Period, *, by: Literal["channel", "campaign_id"] = "channel",
-                  attribution_days: int = ATTRIBUTION_DAYS, alpha: float = 0.05,
-                  fiscal_year_start: int = 1, gross_margin: float | None = None) -> pd.DataFrame:
+def channel_table(ctx: ReportContext, *, by: Literal["channel", "campaign_id"] = "channel") -> pd.DataFrame:
     """One row per channel (or campaign): spend, leads, conversion, new customers, revenue
     from them within ``attribution_days`` of conversion, CAC and ROMI.
 
@@ -62,8 +60,8 @@ def channel_table(data: Data, period: str | Period, *, by: Literal["channel", "c
     once the period's end + the longest usual conversion lag (99th percentile) + the
     attribution window have passed, so no revenue is still coming in), ``note``.
     """
-    src = as_source(data)
-    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    src, p, alpha = ctx.src, ctx.period, ctx.alpha
+    attribution_days, gross_margin = ctx.attribution_days, ctx.gross_margin
     if not src.has("leads") or by not in src.columns("leads"):  # e.g. leads without campaign ids
         return pd.DataFrame(columns=[by, *COLUMNS])
     leads = collect(src.frame("leads"))
@@ -150,10 +148,10 @@ def conversion_lag(data: Data, *, quantile: float = 0.99) -> float:
     return float(np.quantile(days, quantile)) if len(days) else 0.0
 
 
-def complete_window(data: Data, *, attribution_days: int = ATTRIBUTION_DAYS) -> Period:
+def complete_window(ctx: ReportContext) -> Period:
     """The latest twelve months whose leads have had the usual conversion lag (99th
     percentile) and the attribution window since: nothing is still coming in."""
-    end = (data_end(as_source(data)).normalize() - pd.Timedelta(days=attribution_days)
-           - pd.Timedelta(days=math.ceil(conversion_lag(data))))
+    end = (data_end(ctx.src).normalize() - pd.Timedelta(days=ctx.attribution_days)
+           - pd.Timedelta(days=math.ceil(conversion_lag(ctx.src))))
     last = end.to_period("M") - 1 if end != end.to_period("M").end_time.normalize() else end.to_period("M")
     return parse_period(f"{(last - 11).start_time.date()}..{last.end_time.date()}")

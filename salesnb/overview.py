@@ -14,9 +14,8 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from salesnb.comparisons import DEFAULT_MIN_EVENTS, Data, compare, kpi_table
-from salesnb.kpis import registry
-from salesnb.periods import Period, parse_period
+from salesnb.comparisons import compare, kpi_table
+from salesnb.context import ReportContext
 
 __all__ = ["format_value", "format_change", "format_attainment", "variation_note", "scorecard", "breakdown",
            "style_scorecard",
@@ -120,24 +119,25 @@ def _key(row: Mapping[str, Any]) -> tuple[str, Any]:
     return row["kpi"], None if stage is None or (isinstance(stage, float) and math.isnan(stage)) else stage
 
 
-def scorecard(data: Data, period: str | Period, *, kpis: Sequence[str] | None = None,
-              currency: str = "", custom_kpis: Mapping[str, Any] | None = None,
-              funnel_stages: Sequence[str] | None = None, min_events: int = DEFAULT_MIN_EVENTS,
-              alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
+def _options(ctx: ReportContext, kpis: Sequence[str]) -> dict[str, Any]:
+    """The settings every comparison of a page shares, from the context."""
+    return {"kpis": list(kpis), "custom_kpis": ctx.custom_kpis, "funnel_stages": list(ctx.funnel_stages),
+            "min_events": ctx.min_events}
+
+
+def scorecard(ctx: ReportContext, *, kpis: Sequence[str] | None = None) -> pd.DataFrame:
     """Each KPI against the previous period, last year and target, ready to show.
 
     Returns ``kpi``, ``stage``, ``label``, ``value``, ``vs_previous``, ``vs_last_year``,
     ``vs_target``, ``definition``, and the tones of the three changes (``tone_previous``
     …: ``good``, ``bad`` or ``none``) that :func:`style_scorecard` colours by.
     """
-    reg = registry(custom_kpis)
-    p = parse_period(period, fiscal_year_start=fiscal_year_start)
-    names = list(kpis) if kpis is not None else [*HEADLINE_KPIS, *(custom_kpis or {})]
-    opts: dict[str, Any] = {"kpis": names, "custom_kpis": custom_kpis, "funnel_stages": funnel_stages,
-                            "fiscal_year_start": fiscal_year_start}
-    values = kpi_table(data, p, min_events=min_events, **opts)
-    comparisons = {against: {_key(r): r for r in compare(data, p, against=against, alpha=alpha,
-                                                         min_events=min_events, **opts).to_dict("records")}
+    reg, data, p, currency = ctx.kpis, ctx.src, ctx.period, ctx.currency
+    names = list(kpis) if kpis is not None else [*HEADLINE_KPIS, *ctx.custom_kpis]
+    opts = _options(ctx, names)
+    values = kpi_table(data, p, **opts)
+    comparisons = {against: {_key(r): r for r in compare(data, p, against=against, alpha=ctx.alpha,  # type: ignore[arg-type]
+                                                         **opts).to_dict("records")}
                    for against in ("previous", "last_year", "target")}
     rows = []
     for r in values.to_dict("records"):
@@ -157,16 +157,15 @@ def scorecard(data: Data, period: str | Period, *, kpis: Sequence[str] | None = 
     return pd.DataFrame(rows)
 
 
-def variation_note(data: Data, period: str | Period, *, kpis: Sequence[str] | None = None,
-                   fiscal_year_start: int = 1, **kwargs: Any) -> str:
+def variation_note(ctx: ReportContext, *, kpis: Sequence[str] | None = None) -> str:
     """One sentence for managers: how much this business's days vary beyond chance, per KPI.
 
     From :func:`compare` against the previous period (its ``dispersion``); empty when no
     KPI could be judged.
     """
     names = list(kpis) if kpis is not None else HEADLINE_KPIS
-    c = compare(data, period, kpis=names, fiscal_year_start=fiscal_year_start, **kwargs)
-    reg = registry(kwargs.get("custom_kpis"))
+    c = compare(ctx.src, ctx.period, alpha=ctx.alpha, **_options(ctx, names))
+    reg = ctx.kpis
     parts = [f"{reg[r['kpi']].label.lower()} {r['dispersion']:.1f}×" for r in c.to_dict("records")
              if r["dispersion"] == r["dispersion"] and r["dispersion"] >= 1.05 and r["stage"] is None]
     if not parts:
@@ -176,19 +175,16 @@ def variation_note(data: Data, period: str | Period, *, kpis: Sequence[str] | No
             "is judged against: " + ", ".join(parts) + ".")
 
 
-def breakdown(data: Data, period: str | Period, by: str, *,
-              kpis: Sequence[str] = ("revenue", "orders", "average_check"), currency: str = "",
-              min_events: int = DEFAULT_MIN_EVENTS, alpha: float = 0.05,
-              fiscal_year_start: int = 1) -> pd.DataFrame:
+def breakdown(ctx: ReportContext, by: str, *,
+              kpis: Sequence[str] = ("revenue", "orders", "average_check")) -> pd.DataFrame:
     """KPIs per segment of ``by`` with their change against the previous period.
 
     One row per segment; for each KPI a value column and a ``<kpi> change`` column (arrow
     only where significant after Benjamini–Hochberg over the whole table), plus tone
     columns ``tone:<kpi>``. Sorted by the first KPI, largest first.
     """
-    reg = registry()
-    c = compare(data, period, by=by, kpis=list(kpis), min_events=min_events, alpha=alpha,
-                fiscal_year_start=fiscal_year_start)
+    reg, currency = ctx.kpis, ctx.currency
+    c = compare(ctx.src, ctx.period, by=by, alpha=ctx.alpha, **_options(ctx, kpis))
     rows: dict[str, dict[str, Any]] = {}
     for r in c.to_dict("records"):
         kpi = reg[r["kpi"]]
@@ -232,7 +228,7 @@ def style_scorecard(df: pd.DataFrame) -> Styler:
     return styler
 
 
-def definitions(custom_kpis: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def definitions(ctx: ReportContext) -> pd.DataFrame:
     """Every KPI's definition as printed in the reports' KPI list."""
     test = {"sum": "daily totals: quasi-Poisson / negative binomial with weekday and holiday terms",
             "count": "daily totals: quasi-Poisson / negative binomial with weekday and holiday terms",
@@ -243,14 +239,13 @@ def definitions(custom_kpis: Mapping[str, Any] | None = None) -> pd.DataFrame:
             "snapshot": "not tested"}
     return pd.DataFrame([{"KPI": k.label, "name": k.name, "formula": k.formula, "population": k.population,
                           "good": "higher" if k.good == "up" else "lower", "test": test[k.kind]}
-                         for k in registry(custom_kpis).values()])
+                         for k in ctx.kpis.values()])
 
 
-def index_headline(data: Data, period: str | Period, *, currency: str = "",
-                   fiscal_year_start: int = 1) -> dict[str, str]:
+def index_headline(ctx: ReportContext) -> dict[str, str]:
     """The period's headline figures for the index of all reports: label → formatted value,
     with the reason in brackets when a value carries a caveat."""
-    table = kpi_table(data, period, kpis=INDEX_KPIS, fiscal_year_start=fiscal_year_start)
-    return {r["label"]: format_value(r["value"], r["unit"], currency) + (
+    table = kpi_table(ctx.src, ctx.period, **_options(ctx, INDEX_KPIS))
+    return {r["label"]: format_value(r["value"], r["unit"], ctx.currency) + (
         "" if r["status"] == "ok" else f" ({r['status'].replace('_', ' ')})")
         for r in table.to_dict("records") if r["status"] != "missing_table"}

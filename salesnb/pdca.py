@@ -45,6 +45,7 @@ import pandas as pd
 
 from salesnb.aggregate import Window, cohort_lags, data_end, immature, prefetch, summaries
 from salesnb.comparisons import DEFAULT_FUNNEL, DEFAULT_MIN_EVENTS, Data
+from salesnb.context import ReportContext
 from salesnb.engines import as_source
 from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
@@ -450,19 +451,27 @@ def _overlaps(a: Initiative, b: Initiative) -> bool:
     return b.start <= a.baseline_end and b.check_end >= a.baseline_start
 
 
-def check_each(data: Data, initiatives: Sequence[Initiative], **kwargs: Any) -> dict[str, CheckResult]:
-    """:func:`check` for every initiative of a register (each checked against the others)."""
-    return {ini.id: check(data, ini, register=initiatives, **kwargs) for ini in initiatives}
+def _check_options(ctx: ReportContext, as_of: str | date | None) -> dict[str, Any]:
+    return {"as_of": as_of if as_of is not None else review_date(ctx.src, ctx.period), "alpha": ctx.alpha,
+            "funnel_stages": list(ctx.funnel_stages), "min_events": ctx.min_events, "custom_kpis": ctx.custom_kpis}
 
 
-def check_all(data: Data, initiatives: Sequence[Initiative], *,
-              results: Mapping[str, CheckResult] | None = None, **kwargs: Any) -> pd.DataFrame:
+def check_each(ctx: ReportContext, initiatives: Sequence[Initiative], *,
+               as_of: str | date | None = None) -> dict[str, CheckResult]:
+    """:func:`check` for every initiative of a register (each checked against the others),
+    as the review stood at ``as_of`` (default :func:`review_date` of the context's period)."""
+    opts = _check_options(ctx, as_of)
+    return {ini.id: check(ctx.src, ini, register=initiatives, **opts) for ini in initiatives}
+
+
+def check_all(ctx: ReportContext, initiatives: Sequence[Initiative], *,
+              results: Mapping[str, CheckResult] | None = None, as_of: str | date | None = None) -> pd.DataFrame:
     """:func:`check` for many initiatives at once, one row each, with the suggested next cycle.
 
     Pass ``results`` from :func:`check_each` to tabulate checks already made.
     """
-    results = results if results is not None else check_each(data, initiatives, **kwargs)
-    suggestion = next_cycle(data, funnel_stages=kwargs.get("funnel_stages"), as_of=kwargs.get("as_of"))
+    results = results if results is not None else check_each(ctx, initiatives, as_of=as_of)
+    suggestion = next_cycle(ctx, as_of=as_of)
     rows = []
     for ini in initiatives:
         r = results[ini.id]
@@ -471,19 +480,18 @@ def check_all(data: Data, initiatives: Sequence[Initiative], *,
     return pd.DataFrame(rows)
 
 
-def next_cycle(data: Data, *, funnel_stages: Sequence[str] | None = None,
-               as_of: str | date | None = None) -> str:
+def next_cycle(ctx: ReportContext, *, as_of: str | date | None = None) -> str:
     """A suggested next cycle: the funnel stage that converts worst over the last quarter."""
-    src = as_source(data)
+    src = ctx.src
     if not src.has("deal_stages"):
         return ""
-    end = pd.Timestamp(as_of).date() if as_of is not None else data_end(src).date()
-    stages = list(funnel_stages or DEFAULT_FUNNEL)
+    end = pd.Timestamp(as_of).date() if as_of is not None else review_date(src, ctx.period)
+    stages = list(ctx.funnel_stages)
     # the last three complete months whose cohorts have had a month to convert
     last = (pd.Timestamp(end) - pd.DateOffset(months=1)).to_period("M")
     window = parse_period(f"{(last - 2).start_time.date()}..{last.end_time.date()}")
-    values, _ = summaries(src, [registry()["stage_conversion"]], Window.of(window), None, funnel_stages=stages)
-    rates = {k[1]: v.value for k, v in values.items() if k[0] == "stage_conversion" and v.n >= 20}
+    values, _ = summaries(src, [ctx.kpis["stage_conversion"]], Window.of(window), None, funnel_stages=stages)
+    rates = {k[1]: v.value for k, v in values.items() if k[0] == "stage_conversion" and v.n >= ctx.min_events}
     if not rates:
         return ""
     worst = min(rates, key=lambda s: rates[s])
@@ -556,17 +564,13 @@ def trend_marks(initiatives: Sequence[Initiative]) -> dict[str, list[pd.Timestam
     return marks
 
 
-def monthly_series(data: Data, initiative: Initiative, *, as_of: str | date | None = None,
-                   funnel_stages: Sequence[str] | None = None,
-                   custom_kpis: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def monthly_series(ctx: ReportContext, initiative: Initiative, *, as_of: str | date | None = None) -> pd.DataFrame:
     """The KPI month by month for the segment and the control, baseline start to check end.
 
     Returns ``month`` (first day), ``group`` (``segment`` or ``control``), ``value``, ``n``.
     """
-    src = as_source(data)
-    stages = list(funnel_stages or DEFAULT_FUNNEL)
-    kpi = registry(custom_kpis)[initiative.kpi]
-    end = pd.Timestamp(as_of).date() if as_of is not None else data_end(src).date()
+    src, stages, kpi = ctx.src, list(ctx.funnel_stages), ctx.kpis[initiative.kpi]
+    end = pd.Timestamp(as_of).date() if as_of is not None else review_date(src, ctx.period)
     last = min(initiative.check_end, end)
     rows = []
     for month in pd.period_range(initiative.baseline_start, last, freq="M"):

@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 
 from salesnb.aggregate import Window, collect, cycle_frame, in_window, segmented
-from salesnb.comparisons import Data, compare
-from salesnb.engines import as_source
-from salesnb.periods import Period, parse_period
+from salesnb.comparisons import compare
+from salesnb.context import ReportContext
 from salesnb.stats import Daily, Proportion, bh_qvalues, two_sample
 from salesnb.stats.scores import beta_prior, shrunk_rate
 
@@ -24,7 +23,7 @@ __all__ = ["rep_table", "coaching_signals", "MIN_DEALS"]
 MIN_DEALS = 10
 
 
-def rep_table(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_year_start: int = 1) -> pd.DataFrame:
+def rep_table(ctx: ReportContext) -> pd.DataFrame:
     """Per rep (``owner``): deals closed, won, win rate (raw and shrunk), average won deal,
     median cycle days, conversion of their leads, and how each compares with the team.
 
@@ -33,10 +32,9 @@ def rep_table(data: Data, period: str | Period, *, alpha: float = 0.05, fiscal_y
     (Benjamini–Hochberg over the reps), ``avg_deal``, ``cycle_days``, ``lead_conversion``,
     ``small`` (fewer than 10 closed deals: shrunk and flagged, not ranked).
     """
-    src = as_source(data)
+    src, p, alpha = ctx.src, ctx.period, ctx.alpha
     if not src.has("deals") or "closed_at" not in src.columns("deals"):  # no close dates: nothing to rank
         return pd.DataFrame()
-    p = parse_period(period, fiscal_year_start=fiscal_year_start)
     w = Window.of(p)
     closed = collect(segmented(src, "deals", "owner", ["closed_at", "outcome", "amount"],
                                in_window("closed_at", w)))

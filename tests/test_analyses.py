@@ -8,11 +8,12 @@ import pytest
 
 import salesnb
 from salesnb import feedback, funnel
+from salesnb.context import report_context
 
 
 @pytest.mark.parametrize("period", ["2025", "2025-Q4", "2026-Q2", "2026-08", "2026-Q3"])
 def test_weak_spot_is_the_planted_weak_stage(demo: salesnb.SalesData, truth: dict, period: str) -> None:
-    spots = funnel.weak_spots(demo, period)
+    spots = funnel.weak_spots(report_context(period, demo))
     assert spots.columns[0] == "stage"
     assert spots.iloc[0]["stage"] == truth["weak_stage"]
     assert bool(spots.iloc[0]["weak"])
@@ -20,7 +21,7 @@ def test_weak_spot_is_the_planted_weak_stage(demo: salesnb.SalesData, truth: dic
 
 
 def test_stage_table_matches_pandas(demo: salesnb.SalesData) -> None:
-    t = funnel.stage_table(demo, "2026-Q2").set_index("stage")
+    t = funnel.stage_table(report_context("2026-Q2", demo)).set_index("stage")
     st = demo["deal_stages"]
     q2 = st[(st["entered_at"] >= "2026-04-01") & (st["entered_at"] < "2026-07-01")]
     entered = q2[q2["stage"] == "meeting"]
@@ -33,14 +34,14 @@ def test_stage_table_matches_pandas(demo: salesnb.SalesData) -> None:
 
 
 def test_lost_reasons_pareto(demo: salesnb.SalesData) -> None:
-    lost = funnel.lost_reasons(demo, "2026-Q3")
+    lost = funnel.lost_reasons(report_context("2026-Q3", demo))
     assert lost["count"].is_monotonic_decreasing
     assert lost["cumulative"].iloc[-1] == pytest.approx(1.0)
 
 
 def test_returns_spike_is_the_only_anomaly(demo: salesnb.SalesData, truth: dict) -> None:
     # every month with twelve months of history before it: 2025-01 to 2026-10
-    table = feedback.anomalies(demo, "returns", by="reason", periods=22)
+    table = feedback.anomalies(report_context("2026-10", demo), "returns", by="reason", periods=22)
     assert list(table.columns) == ["period", "reason", "value", "expected", "low", "high", "p_value", "anomaly"]
     flagged = table[table["anomaly"]]
     spike = truth["returns_spike"]
@@ -62,8 +63,8 @@ def test_anomalies_rarely_fire_on_steady_data() -> None:
     returns = pd.DataFrame(rows, columns=["reason", "returned_at"])
     returns["return_id"] = [f"r{i}" for i in range(len(returns))]
     returns["order_id"], returns["amount"], returns["kind"] = "o", 1.0, "return"
-    table = feedback.anomalies(salesnb.SalesData({"returns": returns}), "returns", by="reason", periods=24,
-                               end="2025-12")
+    table = feedback.anomalies(report_context("2025-12", salesnb.SalesData({"returns": returns})), "returns",
+                               by="reason", periods=24)
     assert len(table) == 120
     assert table["anomaly"].sum() <= 1
 
@@ -95,11 +96,27 @@ def test_a_prediction_interval_uses_t_not_normal() -> None:
 
 
 def test_latest_month_stages_are_immature_not_weak(demo: salesnb.SalesData) -> None:
-    spots = funnel.weak_spots(demo, "2026-10")
+    spots = funnel.weak_spots(report_context("2026-10", demo))
     assert (spots["status"] == "immature").all() and not spots["weak"].any()
     # a mature period judges each stage against its own same period a year earlier
-    q3 = funnel.weak_spots(demo, "2026-Q3").set_index("stage")
+    q3 = funnel.weak_spots(report_context("2026-Q3", demo)).set_index("stage")
     st = demo["deal_stages"]
     ly = st[(st["entered_at"] >= "2025-07-01") & (st["entered_at"] < "2025-10-01") & (st["stage"] == "proposal")]
     moved = ly["deal_id"].isin(st.loc[st["stage"] == "negotiation", "deal_id"])
     assert q3.loc["proposal", "last_year"] == pytest.approx(moved.mean())
+
+
+def test_settings_reach_every_page_through_the_context(demo: salesnb.SalesData) -> None:
+    # min_events from params gates the funnel page too (it used to take the default)
+    assert (funnel.stage_table(report_context("2026-Q3", demo))["status"] == "ok").all()
+    strict = report_context("2026-Q3", demo, min_events=10**6)
+    assert (funnel.stage_table(strict)["status"] == "insufficient_data").all()
+    # a custom KPI from params reaches the unusual-months check (it used to know built-ins only)
+    custom = {"big": {"label": "Big orders", "kind": "count", "table": "orders", "good": "up",
+                      "where": {"status": "completed", "amount": {">=": 1000}}}}
+    table = feedback.anomalies(report_context("2026-10", demo, custom_kpis=custom), ["big"], periods=3)
+    o = demo["orders"]
+    big = o[(o["status"] == "completed") & (o["amount"] >= 1000)]
+    per_month = big.groupby(big["ordered_at"].dt.to_period("M").astype(str)).size()
+    assert list(table["period"]) == ["2026-08", "2026-09", "2026-10"]
+    assert table.set_index("period")["value"].to_dict() == {m: per_month[m] for m in table["period"]}

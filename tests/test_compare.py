@@ -13,6 +13,7 @@ from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 import salesnb
 from salesnb import compare, reasons, revenue_drivers, sales_cycle
+from salesnb.context import report_context
 from tests.conftest import SHARED_DATA
 
 OCT, SEP = ("2026-10-01", "2026-11-01"), ("2026-09-01", "2026-10-01")
@@ -337,7 +338,7 @@ def test_win_incidence_by_hand() -> None:
                                                        "2026-08-07", "2026-08-09"])})
     from salesnb.funnel import cycle_incidence
     data = salesnb.SalesData({"deals": deals})
-    curve = cycle_incidence(data, "2026-08").set_index("days")
+    curve = cycle_incidence(report_context("2026-08", data)).set_index("days")
     assert curve.loc[4.0, "won"] == pytest.approx(1 / 3)
     assert curve.loc[6.0, "won"] == pytest.approx(0.5)
     assert curve["lost"].iloc[-1] == pytest.approx(1 / 3)

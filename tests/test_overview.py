@@ -8,6 +8,7 @@ import pytest
 
 import salesnb
 from salesnb import config, overview
+from salesnb.context import report_context
 from salesnb.overview import format_change, format_value
 from tests.notebook_run import run_notebook
 
@@ -25,7 +26,7 @@ def test_arrows_follow_significance_and_direction() -> None:
 
 
 def test_scorecard_matches_compare(demo: salesnb.SalesData) -> None:
-    sc = overview.scorecard(demo, "2026-10", currency="USD").set_index("kpi")
+    sc = overview.scorecard(report_context("2026-10", demo, currency="USD")).set_index("kpi")
     c = salesnb.compare(demo, "2026-10", kpis=overview.HEADLINE_KPIS).set_index("kpi")
     for kpi, row in sc.iterrows():
         has_arrow = row["vs_previous"][:1] in "▲▼"
@@ -36,7 +37,7 @@ def test_scorecard_matches_compare(demo: salesnb.SalesData) -> None:
 
 
 def test_breakdown_rows_are_segments(demo: salesnb.SalesData) -> None:
-    b = overview.breakdown(demo, "2026-10", "channel", currency="USD")
+    b = overview.breakdown(report_context("2026-10", demo, currency="USD"), "channel")
     assert set(b["channel"]) == set(demo["orders"]["channel"])
     assert list(b.columns[:3]) == ["channel", "Sales volume", "Sales volume change"]
 
@@ -53,5 +54,5 @@ def test_kpi_overview_executes_with_a_custom_kpi(demo_dir: Path, tmp_path: Path)
 
 @pytest.mark.parametrize("kpi", ["stage_conversion"])
 def test_stage_scorecard_has_one_row_per_stage(demo: salesnb.SalesData, kpi: str) -> None:
-    sc = overview.scorecard(demo, "2026-Q3", kpis=[kpi])
+    sc = overview.scorecard(report_context("2026-Q3", demo), kpis=[kpi])
     assert list(sc["stage"]) == ["qualified", "meeting", "proposal", "negotiation"]

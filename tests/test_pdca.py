@@ -12,6 +12,7 @@ import statsmodels.formula.api as smf
 
 import salesnb
 from salesnb import config, pdca
+from salesnb.context import report_context
 from tests.notebook_run import run_notebook
 
 
@@ -22,7 +23,7 @@ def register() -> list[pdca.Initiative]:
 
 @pytest.fixture(scope="module")
 def checks(demo: salesnb.SalesData, register: list[pdca.Initiative]) -> pd.DataFrame:
-    return pdca.check_all(demo, register).set_index("id")
+    return pdca.check_all(report_context("2026-10", demo), register).set_index("id")
 
 
 def test_demo_register_ships_the_planted_initiatives(register: list[pdca.Initiative], truth: dict) -> None:

@@ -1,0 +1,119 @@
+"""The report context: built once from params, taken by every page's analysis.
+
+A page's analyses need the same things: the period and its comparison periods, the data
+on its engine with the public-holiday calendar, the KPI registry with the custom KPIs, and
+the settings (alpha, min_events, funnel stages, currency, attribution window, gross
+margin). :func:`report_context` builds them once; the page modules (``overview``, ``funnel``,
+``feedback``, ``marketing``, ``team``, ``pdca``, ``health``) take it instead of loose
+settings, so no page can drop a custom KPI or use another ``min_events`` than the rest.
+
+In a notebook, after the ``parameters`` cell::
+
+    ctx = salesnb.context_from(globals())
+
+>>> ctx = report_context("2026-Q1", SalesData({}), fiscal_year_start=4, alpha=0.1)  # no tables: just the settings
+>>> ctx.period.label, ctx.previous.name, ctx.alpha, "revenue" in ctx.kpis
+('2026-Q1 (Apr–Jun 2026)', '2025-Q4', 0.1, True)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from salesnb.comparisons import DEFAULT_FUNNEL as _FUNNEL
+from salesnb.comparisons import DEFAULT_MIN_EVENTS
+from salesnb.data import SalesData
+from salesnb.engines import Engine, Source, as_source
+from salesnb.kpis import KPI, registry
+from salesnb.periods import Period, parse_period
+
+__all__ = ["ReportContext", "report_context", "context_from", "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS",
+           "ATTRIBUTION_DAYS"]
+
+DEFAULT_FUNNEL = tuple(_FUNNEL)
+ATTRIBUTION_DAYS = 180  # days of a new customer's revenue counted for ROMI
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """One report's period, data and settings (see :func:`report_context`)."""
+
+    period: Period
+    src: Source
+    data: SalesData | None = None
+    custom_kpis: Mapping[str, Any] = field(default_factory=dict)
+    kpis: Mapping[str, KPI] = field(default_factory=dict)
+    funnel_stages: tuple[str, ...] = DEFAULT_FUNNEL
+    alpha: float = 0.05
+    min_events: int = DEFAULT_MIN_EVENTS
+    currency: str = ""
+    attribution_days: int = ATTRIBUTION_DAYS
+    gross_margin: float | None = None
+    feedback_themes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    analyst_note: str = ""
+
+    @property
+    def previous(self) -> Period:
+        return self.period.previous()
+
+    @property
+    def last_year(self) -> Period:
+        return self.period.last_year()
+
+    @property
+    def fiscal_year_start(self) -> int:
+        return self.period.fiscal_year_start
+
+    def at(self, period: str | Period) -> ReportContext:
+        """The same report for another period (same data, settings and fiscal year)."""
+        return replace(self, period=parse_period(period, fiscal_year_start=self.fiscal_year_start))
+
+
+def report_context(period: str | Period, source: str | os.PathLike[str] | Mapping[str, Any] | SalesData | Source, *,
+            fiscal_year_start: int = 1, funnel_stages: Sequence[str] | None = None, alpha: float = 0.05,
+            min_events: int = DEFAULT_MIN_EVENTS, custom_kpis: Mapping[str, Any] | None = None,
+            currency: str = "", attribution_days: int = ATTRIBUTION_DAYS, gross_margin: float | None = None,
+            holidays: str | Sequence[Any] | None = None, feedback_themes: Mapping[str, Sequence[str]] | None = None,
+            analyst_note: str = "", engine: Engine | None = None,
+            base_dir: str | os.PathLike[str] | None = None, cache: bool = False) -> ReportContext:
+    """Build the context of one report.
+
+    ``source`` is what params name (a folder or a mapping, loaded and validated here, from
+    ``base_dir``), or data already loaded (:class:`SalesData`, or a Source from
+    :func:`salesnb.scan`). A bad custom KPI or period raises ``ValueError`` naming it.
+    ``gross_margin`` 0 means unknown (ROMI on revenue).
+    """
+    p = parse_period(period, fiscal_year_start=fiscal_year_start)
+    stages = tuple(funnel_stages) if funnel_stages else DEFAULT_FUNNEL
+    data: SalesData | None
+    if isinstance(source, SalesData | Source):
+        data = source if isinstance(source, SalesData) else None
+    else:
+        from salesnb.data import load
+
+        data = load(source, base_dir=base_dir, funnel_stages=list(stages), cache=cache)
+    src = as_source(data if data is not None else source, engine,  # type: ignore[arg-type]
+                    holidays=holidays or None)
+    custom = dict(custom_kpis or {})
+    return ReportContext(period=p, src=src, data=data, custom_kpis=custom, kpis=registry(custom),
+                         funnel_stages=stages, alpha=alpha, min_events=min_events, currency=currency,
+                         attribution_days=attribution_days, gross_margin=gross_margin or None,
+                         feedback_themes=dict(feedback_themes or {}), analyst_note=analyst_note)
+
+
+_KEYS = ("fiscal_year_start", "funnel_stages", "alpha", "min_events", "custom_kpis", "currency",
+         "attribution_days", "gross_margin", "holidays", "feedback_themes", "analyst_note", "engine")
+
+
+def context_from(namespace: Mapping[str, Any]) -> ReportContext:
+    """The context from a notebook's parameters (its ``globals()``): ``period``, ``source``
+    and whichever settings the notebook declares; the data is loaded through the cache,
+    with relative paths from the project folder."""
+    from salesnb import config
+
+    settings = {k: namespace[k] for k in _KEYS if k in namespace}
+    return report_context(namespace["period"], namespace["source"], base_dir=Path(config.ROOT), cache=True, **settings)
