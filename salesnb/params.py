@@ -50,7 +50,11 @@ class Lookup(_Strict):
 class TableOptions(_Strict):
     """How one export file maps onto a canonical table (see README, "Your own data")."""
 
-    path: str = Field(description="the export file (.csv, .tsv, .xlsx, .xls, .parquet, .gz, .zip)")
+    path: str | None = Field(None, description="the export file (.csv, .tsv, .xlsx, .xls, .parquet, .gz, .zip)")
+    url: str | None = Field(None, description="a database: SQLAlchemy URL (default source.database.url)")
+    table: str | None = Field(None, description="a database table (schema.table) to read")
+    query: str | None = Field(None, description="a database query to read (instead of table)")
+    since: date | str | None = Field(None, description="database rows of the table's date column from this day")
     encoding: str | None = Field(None, description="text encoding, e.g. utf-8, cp1251")
     delimiter: str | None = Field(None, description="field separator of a text file")
     decimal: str | None = Field(None, description="decimal mark, '.' or ','")
@@ -75,10 +79,18 @@ class TableOptions(_Strict):
     lookup: Lookup | list[Lookup] | None = None
 
 
+class Database(_Strict):
+    """Where database tables come from (credentials as ${NAME}, from the environment or .env)."""
+
+    url: str = Field(description="SQLAlchemy URL, e.g. postgresql+psycopg://user:${PGPASSWORD}@host/db")
+
+
 class Source(_Strict):
-    """A mapping of a CRM's exports onto the canonical tables."""
+    """A mapping of a CRM's exports (or database tables) onto the canonical tables."""
 
     folder: str | None = Field(None, description="a folder of canonical files")
+    database: Database | None = Field(None, description="the database of tables with table: or query:")
+    since: date | str | None = Field(None, description="database rows from this day on (pushed into the SQL)")
     tables: dict[str, TableOptions] | None = Field(None, description="table: export options")
     as_of: date | str | None = Field(None, description="the export's date (open deals age to it)")
 
@@ -157,7 +169,7 @@ class ParamsFile(_Strict):
 RECORD_KEYS = ("period", *(name for name, f in ParamsFile.model_fields.items()
                            if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("record")))
 
-_MODELS: dict[str, type[BaseModel]] = {"": ParamsFile, "source": Source, "report": Report,
+_MODELS: dict[str, type[BaseModel]] = {"": ParamsFile, "source": Source, "report": Report, "database": Database,
                                        "source.tables.*": TableOptions, "lookup": Lookup}
 
 
@@ -171,7 +183,7 @@ def _known_keys() -> dict[str, str]:
 
 
 _BRANCH = re.compile(r"^(str|int|bool|float|date|none|list\[.*\]|dict\[.*\]|function-.*|"
-                     r"ParamsFile|Source|Report|TableOptions|Lookup)$")
+                     r"ParamsFile|Source|Report|TableOptions|Lookup|Database)$")
 _KINDS = {"string_type": "a text", "model_type": "a mapping", "dict_type": "a mapping",
           "list_type": "a list", "int_type": "an integer", "int_parsing": "an integer",
           "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
@@ -295,8 +307,10 @@ def record_params(params: Mapping[str, Any]) -> dict[str, Any]:
         if key == "source" and isinstance(value, Mapping):
             value = {k: v for k, v in {
                 "folder": value.get("folder"),
-                "tables": {t: (o or {}).get("path") for t, o in (value.get("tables") or {}).items()
-                           if isinstance(o, Mapping)} or None,
+                "database": (value.get("database") or {}).get("url") if isinstance(value.get("database"), Mapping)
+                else None,
+                "tables": {t: o.get("path") or (f"table {o['table']}" if o.get("table") else "a query")
+                           for t, o in (value.get("tables") or {}).items() if isinstance(o, Mapping)} or None,
                 "as_of": value.get("as_of")}.items() if v}
         if key == "initiatives" and isinstance(value, list):
             value = f"{len(value)} initiatives listed in params"

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["redact", "redact_text", "secret_values", "hide_secrets", "expand_env", "MASK"]
+__all__ = ["redact", "redact_text", "secret_values", "hide_secrets", "expand_env", "dotenv", "MASK"]
 
 _SECRET_KEY = re.compile(r"pass(word|wd)?$|secret|token|api[_-]?key|credential|private[_-]?key|^pwd$",
                          re.IGNORECASE)
@@ -58,7 +58,7 @@ def redact(value: Any, key: str = "") -> Any:
 
 def secret_values(value: Any, key: str = "", *, environ: Mapping[str, str] | None = None) -> set[str]:
     """The secret texts in params (and the environment values their ``${NAME}`` refer to)."""
-    environ = os.environ if environ is None else environ
+    environ = {**dotenv(), **os.environ} if environ is None else environ
     found: set[str] = set()
     if isinstance(value, Mapping):
         for k, v in value.items():
@@ -109,7 +109,7 @@ def hide_secrets(params: Mapping[str, Any], *, env: Mapping[str, str] | None = N
         if key and _SECRET_KEY.search(key):
             return "${" + name_for(value) + "}"
         value = _URL_CREDENTIALS.sub(
-            lambda m: m["pw"] if _ENV_REF.fullmatch(m["pw"]) else
+            lambda m: m[0] if _ENV_REF.fullmatch(m["pw"]) else
             f"{m['scheme']}{m['user']}:${{{name_for(m['pw'])}}}@", value)
         return _DSN_PASSWORD.sub(lambda m: m[0] if _ENV_REF.fullmatch(m["pw"]) else
                                  f"{m['key']}${{{name_for(m['pw'])}}}", value)
@@ -117,15 +117,47 @@ def hide_secrets(params: Mapping[str, Any], *, env: Mapping[str, str] | None = N
     return walk(params, ""), env
 
 
+def dotenv(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    r"""``NAME=value`` lines of the project's git-ignored ``.env`` (``#`` comments, optional
+    quotes, ``export`` allowed); empty when there is no such file.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / ".env"
+    >>> _ = f.write_text("# db\nexport PGPASSWORD='s3cr3t'\nEMPTY=\n")
+    >>> dotenv(f)
+    {'PGPASSWORD': 's3cr3t', 'EMPTY': ''}
+    """
+    if path is None:
+        from salesnb import config
+
+        path = config.ROOT / ".env"
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()  # noqa: SIM115
+    except OSError:
+        return {}
+    out = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[name.strip()] = value
+    return out
+
+
 def expand_env(value: Any, *, environ: Mapping[str, str] | None = None) -> Any:
-    """``${NAME}`` in every text replaced by the environment variable ``NAME``.
+    """``${NAME}`` in every text replaced by the environment variable ``NAME`` (or, when the
+    environment lacks it, by ``NAME`` of the project's ``.env``).
 
     Raises ``ValueError`` naming the variable when it is not set.
 
     >>> expand_env({"url": "pg://a:${PW}@h"}, environ={"PW": "x"})
     {'url': 'pg://a:x@h'}
     """
-    environ = os.environ if environ is None else environ
+    environ = {**dotenv(), **os.environ} if environ is None else environ
     if isinstance(value, Mapping):
         return {k: expand_env(v, environ=environ) for k, v in value.items()}
     if isinstance(value, list | tuple):

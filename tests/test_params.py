@@ -161,3 +161,10 @@ def test_source_from_the_environment(demo_dir: Path, tmp_path: Path, monkeypatch
     assert main(args) == 0, capsys.readouterr().err
     page = (out / "2026-10" / "data_health.html").read_text(encoding="utf-8")
     assert "${SALESNB_TEST_EXPORTS}" in page  # the run record shows the reference as written
+
+
+def test_references_to_the_environment_stay_as_written() -> None:
+    params = {"source": {"database": {"url": "postgresql+psycopg://ann:${PGPASSWORD}@db:5432/sales"}},
+              "token": "${API_TOKEN}"}
+    hidden, env = hide_secrets(params)
+    assert hidden == params and env == {}

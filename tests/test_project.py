@@ -14,7 +14,8 @@ CONDA_NAMES: dict[str, str] = {}
 
 
 def _split(spec: str) -> tuple[str, str]:
-    m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", spec.strip())
+    # pip extras (psycopg[binary]) are pip's business: conda-forge's package carries its library
+    m = re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*)$", spec.strip())
     assert m, spec
     return m[1].lower(), m[2].replace(" ", "")
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from salesnb.data.schema import TABLES
 
-__all__ = ["source_files", "source_fingerprint", "cached", "store", "prune", "DEFAULT_CAP_MB"]
+__all__ = ["source_files", "source_fingerprint", "uses_database", "cached", "store", "prune", "DEFAULT_CAP_MB"]
 
 DEFAULT_CAP_MB = 1024
 
@@ -46,9 +46,23 @@ def source_files(source: Any, base_dir: Path) -> list[Path]:
     return files
 
 
+def uses_database(source: Any) -> bool:
+    """Whether any table of the source comes from a database (which can change at any time)."""
+    return isinstance(source, Mapping) and any(
+        isinstance(t, Mapping) and ("table" in t or "query" in t) for t in (source.get("tables") or {}).values())
+
+
 def source_fingerprint(source: Any, base_dir: Path, *extra: Any) -> str:
-    """Hash of the source's options and the bytes of every file it reads (no parsing)."""
+    """Hash of the source's options and the bytes of every file it reads (no parsing).
+
+    A source with database tables gets a new fingerprint every time: nothing cheap tells
+    whether the database changed, so its pages are always made again.
+    """
+    import time
+
     digest = hashlib.sha256(json.dumps([source, *extra], sort_keys=True, default=str).encode())
+    if uses_database(source):
+        digest.update(str(time.time_ns()).encode())
     for path in source_files(source, base_dir):
         digest.update(str(path).encode())
         try:

@@ -61,6 +61,7 @@ _SPEC_KEYS = {
     "path", "encoding", "delimiter", "decimal", "thousands", "date_format", "sheet",
     "columns", "values", "defaults", "aggregate_lines", "fill_from_order", "where", "na_values",
     "fill", "compute", "deduplicate", "id", "timezone", "header", "names", "invalid_rows", "lookup",
+    "url", "table", "query", "since",
 }
 # Characters that CRM exports put between thousands: space, no-break space, narrow
 # no-break space, apostrophe (Swiss).
@@ -95,11 +96,22 @@ class TableSpec:
     names: tuple[str, ...] | None = None
     invalid_rows: str = "stop"
     lookup: tuple[Mapping[str, Any], ...] = ()
+    database: str | None = None  # a SQLAlchemy URL: the table comes from a database
+    sql_table: str | None = None  # ... named table (schema.table) ...
+    query: str | None = None  # ... or query
+    since: str | None = None  # rows of the table's date column from this date (pushed into the SQL)
 
     @property
     def row_word(self) -> str:
         """How validation messages count rows: file lines for text and Excel, rows else."""
-        return "row" if self.path.suffix.lower() == ".parquet" else "line"
+        return "row" if self.database or self.path.suffix.lower() == ".parquet" else "line"
+
+    @property
+    def label(self) -> str:
+        """What messages call the input: the file's name, or the database table or query."""
+        if self.database:
+            return f"database table {self.sql_table}" if self.sql_table else "the database query"
+        return self.path.name
 
 
 def _resolve(path: str | os.PathLike[str], base_dir: Path) -> Path:
@@ -142,9 +154,13 @@ def parse_source(
         return _folder_specs(_resolve(source, base)), None
     if not isinstance(source, Mapping):
         raise ValueError(f"source must be a folder path or a mapping, got {type(source).__name__}")
-    unknown = set(source) - {"folder", "tables", "as_of"}
+    unknown = set(source) - {"folder", "tables", "as_of", "database", "since"}
     if unknown:
-        raise ValueError(f"source: unknown keys {sorted(unknown)}; use folder, tables, as_of")
+        raise ValueError(f"source: unknown keys {sorted(unknown)}; use folder, tables, as_of, database, since")
+    database = source.get("database") or {}
+    if not isinstance(database, Mapping) or (database and not database.get("url")):
+        raise ValueError("source.database: give url: a SQLAlchemy URL such as "
+                         "postgresql+psycopg://user:${PGPASSWORD}@host:5432/sales")
     specs = _folder_specs(_resolve(source["folder"], base)) if source.get("folder") else {}
     for name, options in (source.get("tables") or {}).items():
         if name not in TABLES:
@@ -154,8 +170,13 @@ def parse_source(
         if bad:
             raise ValueError(f"source.tables.{name}: unknown options {sorted(bad)}; "
                              f"options are {', '.join(sorted(_SPEC_KEYS))}")
+        if "table" in options or "query" in options:
+            _database_options(name, options, database, source.get("since"))
+            _check_options(name, options)
+            specs[name] = TableSpec(name, **options)
+            continue
         if "path" not in options:
-            raise ValueError(f"source.tables.{name}: 'path' is missing")
+            raise ValueError(f"source.tables.{name}: 'path' is missing (or table/query for a database)")
         options["path"] = _resolve(options["path"], base)
         looked = options.get("lookup") or []
         for entry in [looked] if isinstance(looked, Mapping) else looked:
@@ -175,6 +196,22 @@ def parse_source(
         raise ValueError("source names no tables: give a folder, or tables with paths")
     as_of = source.get("as_of")
     return specs, (pd.Timestamp(as_of).to_pydatetime() if as_of else None)
+
+
+def _database_options(name: str, options: dict[str, Any], database: Mapping[str, Any], since: Any) -> None:
+    """A table read from a database: its URL (the table's own, or the source's), and the
+    table name or the query, turned into TableSpec fields in place."""
+    key = f"source.tables.{name}"
+    if "table" in options and "query" in options:
+        raise ValueError(f"{key}: give table or query, not both")
+    url = options.pop("url", None) or database.get("url")
+    if not url:
+        raise ValueError(f"{key}: a database table needs url, here or under source.database")
+    options["database"] = str(url)
+    options["sql_table"] = options.pop("table", None)
+    options["query"] = options.get("query")
+    options["since"] = str(options.get("since", since)) if options.get("since", since) else None
+    options["path"] = Path(f"{name}.sql")  # a name for messages; nothing is read from disk
 
 
 class _TextConverters(dict):  # type: ignore[type-arg]
@@ -255,6 +292,8 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
     The index holds the number a person sees: the file line (header = line 1) for CSV and
     Excel, the 1-based row for Parquet.
     """
+    if spec.database:
+        return _read_database(spec)
     suffix = _suffix(spec.path)
     na = ["", *spec.na_values]
     try:
@@ -304,6 +343,48 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
         if lines is not None:  # quoted cells with line breaks: the file line a person sees
             df.index = pd.Index(lines)
     df.attrs["notes"] = notes
+    return df
+
+
+def _read_database(spec: TableSpec) -> pd.DataFrame:
+    """The table or query's rows, through SQLAlchemy; ``since`` becomes a WHERE on the
+    table's date column, so the database sends only those rows.
+
+    Messages show the URL with its password masked; rows are numbered from 1.
+    """
+    import sqlalchemy as sa
+
+    from salesnb.secrets import redact_text
+
+    where = redact_text(spec.database or "")
+    try:
+        engine = sa.create_engine(spec.database or "", pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError, ValueError) as exc:
+        raise ValueError(f"source.tables.{spec.table}.url: {where} is not a database URL SQLAlchemy can use "
+                         f"({redact_text(str(exc).splitlines()[0])})") from None
+    quote = engine.dialect.identifier_preparer.quote
+    if spec.sql_table:
+        base = f"SELECT * FROM {'.'.join(quote(part) for part in spec.sql_table.split('.'))}"
+    else:
+        base = str(spec.query)
+    sql, params = base, {}
+    if spec.since:
+        date_col = TABLES[spec.table].date_column
+        exported = next((src for src, dst in (spec.columns or {}).items()
+                         if dst == date_col or (isinstance(dst, list) and date_col in dst)), date_col)
+        sql = f"SELECT * FROM ({base}) AS salesnb_rows WHERE {quote(str(exported))} >= :since"
+        params["since"] = pd.Timestamp(spec.since).to_pydatetime()
+    try:
+        with engine.connect() as conn:
+            df = pd.read_sql_query(sa.text(sql), conn, params=params)
+    except sa.exc.SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{spec.table}: cannot read {spec.label} from {where}: {redact_text(first)}") from None
+    finally:
+        engine.dispose()
+    df.columns = [str(c) for c in df.columns]
+    df.index = pd.RangeIndex(1, len(df) + 1)
+    df.attrs["notes"] = []
     return df
 
 
@@ -416,7 +497,7 @@ def _map_columns(raw: pd.DataFrame, spec: TableSpec, table: Table) -> pd.DataFra
             hints = [f"{m!r} → did you mean {close[0]!r}?" for m in missing
                      if (close := difflib.get_close_matches(m.strip(), list(raw.columns), n=1))]
             raise ValueError(
-                f"{spec.table}: the mapping names columns that {spec.path.name} lacks: "
+                f"{spec.table}: the mapping names columns that {spec.label} lacks: "
                 f"{', '.join(map(repr, missing))} (columns in the file: "
                 f"{', '.join(map(repr, raw.columns))})" + (f"; {'; '.join(hints)}" if hints else "")
             )
@@ -610,7 +691,7 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any], *,
         missing = [c for c in table.required if c not in df.columns
                    and not (spec.fill_from_order and c in spec.fill_from_order)]
         for col in missing:
-            problems.missing_column(name, col, list(df.columns), spec.path.name)
+            problems.missing_column(name, col, list(df.columns), spec.label)
         df = _convert(df, spec, table, problems)
         if spec.deduplicate and table.key and table.key in df.columns:
             dup = df.duplicated(table.key, keep=spec.deduplicate)
@@ -650,5 +731,12 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any], *,
             cols: list[Column] = [c for c in TABLES[name].columns if c.name in df.columns]
             ordered[name] = df[[c.name for c in cols]].astype(
                 {c.name: c.dtype for c in cols}).reset_index(drop=True)
-    described = ", ".join(f"{n}: {specs[n if n in specs else 'orders'].path}" for n in ordered)
+    def shown(spec: TableSpec) -> str:
+        if spec.database:
+            from salesnb.secrets import redact_text
+
+            return f"{spec.label} in {redact_text(spec.database)}"
+        return str(spec.path)
+
+    described = ", ".join(f"{n}: {shown(specs[n if n in specs else 'orders'])}" for n in ordered)
     return ordered, warnings, described

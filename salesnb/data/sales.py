@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from salesnb.data.schema import TABLE_NAMES, TABLES
@@ -71,15 +72,16 @@ class SalesData:
     def fingerprint(self) -> str:
         """A short content hash of every loaded table (names, columns, dtypes, values).
 
-        Equal data gives an equal fingerprint wherever it was read from; any changed cell
-        changes it. The reports print it in their run record.
+        Equal data gives an equal fingerprint wherever it was read from, in whatever row
+        order (a database returns rows in no set order); any changed cell changes it. The
+        reports print it in their run record.
         """
         digest = hashlib.sha256()
         for name in self.present:
             df = self.tables[name]
             digest.update(name.encode())
             digest.update(repr([(c, str(t)) for c, t in df.dtypes.items()]).encode())
-            digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+            digest.update(np.sort(pd.util.hash_pandas_object(df, index=False).to_numpy()).tobytes())
         return digest.hexdigest()[:16]
 
     def __repr__(self) -> str:
@@ -132,6 +134,8 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
         from salesnb import config
         from salesnb.data import cache as store
 
+        cache = not store.uses_database(source)  # a database is read every time: it changes under us
+    if cache:
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         key = store.cache_key(source, base, funnel_stages, as_of and str(as_of))
         hit = store.cached(config.ROOT / ".cache", key)
