@@ -26,7 +26,8 @@ from salesnb.periods import Period
 from salesnb.stats import Counts, Daily, Moments, Proportion, RatioMoments, Sample, Summary
 from salesnb.stats.calendar import weekday
 
-__all__ = ["Window", "summaries", "SEG", "NotSegmentable", "data_end", "data_start", "cohort_lags",
+__all__ = ["Window", "Key", "summaries", "SEG", "NotSegmentable", "data_end", "data_start", "cohort_lags",
+           "weekday_profile",
            "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "stage_moves"]
 
 SEG = "_seg"

@@ -190,10 +190,10 @@ def anomalies(ctx: ReportContext, kpi: str | Sequence[str], *, by: str | None = 
     last_day = data_end(src)
     last = min(pd.Period(ctx.period.end, "M"), (last_day + pd.Timedelta(days=1)).to_period("M") - 1)
     months = pd.period_range(last - (periods + history - 1), last, freq="M")
-    from salesnb.aggregate import DEFAULT_STAGES_KEY, Window, prefetch
+    from salesnb.aggregate import Window, prefetch
 
     # every month's aggregates in one pass per table, not three scans per month
-    stages_used = list(funnel_stages) if funnel_stages else DEFAULT_STAGES_KEY
+    stages_used = list(funnel_stages)
     month_windows = [Window.of(parse_period(str(m))) for m in months]
     prefetch(src, month_windows + [Window.of(parse_period(str(months[0] - 1)))], by, stages_used)
     frames = []

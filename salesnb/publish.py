@@ -48,7 +48,7 @@ from salesnb.periods import parse_period
 
 __all__ = ["Job", "JobResult", "PublishReport", "PublishError", "plan_jobs", "run_job", "publish",
            "write_index", "job_key", "code_fingerprint", "declared_parameters", "source_fingerprint",
-           "notebook_title"]
+           "notebook_title", "disk_fault"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 _DISK_ERRORS = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system",

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import salesnb
-from salesnb import compare, kpi_table
+from salesnb import compare, config, kpi_table
 
 HAS_SPARK = find_spec("pyspark") is not None and shutil.which("java") is not None
 
@@ -58,3 +58,41 @@ def test_engine_follows_the_data_or_the_argument(demo: salesnb.SalesData, demo_d
         kpi_table(scanned, "2026-10", engine="pandas")
     with pytest.raises(ValueError, match="engine must be one of pandas, duckdb, spark"):
         kpi_table(demo, "2026-10", engine="polars")  # type: ignore[arg-type]
+
+
+def _pages(ctx: object, *, heavy: bool = True) -> dict[str, pd.DataFrame]:
+    """Every page's analysis on one context (the PDCA check and rep table only when heavy)."""
+    from salesnb import feedback, funnel, marketing, overview, pdca, team
+
+    out = {"stage_table": funnel.stage_table(ctx), "weak_spots": funnel.weak_spots(ctx),
+           "lost_reasons": funnel.lost_reasons(ctx), "cycle_incidence": funnel.cycle_incidence(ctx),
+           "feedback_summary": feedback.summary(ctx), "themes": feedback.themes(ctx),
+           "linked_reasons": feedback.linked_reasons(ctx, by="product"),
+           "channels": marketing.channel_table(ctx), "scorecard": overview.scorecard(ctx),
+           "anomalies": feedback.anomalies(ctx, "returns", by="reason", periods=6)}
+    if heavy:
+        out |= {"conversion_by": funnel.conversion_by(ctx, "channel"), "reps": team.rep_table(ctx),
+                "breakdown": overview.breakdown(ctx, "region"),
+                "pdca": pdca.check_all(ctx, pdca.read_register(config.PARAMS_DIR / "initiatives.yaml"))}
+    return out
+
+
+@pytest.fixture(scope="module")
+def pages_on_pandas(demo: salesnb.SalesData) -> dict[str, pd.DataFrame]:
+    themes = config.read_params(config.PARAMS_DIR / "base.yaml")["feedback_themes"]
+    return _pages(salesnb.report_context("2026-Q3", demo, holidays="RU", feedback_themes=themes))
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.skipif(
+    not HAS_SPARK, reason="pyspark or Java not installed (.ci/run installs both)"))])
+def test_every_page_gives_the_same_numbers_on_every_engine(demo: salesnb.SalesData, engine: str,
+                                                           pages_on_pandas: dict[str, pd.DataFrame]) -> None:
+    themes = config.read_params(config.PARAMS_DIR / "base.yaml")["feedback_themes"]
+    ctx = salesnb.report_context("2026-Q3", demo, holidays="RU", feedback_themes=themes, engine=engine)
+    assert ctx.src.engine == engine
+    got = _pages(ctx, heavy=engine != "spark")  # Spark: the lighter pages (the rest take minutes locally)
+    for name, frame in got.items():
+        expected = pages_on_pandas[name]
+        assert len(frame) == len(expected) > 0 or name in ("weak_spots",), name
+        pd.testing.assert_frame_equal(frame.reset_index(drop=True), expected.reset_index(drop=True),
+                                      check_dtype=False, rtol=1e-9, obj=f"{name} on {engine}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
 import yaml
 
@@ -60,3 +61,20 @@ def test_import_contracts_hold() -> None:
     assert done.returncode == 0, done.stdout[-3000:]
     contracts = tomllib.loads((config.ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     assert f"Contracts: {len(contracts)} kept, 0 broken." in done.stdout
+
+
+def test_modules_import_each_others_public_names_only() -> None:
+    # one module reaching into another's internals (a name outside its __all__) is how a
+    # page grows its own kitchen; the import contracts of pyproject.toml cover whole modules
+    import ast
+    import importlib
+
+    outside = []
+    for path in sorted((config.ROOT / "salesnb").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("salesnb."):
+                module = importlib.import_module(node.module)
+                subpackages = {p.stem for p in Path(getattr(module, "__path__", [""])[0]).glob("*.py")}
+                outside += [f"{path.name}: {node.module}.{a.name}" for a in node.names
+                            if a.name not in module.__all__ and a.name not in subpackages]
+    assert outside == []

@@ -47,7 +47,7 @@ import pandas as pd
 from salesnb.data.schema import TABLES
 
 __all__ = ["generate", "write_demo", "SEED", "START", "END", "FUNNEL_STAGES", "REGIONS",
-           "CHANNELS"]
+           "CHANNELS", "main"]
 
 SEED = 20261031
 START = date(2024, 1, 1)
