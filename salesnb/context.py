@@ -78,14 +78,16 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
             min_events: int = DEFAULT_MIN_EVENTS, custom_kpis: Mapping[str, Any] | None = None,
             currency: str = "", attribution_days: int = ATTRIBUTION_DAYS, gross_margin: float | None = None,
             holidays: str | Sequence[Any] | None = None, feedback_themes: Mapping[str, Sequence[str]] | None = None,
-            analyst_note: str = "", engine: Engine | None = None,
+            analyst_note: str = "", engine: Engine | None = None, spark_master: str | None = None,
             base_dir: str | os.PathLike[str] | None = None, cache: bool = False) -> ReportContext:
     """Build the context of one report.
 
     ``source`` is what params name (a folder or a mapping, loaded and validated here, from
     ``base_dir``), or data already loaded (:class:`SalesData`, or a Source from
     :func:`salesnb.scan`). A bad custom KPI or period raises ``ValueError`` naming it.
-    ``gross_margin`` 0 means unknown (ROMI on revenue).
+    ``gross_margin`` 0 means unknown (ROMI on revenue). ``engine`` runs the analyses on
+    pandas (default), DuckDB or Spark; ``spark_master`` names the Spark cluster (default
+    ``local[2]``; ``spark://host:7077``, ``yarn``, or Spark Connect ``sc://host:15002``).
     """
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     stages = tuple(funnel_stages) if funnel_stages else DEFAULT_FUNNEL
@@ -96,8 +98,8 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
         from salesnb.data import load
 
         data = load(source, base_dir=base_dir, funnel_stages=list(stages), cache=cache)
-    src = as_source(data if data is not None else source, engine,  # type: ignore[arg-type]
-                    holidays=holidays or None)
+    src = as_source(data if data is not None else source, engine or None,  # type: ignore[arg-type]
+                    holidays=holidays or None, spark_master=spark_master or None)
     custom = dict(custom_kpis or {})
     return ReportContext(period=p, src=src, data=data, custom_kpis=custom, kpis=registry(custom),
                          funnel_stages=stages, alpha=alpha, min_events=min_events, currency=currency,
@@ -106,7 +108,8 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
 
 
 _KEYS = ("fiscal_year_start", "funnel_stages", "alpha", "min_events", "custom_kpis", "currency",
-         "attribution_days", "gross_margin", "holidays", "feedback_themes", "analyst_note", "engine")
+         "attribution_days", "gross_margin", "holidays", "feedback_themes", "analyst_note", "engine",
+         "spark_master")
 
 
 def context_from(namespace: Mapping[str, Any]) -> ReportContext:

@@ -82,16 +82,26 @@ def _arrow(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(df, preserve_index=False)
 
 
+SPARK_MASTER = "local[2]"
+
+
 @cache
-def spark_session() -> Any:
-    """A local Spark session (``local[2]``, UTC, Arrow transfers), created once."""
+def spark_session(master: str | None = None) -> Any:
+    """A Spark session, created once per master: ``local[2]`` by default (or
+    ``SALESNB_SPARK_MASTER``), a cluster's ``spark://host:7077``, ``yarn``, or a Spark
+    Connect server ``sc://host:15002`` (needs ``pip install 'pyspark[connect]'``).
+    UTC and Arrow transfers either way."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support",
                                 category=FutureWarning)
         from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return (SparkSession.builder.master("local[2]").appName("salesnb")
+    master = master or os.environ.get("SALESNB_SPARK_MASTER") or SPARK_MASTER
+    if master.startswith("sc://"):  # Spark Connect: the session lives on the server
+        return (SparkSession.builder.remote(master).appName("salesnb")
+                .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    return (SparkSession.builder.master(master).appName("salesnb")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.sql.shuffle.partitions", "4")
@@ -101,16 +111,17 @@ def spark_session() -> Any:
 
 
 def as_source(data: SalesData | Source, engine: Engine | None = None, *,
-              holidays: Any = None) -> Source:
+              holidays: Any = None, spark_master: str | None = None) -> Source:
     """The tables of ``data`` on ``engine`` (default: the engine the data lives on).
 
     ``holidays`` (a country code such as ``RU``, or a list of dates) sets the source's
-    calendar: every comparison on it then knows those public holidays.
+    calendar: every comparison on it then knows those public holidays. ``spark_master``
+    chooses the Spark session for ``engine="spark"`` (see :func:`spark_session`).
     """
     if holidays is not None:
         from salesnb.stats import calendar_of
 
-        src = as_source(data, engine)
+        src = as_source(data, engine, spark_master=spark_master)
         src.calendar = calendar_of(holidays)
         return src
     if isinstance(data, Source):
@@ -124,12 +135,13 @@ def as_source(data: SalesData | Source, engine: Engine | None = None, *,
     # one Source per loaded data and engine, so its cache (windows already aggregated,
     # cohort lags, the data's end) serves every table and comparison of a report
     sources = data.__dict__.setdefault("_sources", {})
-    if engine not in sources:
-        sources[engine] = _from_sales_data(data, engine)
-    return sources[engine]
+    key = (engine, spark_master if engine == "spark" else None)
+    if key not in sources:
+        sources[key] = _from_sales_data(data, engine, spark_master)
+    return sources[key]
 
 
-def _from_sales_data(data: SalesData, engine: str) -> Source:
+def _from_sales_data(data: SalesData, engine: str, spark_master: str | None = None) -> Source:
     if engine == "pandas":
         return Source("pandas", dict(data.tables), description="pandas",
                       make_frame=lambda df: df)
@@ -141,9 +153,9 @@ def _from_sales_data(data: SalesData, engine: str) -> Source:
                       description="duckdb (from pandas)",
                       make_frame=lambda df: con.from_arrow(_arrow(df)))
     if engine == "spark":
-        spark = spark_session()
+        spark = spark_session(spark_master)
         return Source("spark", {n: spark.createDataFrame(_arrow(df)) for n, df in data.tables.items()},
-                      description="spark (from pandas)",
+                      description=f"spark on {spark_master or os.environ.get('SALESNB_SPARK_MASTER') or SPARK_MASTER}",
                       make_frame=lambda df: spark.createDataFrame(_arrow(df)))
     raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
 

@@ -96,3 +96,28 @@ def test_every_page_gives_the_same_numbers_on_every_engine(demo: salesnb.SalesDa
         assert len(frame) == len(expected) > 0 or name in ("weak_spots",), name
         pd.testing.assert_frame_equal(frame.reset_index(drop=True), expected.reset_index(drop=True),
                                       check_dtype=False, rtol=1e-9, obj=f"{name} on {engine}")
+
+
+@pytest.mark.skipif(not HAS_SPARK, reason="pyspark or Java not installed (.ci/run installs both)")
+def test_the_whole_report_runs_on_local_spark(demo: salesnb.SalesData, demo_dir: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from salesnb import overview
+    from salesnb.publish import publish
+
+    params = config.read_params(config.PARAMS_DIR / "base.yaml")
+    params.update(source=str(demo_dir), engine="spark", spark_master="local[2]")
+    base = tmp_path / "params" / "base.yaml"
+    base.parent.mkdir()
+    base.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
+    report = publish(base=base, period="2026-10", out_dir=tmp_path / "out", progress=False)
+    assert not report.failures, [r.line() for r in report.failures]
+    assert len(report.ran) == 6
+    for page in (tmp_path / "out" / "2026-10").glob("*.html"):
+        assert "engine: spark" in page.read_text(encoding="utf-8"), page.name  # the run record says where
+    # the index's headline, computed on Spark, against pandas
+    on_spark = next(r.headline for r in report.results if r.headline)
+    on_pandas = overview.index_headline(salesnb.report_context("2026-10", demo, custom_kpis=params["custom_kpis"],
+                                                               currency=params["currency"]))
+    assert on_spark["Orders"] == on_pandas["Orders"] and on_spark["New customers"] == on_pandas["New customers"]
+    assert on_spark == on_pandas
