@@ -23,7 +23,7 @@ import pandas as pd
 from salesnb.engines import Source
 from salesnb.kpis import KPI
 from salesnb.periods import Period
-from salesnb.stats import Counts, Daily, Moments, Proportion, RatioMoments, Sample, Summary
+from salesnb.stats import Counts, Daily, Moments, RatioMoments, Summary
 from salesnb.stats.calendar import weekday
 
 __all__ = ["Window", "Key", "summaries", "SEG", "NotSegmentable", "data_end", "data_start", "cohort_lags",
@@ -468,83 +468,50 @@ NEEDS_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "win_rate": (("deals", "closed_at"),)}
 
 
-def _builtin(src: Source, names: set[str], w: Window, by: str | None,
+def _family_rows(src: Source, family: str, w: Window, by: str | None,
+                 funnel_stages: list[str]) -> Iterable[tuple[str | None, str, Mapping[str, Any], Any]]:
+    """(stage, segment, totals, daily) of one family of sufficient statistics (see
+    :data:`salesnb.kpis.FAMILY_TABLES`): one query, shared by every KPI of the family."""
+    if family in ("orders", "returns", "new_customers", "leads"):
+        for seg, r, daily in _rows(_family(src, family, w, by), w):
+            yield None, seg, r, daily
+    elif family == "stages":
+        for seg, r, daily in _rows(_family(src, "stages", w, by, funnel_stages), w, keys=["stage"]):
+            yield str(r["stage"]), seg, r, daily
+    elif family == "deals_closed":
+        for seg, r, daily in _rows(_deals_closed(src, w, by), w):
+            yield None, seg, r, daily
+    elif family == "pipeline":
+        for seg, r, daily in _rows(_pipeline(src, w, by), w):
+            yield None, seg, r, daily
+    elif family == "cycle":  # each won deal's days: the median is tested by resampling days
+        for seg, g in cycle_frame(src, w, by).groupby(SEG):
+            yield None, str(seg), {"days": tuple(float(x) for x in g["days"]),
+                                   "dates": tuple(str(d) for d in g["closed_at"].dt.normalize().dt.date)}, None
+    else:
+        raise ValueError(f"no family of sufficient statistics named {family!r}")
+
+
+def _builtin(src: Source, kpis: Iterable[KPI], w: Window, by: str | None,
              funnel_stages: list[str]) -> Iterable[tuple[set[str], Any]]:
-    """(KPIs it yields, a function returning {key: summary}) per family of KPIs."""
-    days = w.days
+    """(KPIs it yields, a function returning {key: summary}) per family the KPIs need; each
+    KPI's summary comes from its own declaration (:attr:`salesnb.kpis.KPI.parts`)."""
+    from salesnb.kpis import FAMILY_TABLES
 
-    def orders() -> dict[Key, Summary]:
-        out: dict[Key, Summary] = {}
-        for seg, r, daily in _rows(_family(src, "orders", w, by), w):
-            money, count = daily("s", "n"), daily("n", "n")
-            out[("revenue", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "sum", money)
-            out[("orders", None, seg)] = Counts(r["n"], days, count)
-            out[("units", None, seg)] = Moments(r["n"], r["q"], r["qq"], days, "sum", daily("q", "n"))
-            out[("average_check", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "mean", money)
-            out[("return_rate", None, seg)] = Proportion(r["returned"], r["n"], daily("returned", "n"))
-            out[("refusals", None, seg)] = Counts(r["cancelled"], days, daily("cancelled", "cancelled"))
-            out[("net_revenue", None, seg)] = Moments(r["n"], r["s"], r["ss"], days, "sum", money)
-        return out
+    needed: dict[str, list[tuple[str, Any]]] = {}
+    for kpi in kpis:
+        for family, part in kpi.parts:
+            needed.setdefault(family, []).append((kpi.name, part))
+    for family, parts in needed.items():
+        if not src.has(FAMILY_TABLES[family]) or (family == "stages" and len(funnel_stages) < 2):
+            continue
 
-    def returns() -> dict[Key, Summary]:
-        out: dict[Key, Summary] = {}
-        for seg, r, daily in _rows(_family(src, "returns", w, by), w):
-            out[("returns", None, seg)] = Counts(r["n_ret"], days, daily("n_ret", "n_ret"))
-            out[("returns_amount", None, seg)] = Moments(r["n_ret"], r["s_ret"], r["ss_ret"], days, "sum",
-                                                         daily("s_ret", "n_ret"))
-            out[("refusals", None, seg)] = Counts(r["n_ref"], days, daily("n_ref", "n_ref"))
-            # net revenue subtracts every return and refusal: a negative part of the daily totals
-            lost = daily("s_all", "n_all")
-            out[("net_revenue", None, seg)] = Moments(r["n_all"], -r["s_all"], r["ss_all"], days, "sum",
-                                                      Daily(lost.dates, -lost.x, lost.n))
-        return out
+        def compute(family: str = family, parts: list[tuple[str, Any]] = parts) -> dict[Key, Summary]:
+            return {(name, stage, seg): part(r, daily, w.days)
+                    for stage, seg, r, daily in _family_rows(src, family, w, by, funnel_stages)
+                    for name, part in parts}
 
-    def new_customers() -> dict[Key, Summary]:
-        return {("new_customers", None, seg): Counts(r["n"], days, daily("n", "n"))
-                for seg, r, daily in _rows(_family(src, "new_customers", w, by), w)}
-
-    def leads() -> dict[Key, Summary]:
-        out: dict[Key, Summary] = {}
-        for seg, r, daily in _rows(_family(src, "leads", w, by), w):
-            out[("leads", None, seg)] = Counts(r["n"], days, daily("n", "n"))
-            out[("conversion_rate", None, seg)] = Proportion(r["conv"], r["n"], daily("conv", "n"))
-        return out
-
-    def win_rate() -> dict[Key, Summary]:
-        return {("win_rate", None, seg): Proportion(r["won"], r["n"], daily("won", "n"))
-                for seg, r, daily in _rows(_deals_closed(src, w, by), w)}
-
-    def cycle() -> dict[Key, Summary]:
-        cyc = cycle_frame(src, w, by)
-        return {("sales_cycle_days", None, str(seg)): Sample(
-                    tuple(float(x) for x in g["days"]),
-                    tuple(str(d) for d in g["closed_at"].dt.normalize().dt.date))
-                for seg, g in cyc.groupby(SEG)}
-
-    def pipeline() -> dict[Key, Summary]:
-        return {("pipeline_value", None, seg): Moments(r["n"], r["s"], r["ss"], days, "sum")
-                for seg, r, _ in _rows(_pipeline(src, w, by), w)}
-
-    def stages() -> dict[Key, Summary]:
-        return {("stage_conversion", str(r["stage"]), seg): Proportion(r["advanced"], r["n"], daily("advanced", "n"))
-                for seg, r, daily in _rows(_family(src, "stages", w, by, funnel_stages), w, keys=["stage"])}
-
-    families = [
-        ({"revenue", "orders", "units", "average_check", "return_rate", "refusals", "net_revenue"},
-         "orders", orders),
-        ({"returns", "returns_amount", "refusals", "net_revenue"}, "returns", returns),
-        ({"new_customers"}, "orders", new_customers),
-        ({"leads", "conversion_rate"}, "leads", leads),
-        ({"win_rate"}, "deals", win_rate),
-        ({"sales_cycle_days"}, "deals", cycle),
-        ({"pipeline_value"}, "deals", pipeline),
-        ({"stage_conversion"}, "deal_stages", stages),
-    ]
-    for kpi_names, table, fn in families:
-        if kpi_names & names and src.has(table):
-            if fn is stages and len(funnel_stages) < 2:
-                continue
-            yield kpi_names & names, fn
+        yield {name for name, _ in parts}, compute
 
 
 def _merge(out: dict[Key, Summary], part: dict[Key, Summary]) -> None:
@@ -575,7 +542,7 @@ def summaries(src: Source, kpis: Iterable[KPI], w: Window, by: str | None, *,
         elif any(c not in src.columns(t) for t, c in NEEDS_COLUMNS.get(kpi.name, ())):
             problems[kpi.name] = "missing_column"
     names = set(wanted) - set(problems)
-    for kpi_names, fn in _builtin(src, names, w, by, funnel_stages):
+    for kpi_names, fn in _builtin(src, [wanted[n] for n in sorted(names)], w, by, funnel_stages):
         try:
             _merge(out, fn())
         except NotSegmentable:

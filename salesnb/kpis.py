@@ -1,6 +1,9 @@
 """The KPI registry: every KPI declared once, with the words printed beside its figure.
 
-Built-in KPIs follow DESIGN.md's definitions. An analyst adds a KPI of a simple kind in
+Built-in KPIs follow DESIGN.md's definitions, and each declares its computation beside
+it: ``parts`` turn the totals of a family of sufficient statistics (one query per family in
+:mod:`salesnb.aggregate`, shared by all its KPIs) into the KPI's summary. A new KPI over an
+existing family is one edit here. An analyst adds a KPI of a simple kind in
 ``params/base.yaml`` without code::
 
     custom_kpis:
@@ -25,16 +28,27 @@ Built-in KPIs follow DESIGN.md's definitions. An analyst adds a KPI of a simple 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
 from salesnb.data.schema import TABLES
+from salesnb.stats import Counts, Daily, Moments, Proportion, Sample, Summary
 
-__all__ = ["KPI", "REGISTRY", "BUILTIN", "registry", "StatKind", "Unit"]
+__all__ = ["KPI", "REGISTRY", "BUILTIN", "registry", "StatKind", "Unit", "Part", "FAMILY_TABLES"]
 
 StatKind = Literal["sum", "count", "proportion", "mean", "median", "ratio", "snapshot"]
 Unit = Literal["currency", "count", "share", "days", "units"]
+
+# A built-in KPI is computed from the sufficient statistics of one or more *families* (one
+# query each, in salesnb.aggregate, shared by every KPI of the family). A part turns a
+# segment's totals ``r`` (and ``daily(x, n)``, the same per day) into the KPI's summary;
+# parts from two families add up (refusals: cancelled orders + refusal returns).
+Row = Mapping[str, Any]
+Part = tuple[str, Callable[[Row, Callable[[str, str], Daily], int], Summary]]
+# the table a family reads: a KPI whose family's table is missing is not computed
+FAMILY_TABLES = {"orders": "orders", "returns": "returns", "new_customers": "orders", "leads": "leads",
+                 "deals_closed": "deals", "cycle": "deals", "pipeline": "deals", "stages": "deal_stages"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,7 @@ class KPI:
     kind: StatKind
     tables: tuple[str, ...]
     spec: Mapping[str, Any] = field(default_factory=dict)  # custom KPIs: table, where, …
+    parts: tuple[Part, ...] = ()  # built-in KPIs: how each family's totals make the summary
 
     @property
     def definition(self) -> str:
@@ -63,50 +78,80 @@ class KPI:
 
 
 def _k(name: str, label: str, unit: Unit, formula: str, population: str, good: Literal["up", "down"],
-       kind: StatKind, *tables: str) -> KPI:
-    return KPI(name, label, unit, formula, population, good, kind, tables)
+       kind: StatKind, *tables: str, parts: tuple[Part, ...] = ()) -> KPI:
+    return KPI(name, label, unit, formula, population, good, kind, tables, parts=parts)
+
+
+def _negative(daily: Daily) -> Daily:
+    return Daily(daily.dates, -daily.x, daily.n)
+
+
+# the sufficient statistics of each family (columns of its totals r):
+#   orders: n, s, ss (amount), q, qq (quantity), returned, cancelled
+#   returns: n_ret, s_ret, ss_ret (returns), n_ref (refusals), n_all, s_all, ss_all (both)
+#   new_customers, leads: n (and conv: converted leads); deals_closed: n, won
+#   pipeline: n, s, ss (open deals); stages: n (entered), advanced; cycle: days, dates
 
 
 BUILTIN: dict[str, KPI] = {k.name: k for k in [
     _k("revenue", "Sales volume", "currency", "Σ amount of orders not cancelled",
-       "orders placed in the period", "up", "sum", "orders"),
+       "orders placed in the period", "up", "sum", "orders",
+       parts=(("orders", lambda r, d, days: Moments(r["n"], r["s"], r["ss"], days, "sum", d("s", "n"))),)),
     _k("net_revenue", "Net revenue", "currency", "revenue − Σ amount of returns and refusals",
-       "orders placed and returns made in the period", "up", "sum", "orders", "returns"),
+       "orders placed and returns made in the period", "up", "sum", "orders", "returns",
+       parts=(("orders", lambda r, d, days: Moments(r["n"], r["s"], r["ss"], days, "sum", d("s", "n"))),
+              # every return and refusal is a negative part of the daily totals
+              ("returns", lambda r, d, days: Moments(r["n_all"], -r["s_all"], r["ss_all"], days, "sum",
+                                                     _negative(d("s_all", "n_all")))))),
     _k("orders", "Orders", "count", "count of orders not cancelled",
-       "orders placed in the period", "up", "count", "orders"),
+       "orders placed in the period", "up", "count", "orders",
+       parts=(("orders", lambda r, d, days: Counts(r["n"], days, d("n", "n"))),)),
     _k("units", "Units sold", "units", "Σ quantity of orders not cancelled",
-       "orders placed in the period", "up", "sum", "orders"),
+       "orders placed in the period", "up", "sum", "orders",
+       parts=(("orders", lambda r, d, days: Moments(r["n"], r["q"], r["qq"], days, "sum", d("q", "n"))),)),
     _k("average_check", "Average check", "currency", "revenue ÷ orders",
-       "orders not cancelled, placed in the period", "up", "mean", "orders"),
+       "orders not cancelled, placed in the period", "up", "mean", "orders",
+       parts=(("orders", lambda r, d, days: Moments(r["n"], r["s"], r["ss"], days, "mean", d("s", "n"))),)),
     _k("new_customers", "New customers", "count",
        "customers whose first order not cancelled (whole history, or customers.first_purchase_at)"
-       " falls in the period", "customers", "up", "count", "orders"),
+       " falls in the period", "customers", "up", "count", "orders",
+       parts=(("new_customers", lambda r, d, days: Counts(r["n"], days, d("n", "n"))),)),
     _k("refusals", "Refusals", "count",
        "cancelled orders + returns of kind refusal", "orders placed / refusals made in the period",
-       "down", "count", "orders"),
+       "down", "count", "orders",
+       parts=(("orders", lambda r, d, days: Counts(r["cancelled"], days, d("cancelled", "cancelled"))),
+              ("returns", lambda r, d, days: Counts(r["n_ref"], days, d("n_ref", "n_ref"))))),
     _k("returns", "Returns", "count", "count of returns of kind return",
-       "returns made in the period", "down", "count", "returns"),
+       "returns made in the period", "down", "count", "returns",
+       parts=(("returns", lambda r, d, days: Counts(r["n_ret"], days, d("n_ret", "n_ret"))),)),
     _k("returns_amount", "Returned amount", "currency", "Σ amount of returns of kind return",
-       "returns made in the period", "down", "sum", "returns"),
+       "returns made in the period", "down", "sum", "returns",
+       parts=(("returns", lambda r, d, days: Moments(r["n_ret"], r["s_ret"], r["ss_ret"], days, "sum",
+                                                     d("s_ret", "n_ret"))),)),
     _k("return_rate", "Return rate", "share",
        "orders later returned or refused ÷ orders not cancelled",
        "orders placed in the period (linked to the original sale)", "down", "proportion",
-       "orders", "returns"),
+       "orders", "returns",
+       parts=(("orders", lambda r, d, days: Proportion(r["returned"], r["n"], d("returned", "n"))),)),
     _k("leads", "Leads", "count", "count of leads", "leads created in the period", "up", "count",
-       "leads"),
+       "leads", parts=(("leads", lambda r, d, days: Counts(r["n"], days, d("n", "n"))),)),
     _k("conversion_rate", "Lead-to-sale conversion", "share",
        "leads converted (converted_at set, or a linked won deal) ÷ leads",
-       "leads created in the period (a cohort)", "up", "proportion", "leads"),
+       "leads created in the period (a cohort)", "up", "proportion", "leads",
+       parts=(("leads", lambda r, d, days: Proportion(r["conv"], r["n"], d("conv", "n"))),)),
     _k("win_rate", "Win rate", "share", "deals won ÷ deals won or lost",
-       "deals closed in the period", "up", "proportion", "deals"),
+       "deals closed in the period", "up", "proportion", "deals",
+       parts=(("deals_closed", lambda r, d, days: Proportion(r["won"], r["n"], d("won", "n"))),)),
     _k("sales_cycle_days", "Sales cycle (median days)", "days",
        "median calendar days from created_at to closed_at", "deals won in the period", "down",
-       "median", "deals"),
+       "median", "deals", parts=(("cycle", lambda r, d, days: Sample(r["days"], r["dates"])),)),
     _k("pipeline_value", "Open pipeline", "currency", "Σ amount of deals still open",
-       "deals open at the end of the period (a snapshot, not tested)", "up", "snapshot", "deals"),
+       "deals open at the end of the period (a snapshot, not tested)", "up", "snapshot", "deals",
+       parts=(("pipeline", lambda r, d, days: Moments(r["n"], r["s"], r["ss"], days, "sum")),)),
     _k("stage_conversion", "Stage conversion", "share",
        "deals that reached the next funnel stage ÷ deals that entered the stage",
-       "deals entering the stage in the period (a cohort)", "up", "proportion", "deal_stages"),
+       "deals entering the stage in the period (a cohort)", "up", "proportion", "deal_stages",
+       parts=(("stages", lambda r, d, days: Proportion(r["advanced"], r["n"], d("advanced", "n"))),)),
 ]}
 
 _CUSTOM_KINDS = {"count", "sum", "mean", "ratio"}

@@ -173,3 +173,20 @@ def test_custom_kpis_from_params(demo: salesnb.SalesData) -> None:
 def test_bad_custom_kpi(spec: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         salesnb.registry({"x": spec})
+
+
+def test_a_kpi_is_one_declaration(demo: salesnb.SalesData) -> None:
+    # a KPI from an existing family's totals needs its declaration only: no query to write
+    from salesnb.aggregate import Window, summaries
+    from salesnb.kpis import KPI
+    from salesnb.stats import Counts
+
+    placed = KPI("orders_placed", "Orders placed", "count", "orders, cancelled or not", "orders placed", "up",
+                 "count", ("orders",),
+                 parts=(("orders", lambda r, d, days: Counts(r["n"] + r["cancelled"], days)),))
+    p = salesnb.parse_period("2026-09")
+    got, problems = summaries(salesnb.as_source(demo), [placed], Window.of(p), "region", funnel_stages=[])
+    o = demo["orders"]
+    september = o[(o["ordered_at"] >= "2026-09-01") & (o["ordered_at"] < "2026-10-01")]
+    assert problems == {}
+    assert {k[2]: v.value for k, v in got.items()} == september.groupby("region").size().astype(float).to_dict()
