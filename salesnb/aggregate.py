@@ -461,11 +461,6 @@ def _rows(df: pd.DataFrame, w: Window, keys: Sequence[str] = ()) -> Iterable[tup
 
 
 Key = tuple[str, str | None, str]  # (kpi, stage, segment)
-# optional columns a built-in KPI cannot do without (the schema lets an export lack them)
-NEEDS_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "pipeline_value": (("deals", "amount"), ("deals", "closed_at")), "sales_cycle_days": (("deals", "closed_at"),),
-    "new_customers": (("orders", "customer_id"),),
-    "win_rate": (("deals", "closed_at"),)}
 
 
 def _family_rows(src: Source, family: str, w: Window, by: str | None,
@@ -539,7 +534,7 @@ def summaries(src: Source, kpis: Iterable[KPI], w: Window, by: str | None, *,
     for kpi in wanted.values():
         if not all(src.has(t) for t in kpi.tables):
             problems[kpi.name] = "missing_table"
-        elif any(c not in src.columns(t) for t, c in NEEDS_COLUMNS.get(kpi.name, ())):
+        elif any(c not in src.columns(t) for t, c in kpi.needs):
             problems[kpi.name] = "missing_column"
     names = set(wanted) - set(problems)
     for kpi_names, fn in _builtin(src, [wanted[n] for n in sorted(names)], w, by, funnel_stages):

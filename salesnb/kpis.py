@@ -65,6 +65,7 @@ class KPI:
     tables: tuple[str, ...]
     spec: Mapping[str, Any] = field(default_factory=dict)  # custom KPIs: table, where, …
     parts: tuple[Part, ...] = ()  # built-in KPIs: how each family's totals make the summary
+    needs: tuple[tuple[str, str], ...] = ()  # optional columns (table, column) it cannot do without
 
     @property
     def definition(self) -> str:
@@ -78,8 +79,9 @@ class KPI:
 
 
 def _k(name: str, label: str, unit: Unit, formula: str, population: str, good: Literal["up", "down"],
-       kind: StatKind, *tables: str, parts: tuple[Part, ...] = ()) -> KPI:
-    return KPI(name, label, unit, formula, population, good, kind, tables, parts=parts)
+       kind: StatKind, *tables: str, parts: tuple[Part, ...] = (),
+       needs: tuple[tuple[str, str], ...] = ()) -> KPI:
+    return KPI(name, label, unit, formula, population, good, kind, tables, parts=parts, needs=needs)
 
 
 def _negative(daily: Daily) -> Daily:
@@ -115,7 +117,8 @@ BUILTIN: dict[str, KPI] = {k.name: k for k in [
     _k("new_customers", "New customers", "count",
        "customers whose first order not cancelled (whole history, or customers.first_purchase_at)"
        " falls in the period", "customers", "up", "count", "orders",
-       parts=(("new_customers", lambda r, d, days: Counts(r["n"], days, d("n", "n"))),)),
+       parts=(("new_customers", lambda r, d, days: Counts(r["n"], days, d("n", "n"))),),
+       needs=(("orders", "customer_id"),)),
     _k("refusals", "Refusals", "count",
        "cancelled orders + returns of kind refusal", "orders placed / refusals made in the period",
        "down", "count", "orders",
@@ -141,13 +144,16 @@ BUILTIN: dict[str, KPI] = {k.name: k for k in [
        parts=(("leads", lambda r, d, days: Proportion(r["conv"], r["n"], d("conv", "n"))),)),
     _k("win_rate", "Win rate", "share", "deals won ÷ deals won or lost",
        "deals closed in the period", "up", "proportion", "deals",
-       parts=(("deals_closed", lambda r, d, days: Proportion(r["won"], r["n"], d("won", "n"))),)),
+       parts=(("deals_closed", lambda r, d, days: Proportion(r["won"], r["n"], d("won", "n"))),),
+       needs=(("deals", "closed_at"),)),
     _k("sales_cycle_days", "Sales cycle (median days)", "days",
        "median calendar days from created_at to closed_at", "deals won in the period", "down",
-       "median", "deals", parts=(("cycle", lambda r, d, days: Sample(r["days"], r["dates"])),)),
+       "median", "deals", parts=(("cycle", lambda r, d, days: Sample(r["days"], r["dates"])),),
+       needs=(("deals", "closed_at"),)),
     _k("pipeline_value", "Open pipeline", "currency", "Σ amount of deals still open",
        "deals open at the end of the period (a snapshot, not tested)", "up", "snapshot", "deals",
-       parts=(("pipeline", lambda r, d, days: Moments(r["n"], r["s"], r["ss"], days, "sum")),)),
+       parts=(("pipeline", lambda r, d, days: Moments(r["n"], r["s"], r["ss"], days, "sum")),),
+       needs=(("deals", "amount"), ("deals", "closed_at"))),
     _k("stage_conversion", "Stage conversion", "share",
        "deals that reached the next funnel stage ÷ deals that entered the stage",
        "deals entering the stage in the period (a cohort)", "up", "proportion", "deal_stages",
