@@ -59,9 +59,10 @@ clean: ## remove generated outputs, demo data and caches (keeps .venv and bench/
 	rm -rf outputs/*/ outputs/index.html outputs/manifest.json data/demo .cache .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
-bench: $(STAMP) ## benchmark the KPI engines on 10M orders (generated once into bench/data/)
+bench: $(STAMP) ## benchmark the KPI engines and the page analyses on 10M orders (data generated once into bench/data/)
 	$(BIN)/python bench/make_data.py
 	$(BIN)/python bench/bench_kpis.py
+	$(BIN)/python bench/bench_pages.py
 
 calibrate: $(STAMP) ## false-alarm rates and power of every test on realistic and resampled real nulls (TRIALS=500)
 	$(BIN)/python bench/calibrate.py

@@ -1,0 +1,126 @@
+"""Benchmark: one period's page analyses (every page's tables, not only the scorecard) on
+the 10-million-order benchmark data, on pandas, DuckDB and local Spark.
+
+Each engine runs in its own process (peak memory is that process and its children, Spark's
+JVM included). The tables of every page must agree across engines; the first engine is the
+yardstick of the ratios.
+
+    python bench/bench_pages.py [--data bench/data] [--period 2026-10] [--engines duckdb pandas spark]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_kpis import _peak_mb  # noqa: E402  (the same memory measure as make bench)
+
+FUNNEL = ["qualified", "meeting", "proposal", "negotiation", "won"]
+
+
+def pages(ctx: object) -> dict[str, object]:
+    """The analyses of the six pages for one period (what the notebooks compute)."""
+    from salesnb import feedback, funnel, marketing, overview, team
+
+    return {
+        "scorecard": lambda: overview.scorecard(ctx), "breakdown": lambda: overview.breakdown(ctx, "region"),
+        "stage_table": lambda: funnel.stage_table(ctx), "weak_spots": lambda: funnel.weak_spots(ctx),
+        "lost_reasons": lambda: funnel.lost_reasons(ctx), "cycle_incidence": lambda: funnel.cycle_incidence(ctx),
+        "conversion_by": lambda: funnel.conversion_by(ctx, "channel"),
+        "feedback_summary": lambda: feedback.summary(ctx), "linked_reasons": lambda: feedback.linked_reasons(
+            ctx, by="product"),
+        "channels": lambda: marketing.channel_table(ctx), "reps": lambda: team.rep_table(ctx),
+    }
+
+
+def _digest(frame: object) -> list:
+    """A frame's values rounded to 9 significant digits: what must agree across engines."""
+    import math
+
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+
+    def cell(v: object) -> object:
+        if isinstance(v, float):
+            return None if math.isnan(v) else float(f"{v:.9g}")
+        return str(v)
+
+    return [[cell(v) for v in row] for row in frame.itertuples(index=False)]
+
+
+def run(engine: str, data: str, period: str) -> dict:
+    import salesnb
+
+    started = time.perf_counter()
+    if engine == "pandas":
+        import pyarrow.parquet as pq
+
+        tables = {p.stem: pq.read_table(p).to_pandas(self_destruct=True, split_blocks=True)
+                  for p in sorted(Path(data).glob("*.parquet"))}
+        src = salesnb.as_source(salesnb.SalesData(tables))
+    else:
+        src = salesnb.scan(data, engine=engine)  # type: ignore[arg-type]
+        if engine == "spark":
+            src.frame("orders").collect_schema()  # the session starts here: part of setup
+    setup = time.perf_counter() - started
+    ctx = salesnb.report_context(period, src, funnel_stages=FUNNEL, holidays="RU")
+    seconds: dict[str, float] = {}
+    values: dict[str, list] = {}
+    for name, compute in pages(ctx).items():
+        t = time.perf_counter()
+        values[name] = _digest(compute())  # type: ignore[operator]
+        seconds[name] = time.perf_counter() - t
+    return {"setup": setup, "seconds": seconds, "values": values, "peak_mb": _peak_mb()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="bench/data")
+    parser.add_argument("--period", default="2026-10")
+    parser.add_argument("--engines", nargs="*", default=["duckdb", "pandas", "spark"])
+    parser.add_argument("--run", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        print("RESULT " + json.dumps(run(args.run, args.data, args.period), default=float))
+        return 0
+    info_file = Path(args.data) / "bench.json"
+    if info_file.is_file():
+        info = json.loads(info_file.read_text())
+        print(f"data: {args.data} — " + ", ".join(f"{k} {v:,}" for k, v in info["rows"].items()))
+    print(f"work: the page analyses of {args.period} (scorecard, breakdown, funnel, feedback, marketing, team)\n")
+    results = {}
+    for engine in args.engines:
+        proc = subprocess.run([sys.executable, __file__, "--run", engine, "--data", args.data,
+                               "--period", args.period], capture_output=True, text=True)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if proc.returncode or line is None:
+            print(f"{engine}: failed\n{proc.stderr[-2000:]}")
+            continue
+        results[engine] = json.loads(line[len("RESULT "):])
+    if not results:
+        return 1
+    first = next(iter(results.values()))
+    base = sum(first["seconds"].values())
+    header = f"{'engine':<10}{'pages s':>9}{'ratio':>8}{'peak MB':>10}{'setup s':>9}  tables"
+    print(header)
+    print("-" * len(header))
+    for engine, r in results.items():
+        total = sum(r["seconds"].values())
+        differ = [name for name, v in r["values"].items() if v != first["values"].get(name)]
+        print(f"{engine:<10}{total:>9.2f}{total / base:>8.2f}{r['peak_mb']:>10.0f}{r['setup']:>9.2f}  "
+              + ("agree" if not differ else "DIFFER: " + ", ".join(differ)))
+    print("\nper page (s): " + "; ".join(
+        f"{name} " + "/".join(f"{r['seconds'][name]:.1f}" for r in results.values()) for name in first["seconds"]))
+    print("setup: pandas = reading the Parquet into memory; spark = starting the local session.")
+    print("targets (issue 11): duckdb ≤ 60 s and ≤ 2 GB; pandas ≤ 3× duckdb; spark the same tables.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
