@@ -14,10 +14,11 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 
-from salesnb.aggregate import collect, data_end
+from salesnb.aggregate import Window, collect, data_end, in_window
 from salesnb.comparisons import Data
 from salesnb.context import ATTRIBUTION_DAYS, ReportContext
 from salesnb.engines import as_source
@@ -64,14 +65,17 @@ def channel_table(ctx: ReportContext, *, by: Literal["channel", "campaign_id"] =
     attribution_days, gross_margin = ctx.attribution_days, ctx.gross_margin
     if not src.has("leads") or by not in src.columns("leads"):  # e.g. leads without campaign ids
         return pd.DataFrame(columns=[by, *COLUMNS])
-    leads = collect(src.frame("leads"))
+    w = Window.of(p)
+    # the engine sends only what the table needs: the period's leads, won deals, and orders
+    # (not cancelled) from the period's start on
+    leads = collect(src.frame("leads").filter(in_window("created_at", w)))
     leads["created_at"] = pd.to_datetime(leads["created_at"])
-    leads = leads[(leads["created_at"] >= p.start_ts) & (leads["created_at"] < p.end_ts)]
     converted_at = (pd.to_datetime(leads["converted_at"]) if "converted_at" in leads
                     else pd.Series(pd.NaT, index=leads.index, dtype="datetime64[us]"))
     if src.has("deals"):  # a lead whose deal was won converted at the deal's close
-        deals = collect(src.frame("deals"))
-        won = deals[deals["outcome"] == "won"].set_index("lead_id")
+        deals = collect(src.frame("deals").filter(nw.col("outcome") == "won")
+                        .select("lead_id", "closed_at", "customer_id"))
+        won = deals.set_index("lead_id")
         converted_at = converted_at.fillna(leads["lead_id"].map(pd.to_datetime(won["closed_at"])))
         customer = leads["customer_id"].fillna(leads["lead_id"].map(won["customer_id"]))
     else:
@@ -81,19 +85,19 @@ def channel_table(ctx: ReportContext, *, by: Literal["channel", "campaign_id"] =
     leads[by] = leads[by].fillna("(none)")
     revenue = pd.Series(0.0, index=leads.index)
     if src.has("orders"):
-        orders = collect(src.frame("orders"))
-        orders = orders[orders["status"] != "cancelled"]
+        orders = collect(src.frame("orders").filter((nw.col("status") != "cancelled")
+                                                    & (nw.col("ordered_at") >= w.start)))
         orders["ordered_at"] = pd.to_datetime(orders["ordered_at"])
         conv = leads[leads["converted"]][["customer_id", "converted_at"]]
         o = orders.merge(conv.reset_index(), on="customer_id")
-        in_window = (o["ordered_at"] >= o["converted_at"].dt.normalize()) & (
+        attributed = (o["ordered_at"] >= o["converted_at"].dt.normalize()) & (
             o["ordered_at"] < o["converted_at"].dt.normalize() + pd.Timedelta(days=attribution_days))
-        revenue = revenue.add(o[in_window].groupby("index")["amount"].sum(), fill_value=0.0)
+        revenue = revenue.add(o[attributed].groupby("index")["amount"].sum(), fill_value=0.0)
     leads["revenue"] = revenue
     margin_known = src.has("orders") and "margin" in src.columns("orders")
     if margin_known:
         leads["margin"] = pd.Series(0.0, index=leads.index).add(
-            o[in_window].groupby("index")["margin"].sum(), fill_value=0.0)
+            o[attributed].groupby("index")["margin"].sum(), fill_value=0.0)
     elif gross_margin is not None:
         leads["margin"] = leads["revenue"] * float(gross_margin)
     basis = "margin" if margin_known or gross_margin is not None else "revenue"
