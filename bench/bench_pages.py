@@ -24,10 +24,21 @@ FUNNEL = ["qualified", "meeting", "proposal", "negotiation", "won"]
 
 
 def pages(ctx: object) -> dict[str, object]:
-    """The analyses of the six pages for one period (what the notebooks compute)."""
-    from salesnb import feedback, funnel, marketing, overview, team
+    """The analyses of the six pages for one period (what the notebooks compute): the
+    scorecard and its breakdowns, trends, unusual months, revenue drivers, reasons, the sales
+    cycle, the funnel, feedback, marketing, the team and the PDCA checks."""
+    import salesnb
+    from salesnb import config, feedback, funnel, marketing, overview, pdca, team
 
+    src, p = ctx.src, ctx.period  # type: ignore[attr-defined]
+    register = pdca.read_register(config.PARAMS_DIR / "initiatives.yaml")
     return {
+        "trend": lambda: salesnb.kpi_trend(src, p, kpis=overview.TREND_KPIS, funnel_stages=FUNNEL),
+        "unusual_months": lambda: feedback.anomalies(ctx, overview.TREND_KPIS, periods=24),
+        "revenue_drivers": lambda: salesnb.revenue_drivers(src, p, by="channel"),
+        "reasons": lambda: salesnb.reasons(src, p, kind="returns"),
+        "sales_cycle": lambda: salesnb.sales_cycle(src, p),
+        "pdca": lambda: pdca.check_all(ctx, register),
         "scorecard": lambda: overview.scorecard(ctx), "breakdown": lambda: overview.breakdown(ctx, "region"),
         "stage_table": lambda: funnel.stage_table(ctx), "weak_spots": lambda: funnel.weak_spots(ctx),
         "lost_reasons": lambda: funnel.lost_reasons(ctx), "cycle_incidence": lambda: funnel.cycle_incidence(ctx),
