@@ -245,28 +245,42 @@ def _agree(reference: dict, got: dict) -> list[str]:
     return bad
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def engine_args(description: str) -> argparse.Namespace:
+    """The options both engine benchmarks take (``--run`` is a child process's one run)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", default="bench/data")
     parser.add_argument("--period", default="2026-10")
     parser.add_argument("--engines", nargs="*", default=["duckdb", "pandas", "spark"])
     parser.add_argument("--run", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.run:
-        _child(args)
-        return 0
-    info = json.loads((Path(args.data) / "bench.json").read_text())
-    print(f"data: {args.data} — " + ", ".join(f"{k} {v:,}" for k, v in info["rows"].items()))
-    print(f"work: kpi_table + compare(previous) + compare(last_year), {args.period}, by region\n")
+    return parser.parse_args()
+
+
+def run_children(script: str, runs: list[str], args: argparse.Namespace) -> dict[str, dict]:
+    """Each run in its own process (so peak memory is that run's), its RESULT line parsed;
+    prints the data's size first and a failed run's error."""
+    info_file = Path(args.data) / "bench.json"
+    if info_file.is_file():
+        info = json.loads(info_file.read_text())
+        print(f"data: {args.data} — " + ", ".join(f"{k} {v:,}" for k, v in info["rows"].items()))
     results = {}
-    for name in ["reference", *args.engines]:
-        proc = subprocess.run([sys.executable, __file__, "--run", name, "--data", args.data,
+    for name in runs:
+        proc = subprocess.run([sys.executable, script, "--run", name, "--data", args.data,
                                "--period", args.period], capture_output=True, text=True)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if proc.returncode or line is None:
             print(f"{name}: failed\n{proc.stderr[-2000:]}")
             continue
         results[name] = json.loads(line[len("RESULT "):])
+    return results
+
+
+def main() -> int:
+    args = engine_args(__doc__.splitlines()[0])
+    if args.run:
+        _child(args)
+        return 0
+    print(f"work: kpi_table + compare(previous) + compare(last_year), {args.period}, by region\n")
+    results = run_children(__file__, ["reference", *args.engines], args)
     ref = results.get("reference")
     header = f"{'run':<22}{'wall s':>9}{'ratio':>8}{'peak MB':>10}{'setup s':>9}  values vs SQL"
     print(header)

@@ -10,15 +10,13 @@ yardstick of the ratios.
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kpis import _peak_mb  # noqa: E402  (the same memory measure as make bench)
+from bench_kpis import _peak_mb, engine_args, run_children  # noqa: E402  (the same measure and runner)
 
 FUNNEL = ["qualified", "meeting", "proposal", "negotiation", "won"]
 
@@ -108,30 +106,13 @@ def run(engine: str, data: str, period: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="bench/data")
-    parser.add_argument("--period", default="2026-10")
-    parser.add_argument("--engines", nargs="*", default=["duckdb", "pandas", "spark"])
-    parser.add_argument("--run", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = engine_args(__doc__.splitlines()[0])
     if args.run:
         print("RESULT " + json.dumps(run(args.run, args.data, args.period), default=float))
         return 0
-    info_file = Path(args.data) / "bench.json"
-    if info_file.is_file():
-        info = json.loads(info_file.read_text())
-        print(f"data: {args.data} — " + ", ".join(f"{k} {v:,}" for k, v in info["rows"].items()))
     print(f"work: the page analyses of {args.period} (scorecard, breakdowns, trend, unusual months, drivers, "
           "reasons, cycle, funnel, feedback, marketing, team, PDCA)\n")
-    results = {}
-    for engine in args.engines:
-        proc = subprocess.run([sys.executable, __file__, "--run", engine, "--data", args.data,
-                               "--period", args.period], capture_output=True, text=True)
-        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if proc.returncode or line is None:
-            print(f"{engine}: failed\n{proc.stderr[-2000:]}")
-            continue
-        results[engine] = json.loads(line[len("RESULT "):])
+    results = run_children(__file__, list(args.engines), args)
     if not results:
         return 1
     first = next(iter(results.values()))
