@@ -107,16 +107,15 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
                          feedback_themes=dict(feedback_themes or {}), analyst_note=analyst_note)
 
 
-_KEYS = ("fiscal_year_start", "funnel_stages", "alpha", "min_events", "custom_kpis", "currency",
-         "attribution_days", "gross_margin", "holidays", "feedback_themes", "analyst_note", "engine",
-         "spark_master")
-
-
 def context_from(namespace: Mapping[str, Any]) -> ReportContext:
     """The context from a notebook's parameters (its ``globals()``): ``period``, ``source``
     and whichever settings the notebook declares; the data is loaded through the cache,
     with relative paths from the project folder."""
+    import inspect
+
     from salesnb import config
 
-    settings = {k: namespace[k] for k in _KEYS if k in namespace}
+    # the settings are report_context's keywords: a notebook passes those it declares
+    keywords = set(inspect.signature(report_context).parameters) - {"period", "source", "base_dir", "cache"}
+    settings = {k: namespace[k] for k in keywords if k in namespace}
     return report_context(namespace["period"], namespace["source"], base_dir=Path(config.ROOT), cache=True, **settings)

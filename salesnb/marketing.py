@@ -72,19 +72,20 @@ def channel_table(ctx: ReportContext, *, by: Literal["channel", "campaign_id"] =
     leads["created_at"] = pd.to_datetime(leads["created_at"])
     converted_at = (pd.to_datetime(leads["converted_at"]) if "converted_at" in leads
                     else pd.Series(pd.NaT, index=leads.index, dtype="datetime64[us]"))
-    if src.has("deals"):  # a lead whose deal was won converted at the deal's close
-        deals = collect(src.frame("deals").filter(nw.col("outcome") == "won")
-                        .select("lead_id", "closed_at", "customer_id"))
-        won = deals.set_index("lead_id")
+    customer = leads["customer_id"] if "customer_id" in leads else pd.Series(None, index=leads.index, dtype=object)
+    deal_columns = set(src.columns("deals")) if src.has("deals") else set()
+    if {"lead_id", "closed_at"} <= deal_columns:  # a lead whose deal was won converted at the deal's close
+        wanted = ["lead_id", "closed_at", *(["customer_id"] if "customer_id" in deal_columns else [])]
+        won = collect(src.frame("deals").filter(nw.col("outcome") == "won").select(*wanted)).set_index("lead_id")
         converted_at = converted_at.fillna(leads["lead_id"].map(pd.to_datetime(won["closed_at"])))
-        customer = leads["customer_id"].fillna(leads["lead_id"].map(won["customer_id"]))
-    else:
-        customer = leads["customer_id"]
+        if "customer_id" in won:
+            customer = customer.fillna(leads["lead_id"].map(won["customer_id"]))
     leads = leads.assign(converted_at=converted_at, customer_id=customer,
                          converted=converted_at.notna())
     leads[by] = leads[by].fillna("(none)")
     revenue = pd.Series(0.0, index=leads.index)
-    if src.has("orders"):
+    # revenue follows the customer: orders without customer ids (guest checkout) cannot be attributed
+    if src.has("orders") and "customer_id" in src.columns("orders"):
         orders = collect(src.frame("orders").filter((nw.col("status") != "cancelled")
                                                     & (nw.col("ordered_at") >= w.start)))
         orders["ordered_at"] = pd.to_datetime(orders["ordered_at"])
@@ -94,7 +95,7 @@ def channel_table(ctx: ReportContext, *, by: Literal["channel", "campaign_id"] =
             o["ordered_at"] < o["converted_at"].dt.normalize() + pd.Timedelta(days=attribution_days))
         revenue = revenue.add(o[attributed].groupby("index")["amount"].sum(), fill_value=0.0)
     leads["revenue"] = revenue
-    margin_known = src.has("orders") and "margin" in src.columns("orders")
+    margin_known = src.has("orders") and {"margin", "customer_id"} <= set(src.columns("orders"))
     if margin_known:
         leads["margin"] = pd.Series(0.0, index=leads.index).add(
             o[attributed].groupby("index")["margin"].sum(), fill_value=0.0)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -334,6 +335,15 @@ def page_record(nb: Any) -> dict[str, Any]:
 
 def notebook_title(path: Path) -> str:
     """A notebook's title: the first level-one heading of its first markdown cell."""
+    try:
+        return _title(path, path.stat().st_mtime_ns)
+    except OSError:
+        return path.stem
+
+
+@functools.lru_cache(maxsize=64)
+def _title(path: Path, _mtime: int) -> str:
+    # read once per notebook version: every page's navigation and the index ask for titles
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

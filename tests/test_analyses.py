@@ -120,3 +120,18 @@ def test_settings_reach_every_page_through_the_context(demo: salesnb.SalesData) 
     per_month = big.groupby(big["ordered_at"].dt.to_period("M").astype(str)).size()
     assert list(table["period"]) == ["2026-08", "2026-09", "2026-10"]
     assert table.set_index("period")["value"].to_dict() == {m: per_month[m] for m in table["period"]}
+
+
+def test_marketing_without_optional_link_columns(demo: salesnb.SalesData) -> None:
+    # an export whose deals carry no lead ids and whose orders carry no customers (guest
+    # checkout): the channel table still comes, from the leads' own conversions
+    from salesnb import marketing
+
+    tables = {n: demo[n] for n in ("leads", "campaigns")}
+    tables["deals"] = demo["deals"].drop(columns=["lead_id", "customer_id"])
+    tables["orders"] = demo["orders"].drop(columns=["customer_id"])
+    table = marketing.channel_table(report_context("2026-Q3", salesnb.SalesData(tables)))
+    leads = demo["leads"]
+    q3 = leads[(leads["created_at"] >= "2026-07-01") & (leads["created_at"] < "2026-10-01")]
+    assert table.set_index("channel")["leads"].to_dict() == q3.groupby("channel").size().to_dict()
+    assert (table["revenue"] == 0).all()
