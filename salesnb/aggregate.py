@@ -19,6 +19,8 @@ from typing import Any
 import narwhals as nw
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from salesnb.engines import Source
 from salesnb.kpis import KPI
@@ -28,7 +30,7 @@ from salesnb.stats.calendar import weekday
 
 __all__ = ["Window", "Key", "summaries", "SEG", "NotSegmentable", "data_end", "data_start", "cohort_lags",
            "weekday_profile",
-           "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "stage_moves"]
+           "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "families_of", "stage_moves"]
 
 SEG = "_seg"
 DEFAULT_STAGES_KEY = ["qualified", "meeting", "proposal", "negotiation", "won"]  # comparisons' default funnel
@@ -83,23 +85,35 @@ def _day(col: str) -> nw.Expr:
 
 
 def _any_window(col: str, ws: Sequence[Window]) -> nw.Expr:
-    expr = in_window(col, ws[0])
-    for w in ws[1:]:
-        expr = expr | in_window(col, w)
+    """Rows in any of the windows; windows that touch are one range (a year of months is
+    two comparisons per row, not twenty-four)."""
+    spans: list[list[datetime]] = []
+    for w in sorted(ws, key=lambda w: w.start):
+        if spans and w.start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], w.end)
+        else:
+            spans.append([w.start, w.end])
+    expr: nw.Expr | None = None
+    for start, end in spans:
+        part = (nw.col(col) >= start) & (nw.col(col) < end)
+        expr = part if expr is None else expr | part
+    assert expr is not None, "no window"
     return expr
 
 
 def _window_label(col: str, ws: Sequence[Window]) -> nw.Expr:
-    """The index of the window a row falls in (windows must not overlap)."""
-    expr: nw.Expr = nw.lit(len(ws) - 1)
+    """The index of the window a row falls in (windows must not overlap; rows outside every
+    window are filtered out before). Sorted windows need no branches: a row's index is the
+    number of window starts at or before it, less one."""
+    if all(a.end <= b.start for a, b in zip(ws, ws[1:], strict=False)):
+        expr: nw.Expr = nw.lit(0)
+        for w in ws[1:]:
+            expr = expr + (nw.col(col) >= w.start).cast(nw.Int64)
+        return expr.alias(WIN)
+    expr = nw.lit(len(ws) - 1)
     for i in range(len(ws) - 2, -1, -1):
         expr = nw.when(in_window(col, ws[i])).then(nw.lit(i)).otherwise(expr)
     return expr.alias(WIN)
-
-
-def _overlap(ws: Sequence[Window]) -> bool:
-    spans = sorted((w.start, w.end) for w in ws)
-    return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
 
 
 def segmented(src: Source, table: str, by: str | None, columns: Sequence[str],
@@ -119,6 +133,13 @@ def segmented(src: Source, table: str, by: str | None, columns: Sequence[str],
         link = _LINKS[table]
         if not src.has(link[1]) or link[0] not in have:
             raise NotSegmentable(f"{table} has no column {by!r} and no link to {link[1]}")
+    if link is not None and src.engine == "pandas":
+        # the segment reached through the link, computed once per table and column
+        linked = src.derive(table, f"_seg_{by}", lambda native: _linked_segment(src, native, by, link))
+        lf = src.frame(table).select(*[c for c in dict.fromkeys([*columns, linked]) if c in src.columns(table)])
+        if where is not None:
+            lf = lf.filter(where)
+        return lf.rename({linked: SEG})
     wanted = [*columns, *([by] if by is not None and link is None else []), *([link[0]] if link else [])]
     lf = src.frame(table).select(*[c for c in dict.fromkeys(wanted) if c in have])
     if where is not None:
@@ -131,6 +152,16 @@ def segmented(src: Source, table: str, by: str | None, columns: Sequence[str],
     # only the parents of the rows kept, then their segment
     parents = only_keys(src, segmented(src, parent, by, [key]).select(key, SEG), lf, key)
     return lf.join(parents, on=key, how="left").with_columns(nw.col(SEG).fill_null(NONE_LABEL))
+
+
+def _linked_segment(src: Source, native: pd.DataFrame, by: str | None, link: tuple[str, str]) -> pd.Series:
+    """pandas: each row's segment through its link (e.g. a deal stage's region from its
+    deal's lead), aligned with the table's rows; rows without a parent get ``(none)``."""
+    key, parent = link
+    parents = collect(segmented(src, parent, by, [key]).select(key, SEG)).drop_duplicates(key)
+    at = pd.Index(parents[key]).get_indexer(native[key])
+    seg = np.where(at >= 0, parents[SEG].to_numpy(dtype=object)[at], NONE_LABEL)
+    return pd.Series(seg, index=native.index, dtype="str")
 
 
 SMALL_KEY_SET = 500_000
@@ -149,8 +180,20 @@ def only_keys(src: Source, big: nw.LazyFrame, small: nw.LazyFrame, key: str, *,
     if src.engine == "pandas":
         keys = collect(small.select(key).unique().drop_nulls())[key]
         if len(keys) <= SMALL_KEY_SET:
-            return big.filter(nw.col(key).is_in(keys.tolist()))
+            return _keep_keys(big, key, keys)
     return big.join(small.select(key).unique(), on=key, how="semi") if semi else big
+
+
+def _keep_keys(big: nw.LazyFrame, key: str, keys: pd.Series) -> nw.LazyFrame:
+    """pandas rows of ``big`` whose ``key`` is among ``keys``, probed by Arrow: pandas'
+    own ``isin`` on text converts every key to a Python object first (seconds per call at
+    a few hundred thousand keys)."""
+    native = big.to_native()
+    try:
+        mask = pc.is_in(pa.array(native[key], from_pandas=True), value_set=pa.array(keys, from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # keys of another type
+        return big.filter(nw.col(key).is_in(keys.tolist()))
+    return nw.from_native(native[mask.to_numpy(zero_copy_only=False)]).lazy()
 
 
 def _order_sums(o: nw.LazyFrame) -> pd.DataFrame:
@@ -197,14 +240,18 @@ def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
     if by == "product" and src.has("order_lines"):
         return _orders_by_line(src, ws)
     cols = src.columns("orders")
-    o = segmented(src, "orders", by, ["order_id", "ordered_at", "status", "amount", "quantity"],
+    flag = _returned_flag(src) if src.engine == "pandas" and src.has("returns") else None
+    o = segmented(src, "orders", by, ["order_id", "ordered_at", "status", "amount", "quantity",
+                                      *([flag] if flag else [])],
                   _any_window("ordered_at", ws)).with_columns(_window_label("ordered_at", ws), _day("ordered_at"))
     o = o.with_columns((nw.col("status") != "cancelled").cast(nw.Int64).alias("done"))
     qty = nw.col("quantity").fill_null(0) if "quantity" in cols else nw.lit(0.0)
     o = o.with_columns((nw.col("amount") * nw.col("done")).alias("amt"),
                        (qty * nw.col("done")).alias("qty"),
                        (1 - nw.col("done")).alias("cancelled"))
-    if src.has("returns"):
+    if flag is not None:
+        o = o.with_columns((nw.col(flag) * nw.col("done")).alias("ret"))
+    elif src.has("returns"):
         returned = (src.frame("returns").select("order_id").unique()
                     .with_columns(nw.lit(1).alias("ret")))
         o = o.join(returned, on="order_id", how="left").with_columns(
@@ -212,6 +259,21 @@ def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
     else:
         o = o.with_columns(nw.lit(0).alias("ret"))
     return _order_sums(o)
+
+
+def _returned_flag(src: Source) -> str:
+    """pandas: 1 on orders that were returned, 0 otherwise, kept on the orders table (a join
+    of ten million order ids per query otherwise)."""
+    def compute(native: pd.DataFrame) -> np.ndarray:
+        returned = collect(src.frame("returns").select("order_id").unique().drop_nulls())["order_id"]
+        try:
+            hit = pc.is_in(pa.array(native["order_id"], from_pandas=True),
+                           value_set=pa.array(returned, from_pandas=True))
+            return hit.to_numpy(zero_copy_only=False).astype(np.int64)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # ids of two types
+            return native["order_id"].isin(returned.tolist()).to_numpy().astype(np.int64)
+
+    return src.derive("orders", "_returned", compute)
 
 
 def _returns(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
@@ -325,51 +387,91 @@ def _pipeline(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 
 def _stages(src: Source, ws: Sequence[Window], by: str | None, stages: list[str]) -> pd.DataFrame:
     pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
-    entered = segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at"],
+    start = min(w.start for w in ws)
+    # pandas keeps the next stage's entry date and an integer deal code on the table, so no
+    # query joins millions of deal ids again; DuckDB and Spark plan the join themselves
+    kept = ([src.derive("deal_stages", "_next_at_" + "|".join(stages), lambda native: _next_entry(native, stages)),
+             src.derive("deal_stages", "_deal_code", lambda native: pd.factorize(native["deal_id"])[0])]
+            if src.engine == "pandas" else [])
+    entered = segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at", *kept],
                         _any_window("entered_at", ws)).with_columns(_window_label("entered_at", ws),
                                                                     _day("entered_at"))
     entered = entered.join(pairs, on="stage", how="inner")
-    # a deal reaches the next stage after entering this one, so after the window's start
-    reached = (src.frame("deal_stages").select("deal_id", "stage", "entered_at")
-               .filter(nw.col("entered_at") >= min(w.start for w in ws))
-               .select("deal_id", nw.col("stage").alias("next_stage"))
-               .unique().with_columns(nw.lit(1).alias("reached")))
-    entered = (entered.select("deal_id", "stage", "next_stage", SEG, WIN, DAY)
-               .unique(subset=["deal_id", "stage", WIN])
-               .join(reached, on=["deal_id", "next_stage"], how="left")
-               .with_columns(nw.col("reached").fill_null(0)))
+    if kept:
+        next_at, code = kept
+        entered = (entered.unique(subset=[code, "stage", WIN])
+                   .with_columns((nw.col(next_at) >= start).fill_null(False).cast(nw.Int64).alias("reached")))
+    else:
+        # a deal reaches the next stage after entering this one, so after the window's start
+        reached = (src.frame("deal_stages").select("deal_id", "stage", "entered_at")
+                   .filter(nw.col("entered_at") >= start)
+                   .select("deal_id", nw.col("stage").alias("next_stage"))
+                   .unique().with_columns(nw.lit(1).alias("reached")))
+        entered = (entered.select("deal_id", "stage", "next_stage", SEG, WIN, DAY)
+                   .unique(subset=["deal_id", "stage", WIN])
+                   .join(reached, on=["deal_id", "next_stage"], how="left")
+                   .with_columns(nw.col("reached").fill_null(0)))
     return collect(entered.group_by(WIN, "stage", SEG, DAY).agg(nw.len().alias("n"),
                                                            nw.col("reached").sum().alias("advanced")))
+
+
+def _next_entry(native: pd.DataFrame, stages: list[str]) -> pd.Series:
+    """The latest entry of each row's deal into the stage after the row's stage (NaT when
+    it never got there, or the stage is the last)."""
+    following = dict(zip(stages[:-1], stages[1:], strict=True))
+    latest = native.groupby(["deal_id", "stage"], observed=True, sort=False)["entered_at"].max()
+    want = pd.MultiIndex.from_arrays([native["deal_id"], native["stage"].map(following)])
+    return pd.Series(latest.reindex(want).to_numpy(), index=native.index)
 
 
 # families that scan large tables: computed for several windows in one pass and cached
 _MULTI = {"orders": _orders, "returns": _returns, "new_customers": _new_customers, "leads": _leads}
 
 
-def prefetch(src: Source, ws: Sequence[Window], by: str | None, funnel_stages: Sequence[str]) -> None:
-    """Aggregate the large-table families for several windows in one pass each.
+def _disjoint_groups(ws: Sequence[Window]) -> list[list[Window]]:
+    """The windows in as few groups of non-overlapping windows as a greedy sweep finds, each
+    group sorted by start: one pass over a table labels every row of a group."""
+    groups: list[list[Window]] = []
+    for w in sorted(dict.fromkeys(ws), key=lambda w: (w.start, w.end)):
+        home = next((g for g in groups if g[-1].end <= w.start), None)
+        if home is None:
+            groups.append([w])
+        else:
+            home.append(w)
+    return groups
+
+
+def families_of(kpis: Iterable[KPI]) -> set[str]:
+    """The families of sufficient statistics the KPIs are computed from."""
+    return {family for kpi in kpis for family, _ in kpi.parts}
+
+
+def prefetch(src: Source, ws: Sequence[Window], by: str | None, funnel_stages: Sequence[str], *,
+             families: Iterable[str] | None = None) -> None:
+    """Aggregate the large-table families for several windows, in one pass per table and
+    group of non-overlapping windows.
 
     kpi_table prefetches the period, the previous period and last year, so the comparisons
-    that follow read them from the cache instead of scanning the tables again. Overlapping
-    windows (custom ranges) are left to one pass per window.
+    that follow read them from the cache instead of scanning the tables again; a PDCA check
+    prefetches its baseline, check window and their months. ``families`` limits the work to
+    the families the caller's KPIs use (see :attr:`salesnb.kpis.KPI.parts`); default all.
     """
-    ws = list(dict.fromkeys(ws))
-    if len(ws) < 2 or _overlap(ws):
-        return
+    wanted = set(families) if families is not None else None
     for name, fn in [*_MULTI.items(), ("stages", None)]:
         table = {"new_customers": "orders", "stages": "deal_stages"}.get(name, name)
-        if not src.has(table):
+        if (wanted is not None and name not in wanted) or not src.has(table):
             continue
         key = (name, by, tuple(funnel_stages) if name == "stages" else ())
-        todo = [w for w in ws if ("family", key, w) not in src.cache]
+        todo = [w for w in dict.fromkeys(ws) if ("family", key, w) not in src.cache]
         if len(todo) < 2:
             continue
-        try:
-            df = _stages(src, todo, by, list(funnel_stages)) if fn is None else fn(src, todo, by)
-        except NotSegmentable:
-            continue
-        for i, w in enumerate(todo):
-            src.cache[("family", key, w)] = df[df[WIN] == i].drop(columns=[WIN])
+        for group in _disjoint_groups(todo):
+            try:
+                df = _stages(src, group, by, list(funnel_stages)) if fn is None else fn(src, group, by)
+            except NotSegmentable:
+                break
+            for i, w in enumerate(group):
+                src.cache[("family", key, w)] = df[df[WIN] == i].drop(columns=[WIN])
 
 
 def _family(src: Source, name: str, w: Window, by: str | None,

@@ -27,6 +27,7 @@ from salesnb.aggregate import (
     cycle_frame,
     data_end,
     data_start,
+    families_of,
     immature,
     in_window,
     prefetch,
@@ -120,7 +121,8 @@ def kpi_table(data: Data, period: str | Period, *, by: str | None = None,
     stages = list(funnel_stages or DEFAULT_FUNNEL)
     w = Window.of(p)
     # the comparisons usually asked next read the same tables: one pass for all three
-    prefetch(src, [w, Window.of(p.previous()), Window.of(p.last_year())], by, stages)
+    prefetch(src, [w, Window.of(p.previous()), Window.of(p.last_year())], by, stages,
+             families=families_of(kpi_list))
     values, problems = summaries(src, kpi_list, w, by, funnel_stages=stages)
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
     lags = cohort_lags(src, stages) if any(k.kind == "proportion" for k in kpi_list) else {}
@@ -226,7 +228,8 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
         p = p.to_date(end.date())
     cur_w = Window.of(p)
     if against != "target":
-        prefetch(src, [cur_w, Window.of(p.previous() if against == "previous" else p.last_year())], by, stages)
+        prefetch(src, [cur_w, Window.of(p.previous() if against == "previous" else p.last_year())], by, stages,
+                 families=families_of(kpi_list))
     current, problems = summaries(src, kpi_list, cur_w, by, funnel_stages=stages)
     lags = cohort_lags(src, stages) if any(k.kind == "proportion" for k in kpi_list) else {}
     if against == "target":
@@ -385,11 +388,14 @@ def kpi_trend(data: Data, period: str | Period, *, kpis: Sequence[str] | None = 
 
     Returns the :func:`kpi_table` columns plus ``period`` and ``start``, oldest first.
     """
-    p = parse_period(period, fiscal_year_start=fiscal_year_start)
-    src = as_source(data, engine)
+    src, p, kpi_list = _setup(data, period, kpis, engine, custom_kpis, fiscal_year_start)
     chain = [p]
     for _ in range(n_periods - 1):
         chain.append(chain[-1].previous())
+    # every period of the chain with its previous period and last year: one pass per table
+    windows = {Window.of(x) for q in chain for x in (q, q.previous(), q.last_year())}
+    prefetch(src, sorted(windows, key=lambda w: (w.start, w.end)), None, list(funnel_stages or DEFAULT_FUNNEL),
+             families=families_of(kpi_list))
     frames = []
     for q in reversed(chain):
         t = kpi_table(src, q, kpis=kpis, custom_kpis=custom_kpis, funnel_stages=funnel_stages,

@@ -64,6 +64,18 @@ class Source:
             raise MissingTableError(f"table {name!r} is not loaded")
         return nw.from_native(self._natives[name]).lazy()
 
+    def derive(self, table: str, name: str, compute: Any) -> str:
+        """pandas only: add a column ``compute(native table)`` to ``table`` once, for every
+        query after (a link or flag that would otherwise be a join of millions of text keys
+        per query). Names start with ``_``; returns the name."""
+        assert self.engine == "pandas" and name.startswith("_"), "derived columns are for the pandas engine"
+        native = self._natives[table]
+        if name not in native.columns:
+            self._natives = dict(self._natives)  # never the caller's SalesData
+            self._natives[table] = native.assign(**{name: compute(native)})
+            self.cache.pop(("columns", table), None)
+        return name
+
     def columns(self, name: str) -> list[str]:
         key = ("columns", name)
         if key not in self.cache:

@@ -191,12 +191,13 @@ def anomalies(ctx: ReportContext, kpi: str | Sequence[str], *, by: str | None = 
     last_day = data_end(src)
     last = min(pd.Period(ctx.period.end, "M"), (last_day + pd.Timedelta(days=1)).to_period("M") - 1)
     months = pd.period_range(last - (periods + history - 1), last, freq="M")
-    from salesnb.aggregate import prefetch
+    from salesnb.aggregate import families_of, prefetch
 
     # every month's aggregates in one pass per table, not three scans per month
     stages_used = list(funnel_stages)
     month_windows = [Window.of(parse_period(str(m))) for m in months]
-    prefetch(src, month_windows + [Window.of(parse_period(str(months[0] - 1)))], by, stages_used)
+    prefetch(src, month_windows + [Window.of(parse_period(str(months[0] - 1)))], by, stages_used,
+             families=families_of(ctx.kpis[k] for k in kpis))
     frames = []
     for m in months:
         t = kpi_table(src, str(m), by=by, kpis=kpis, min_events=0, funnel_stages=list(funnel_stages),

@@ -32,6 +32,7 @@ turns that into standardise / adjust / roll_back / keep_running / insufficient_d
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -43,7 +44,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from salesnb.aggregate import Window, cohort_lags, data_end, immature, prefetch, summaries
+from salesnb.aggregate import Window, cohort_lags, data_end, families_of, immature, prefetch, summaries
 from salesnb.comparisons import DEFAULT_FUNNEL, DEFAULT_MIN_EVENTS, Data
 from salesnb.context import ReportContext
 from salesnb.engines import as_source
@@ -289,15 +290,49 @@ def _summary(src: Any, kpi: KPI, period: Period, segment: Mapping[str, str], sta
     return values.get((kpi.name, stage, seg))
 
 
+def _month_parts(windows: Sequence[Period]) -> list[Period]:
+    """The calendar months of the windows, each cut to its window."""
+    return [parse_period(f"{max(m.start_time.date(), w.start)}..{min(m.end_time.date(), w.end)}")
+            for w in windows for m in pd.period_range(w.start, w.end, freq="M")]
+
+
+def _early(base: Period) -> Period:
+    """Up to two years before the baseline: they only teach how alike neighbouring months are."""
+    return parse_period(f"{(pd.Timestamp(base.start) - pd.DateOffset(months=24)).date()}.."
+                        f"{(pd.Timestamp(base.start) - pd.Timedelta(days=1)).date()}")
+
+
+def _prefetch_checks(src: Any, initiatives: Sequence[Initiative], kpis: Mapping[str, KPI], end: date,
+                     stages: list[str]) -> None:
+    """Every window the checks of ``initiatives`` read (baseline, check window, their months,
+    the two years before and the year before), aggregated in one pass per table and group of
+    non-overlapping windows, per segment column: the checks then read the cache."""
+    wanted: dict[str | None, tuple[set[Window], set[str]]] = {}
+    for ini in initiatives:
+        if end < ini.check_start:
+            continue
+        base, chk, _ = _windows(ini, end)
+        periods = [base, chk, _early(base), *_month_parts([base, chk]), *_month_parts([_early(base)])]
+        with contextlib.suppress(ValueError):
+            periods += [base.last_year(), chk.last_year(), *_month_parts([base.last_year(), chk.last_year()])]
+        for seg in (ini.segment, ini.control_segment):
+            if seg is not None:
+                ws, fams = wanted.setdefault(next(iter(seg), None), (set(), set()))
+                ws.update(Window.of(p) for p in periods)
+                fams.update(families_of([kpis[ini.kpi]]))
+    for by, (ws, fams) in wanted.items():
+        prefetch(src, sorted(ws, key=lambda w: (w.start, w.end)), by, stages, families=fams)
+
+
 def _monthly(src: Any, kpi: KPI, windows: Sequence[Period], segment: Mapping[str, str], stage: str | None,
              stages: list[str], end: pd.Timestamp, lags: Mapping[Any, float]) -> tuple[list[float], list[int]]:
     """The KPI per calendar month of the windows (a month cut to the window), per day for
     flows; months whose cohort is still converting, or with no events, are NaN."""
     values, ns = [], []
-    parts = [parse_period(f"{max(m.start_time.date(), w.start)}..{min(m.end_time.date(), w.end)}")
-             for w in windows for m in pd.period_range(w.start, w.end, freq="M")]
+    parts = _month_parts(windows)
     # every month's aggregates in one pass per table, not one scan per month
-    prefetch(src, [Window.of(part) for part in parts], next(iter(segment), None), stages)
+    prefetch(src, [Window.of(part) for part in parts], next(iter(segment), None), stages,
+             families=families_of([kpi]))
     for part in parts:
         s = _summary(src, kpi, part, segment, stage, stages)
         young = kpi.kind == "proportion" and immature(kpi.name, stage, Window.of(part), end, lags)
@@ -382,9 +417,7 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
     after = np.array([False] * _months(base_p) + [True] * _months(chk_p))
     control_effect = seasonal = math.nan
     series, design = np.array(treated, float), "pre/post"
-    # up to two years before the baseline: they only teach how alike neighbouring months are
-    early = parse_period(f"{(pd.Timestamp(base_p.start) - pd.DateOffset(months=24)).date()}.."
-                         f"{(pd.Timestamp(base_p.start) - pd.Timedelta(days=1)).date()}")
+    early = _early(base_p)
     history = np.array(_monthly(src, kpi, [early], ini.segment, ini.stage, stages, ts, lags)[0], float)
     if ini.control_segment:
         control, _ = _monthly(src, kpi, [base_p, chk_p], ini.control_segment, ini.stage, stages, ts, lags)
@@ -461,6 +494,7 @@ def check_each(ctx: ReportContext, initiatives: Sequence[Initiative], *,
     """:func:`check` for every initiative of a register (each checked against the others),
     as the review stood at ``as_of`` (default :func:`review_date` of the context's period)."""
     opts = _check_options(ctx, as_of)
+    _prefetch_checks(ctx.src, initiatives, ctx.kpis, pd.Timestamp(opts["as_of"]).date(), list(ctx.funnel_stages))
     return {ini.id: check(ctx.src, ini, register=initiatives, **opts) for ini in initiatives}
 
 
