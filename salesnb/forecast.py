@@ -1,0 +1,427 @@
+"""Monthly forecasts with honest intervals, each judged against a simple baseline.
+
+For a flow KPI (revenue, orders, new customers, leads …) overall or per segment, the
+complete months of history go through a **rolling-origin backtest**: from each of the last
+(up to) twelve months, every candidate model is fitted on the months before and forecasts
+the next three. The candidates are statsmodels' exponential smoothing (damped trend, with
+the yearly season once two years are known) and a seasonal ARIMA (the "airline" model),
+both on the log scale; the baseline is the **seasonal naive** forecast (the same month a
+year earlier), or the naive forecast (last month) while less than a year and a half is
+known. A model is used only where its backtest error is below the baseline's; otherwise the
+page shows the baseline and says so.
+
+The intervals come from the same backtest (split conformal): on the log scale, each
+horizon's errors are divided by their typical size (median absolute error; a farther
+horizon is never given a smaller one), pooled, and the 80% and 95% intervals are the
+conformal quantiles of those, times the horizon's size: wide where the model erred, narrow
+where it did not, with no assumption of normal errors.
+``coverage80`` and ``coverage95`` say how often they held, each backtest error judged by
+an interval built from the other errors only. Too short a history gives a note, no number.
+
+Examples
+--------
+>>> from salesnb.data.demo import generate
+>>> import salesnb
+>>> data = salesnb.SalesData(generate(scale=0.05)[0])
+>>> f = forecast(data, "orders", horizon=2)
+>>> list(f["period"]), bool((f["lo80"] <= f["forecast"]).all() and (f["forecast"] <= f["hi80"]).all())
+(['2026-11', '2026-12'], True)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from salesnb.aggregate import Window, data_end, data_start, families_of, prefetch, summaries
+from salesnb.comparisons import DEFAULT_FUNNEL, Data, elapsed_share
+from salesnb.engines import Source, as_source
+from salesnb.kpis import KPI, registry
+from salesnb.periods import Period, parse_period
+from salesnb.stats.calendar import calendar_of
+
+__all__ = ["forecast", "backtest", "history", "target_chance", "SeriesForecast", "HORIZON", "FORECASTABLE"]
+
+HORIZON = 3
+SEASON = 12
+MAX_ORIGINS = 10        # backtest origins: the last ten months
+MIN_ORIGINS = 6         # fewer → too short a history to judge a model
+MAX_SEGMENTS = 8        # the largest segments; the rest are left to the total
+LEVELS = (0.80, 0.95)
+FORECASTABLE = ("count", "sum")  # flows: a month's total is what is forecast
+
+
+@dataclass(frozen=True)
+class _Model:
+    name: str
+    min_months: int                                   # history a fit needs
+    predict: Callable[[np.ndarray, int], np.ndarray]  # log-scale history, horizon → forecasts
+
+
+def _seasonal_naive(z: np.ndarray, h: int) -> np.ndarray:
+    return np.array([z[len(z) - SEASON + (i % SEASON)] for i in range(h)])
+
+
+def _naive(z: np.ndarray, h: int) -> np.ndarray:
+    return np.repeat(z[-1], h)
+
+
+def _ets(z: np.ndarray, h: int, *, seasonal: bool = False) -> np.ndarray:
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    model = ExponentialSmoothing(z, trend="add", damped_trend=True, seasonal="add" if seasonal else None,
+                                 seasonal_periods=SEASON if seasonal else None, initialization_method="estimated")
+    return np.asarray(model.fit(use_brute=False).forecast(h), float)
+
+
+def _ets_seasonal(z: np.ndarray, h: int) -> np.ndarray:
+    return _ets(z, h, seasonal=True)
+
+
+def _airline(z: np.ndarray, h: int) -> np.ndarray:
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    fit = SARIMAX(z, order=(0, 1, 1), seasonal_order=(0, 1, 1, SEASON), concentrate_scale=True).fit(disp=False)
+    return np.asarray(fit.forecast(h), float)
+
+
+SEASONAL_NAIVE = _Model("seasonal naive", SEASON, _seasonal_naive)
+NAIVE = _Model("naive", 1, _naive)
+# every model keeps its form over the whole backtest: one that needs two years of history
+# competes only when every origin has them
+MODELS = (_Model("ETS", 8, _ets), _Model("ETS seasonal", 2 * SEASON, _ets_seasonal),
+          _Model("SARIMA", 2 * SEASON, _airline))
+
+
+@dataclass
+class SeriesForecast:
+    """One series' backtest and forecast (log scale inside, months as ``YYYY-MM``)."""
+
+    segment: str
+    months: list[str]
+    values: np.ndarray
+    model: str = ""
+    baseline: str = ""
+    mae: float = math.nan
+    baseline_mae: float = math.nan
+    mase: float = math.nan
+    coverage80: float = math.nan
+    coverage95: float = math.nan
+    origins: int = 0
+    note: str = ""
+    future: pd.DataFrame = field(default_factory=pd.DataFrame)
+    errors: dict[int, np.ndarray] = field(default_factory=dict)   # horizon → log errors of the model
+
+
+def _month_windows(first: pd.Period, last: pd.Period) -> list[tuple[str, Window]]:
+    return [(str(m), Window.of(parse_period(str(m)))) for m in pd.period_range(first, last, freq="M")]
+
+
+def _complete_months(src: Source, as_of: pd.Timestamp) -> tuple[pd.Period, pd.Period] | None:
+    """The first and last complete months of the data up to ``as_of`` (a month the data
+    starts in counts when it starts in its first week)."""
+    start = data_start(src)
+    if start == pd.Timestamp.min:
+        return None
+    first = start.to_period("M")
+    if start.day > 7:
+        first += 1
+    last = (as_of.normalize() + pd.Timedelta(days=1)).to_period("M") - 1
+    return (first, last) if last >= first else None
+
+
+def _kpi(name: str, custom_kpis: Any = None) -> KPI:
+    reg = registry(custom_kpis)
+    if name not in reg:
+        raise ValueError(f"unknown KPI {name!r}; known: {', '.join(reg)}")
+    kpi = reg[name]
+    if kpi.kind not in FORECASTABLE:
+        raise ValueError(f"{name} is a {kpi.kind}, not a monthly total: forecast one of the flows "
+                         f"({', '.join(k for k, v in reg.items() if v.kind in FORECASTABLE)})")
+    return kpi
+
+
+def history(data: Data, kpi: str, *, by: str | None = None, as_of: str | pd.Timestamp | None = None,
+            funnel_stages: Sequence[str] | None = None, custom_kpis: Any = None) -> pd.DataFrame:
+    """The KPI per complete month (through the engine): ``month``, ``segment``, ``value``.
+
+    Months without events are 0; segments are ``all`` without ``by``.
+    """
+    src = as_source(data)
+    k = _kpi(kpi, custom_kpis)
+    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+    span = _complete_months(src, end)
+    if span is None:
+        return pd.DataFrame({"month": pd.Series(dtype=str), "segment": pd.Series(dtype=str),
+                             "value": pd.Series(dtype=float)})
+    months = _month_windows(*span)
+    stages = list(funnel_stages or DEFAULT_FUNNEL)
+    prefetch(src, [w for _, w in months], by, stages, families=families_of([k]))
+    rows = []
+    for name, w in months:
+        values, problems = summaries(src, [k], w, by, funnel_stages=stages)
+        if k.name in problems:
+            raise ValueError(f"{k.name} cannot be forecast: {problems[k.name].replace('_', ' ')}"
+                             + (f" by {by}" if by else ""))
+        rows += [{"month": name, "segment": key[2], "value": float(s.value)} for key, s in values.items()
+                 if key[0] == k.name]
+    df = pd.DataFrame(rows, columns=["month", "segment", "value"])
+    # a month without events is a zero, not a gap
+    full = pd.MultiIndex.from_product([[m for m, _ in months], sorted(df["segment"].unique()) or ["all"]],
+                                      names=["month", "segment"])
+    return df.set_index(["month", "segment"]).reindex(full, fill_value=0.0).reset_index()
+
+
+def _backtest_errors(z: np.ndarray, model: _Model, origins: range, horizon: int) -> dict[int, np.ndarray]:
+    """Log-scale errors (actual − forecast) per horizon, over the origins."""
+    errs: dict[int, list[float]] = {h: [] for h in range(1, horizon + 1)}
+    for o in origins:
+        steps = min(horizon, len(z) - o)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter on short series: judged by the backtest
+            try:
+                pred = model.predict(z[:o], steps)
+            except (ValueError, np.linalg.LinAlgError):
+                pred = np.full(steps, np.nan)
+        for h in range(1, steps + 1):
+            errs[h].append(z[o + h - 1] - pred[h - 1])
+    return {h: np.array(v, float) for h, v in errs.items()}
+
+
+def _mae(z: np.ndarray, errors: dict[int, np.ndarray], origins: range) -> float:
+    """Mean absolute error on the original scale (errors are log1p-scale)."""
+    total = []
+    for h, e in errors.items():
+        actual = z[origins.start + h - 1: origins.start + h - 1 + len(e)]
+        total.append(np.abs(np.expm1(actual) - np.expm1(actual - e)))
+    flat = np.concatenate(total) if total else np.array([])
+    return float(np.mean(flat)) if len(flat) and np.isfinite(flat).all() else math.nan
+
+
+def _scales(errors: dict[int, np.ndarray]) -> dict[int, float]:
+    """Per horizon, the typical size of an error (median absolute log error), never below a
+    nearer horizon's: the future only gets less certain."""
+    out: dict[int, float] = {}
+    floor = 0.0
+    for h in sorted(errors):
+        e = np.abs(errors[h][np.isfinite(errors[h])])
+        if len(e) >= 3:
+            floor = max(floor, float(np.median(e)))
+        out[h] = floor if len(e) >= 3 or h - 1 in out else math.nan
+    return out
+
+
+def _conformal(r: np.ndarray, level: float) -> float:
+    """The split-conformal quantile of absolute errors ``r``: an interval this wide covers
+    one more exchangeable error with probability ≥ ``level`` (the largest error when there
+    are too few for the level)."""
+    r = np.sort(r[np.isfinite(r)])
+    if len(r) < 3:
+        return math.nan
+    k = math.ceil(level * (len(r) + 1))
+    return float(r[min(k, len(r)) - 1])
+
+
+def _normalised(errors: dict[int, np.ndarray], scales: dict[int, float]) -> np.ndarray:
+    parts = [np.abs(e[np.isfinite(e)]) / scales[h] for h, e in errors.items() if scales.get(h, 0) > 0]
+    return np.concatenate(parts) if parts else np.array([])
+
+
+def _half_widths(errors: dict[int, np.ndarray], level: float) -> dict[int, float]:
+    """Half-widths of the intervals on the log scale, per horizon: the errors of every
+    horizon, each divided by its horizon's scale, pooled; their conformal quantile times
+    the horizon's scale."""
+    scales = _scales(errors)
+    q = _conformal(_normalised(errors, scales), level)
+    return {h: q * sc if sc > 0 else (0.0 if sc == 0 else math.nan) for h, sc in scales.items()}
+
+
+def _coverage(errors: dict[int, np.ndarray], level: float) -> float:
+    """How often the interval held in the backtest: each error against the interval built
+    from the other errors only."""
+    hits = []
+    for h, e in errors.items():
+        for i in np.flatnonzero(np.isfinite(e)):
+            rest = {k: (np.delete(v, i) if k == h else v) for k, v in errors.items()}
+            half = _half_widths(rest, level).get(h, math.nan)
+            if half == half:
+                hits.append(abs(e[i]) <= half)
+    return float(np.mean(hits)) if hits else math.nan
+
+
+def _fit_series(segment: str, months: list[str], values: np.ndarray, horizon: int) -> SeriesForecast:
+    out = SeriesForecast(segment, months, values)
+    n = len(values)
+    if n >= 2 * SEASON + MIN_ORIGINS:  # the seasonal models fit at every origin
+        baseline = SEASONAL_NAIVE
+        origins = range(max(2 * SEASON, n - MAX_ORIGINS), n)
+    elif n >= SEASON + MIN_ORIGINS:
+        baseline = SEASONAL_NAIVE
+        origins = range(max(SEASON, n - MAX_ORIGINS), n)
+    elif n >= 6 + MIN_ORIGINS:
+        baseline = NAIVE
+        origins = range(max(6, n - MAX_ORIGINS), n)
+    else:
+        out.note = (f"too short a history to forecast: {n} complete months, and a forecast needs "
+                    f"{6 + MIN_ORIGINS} to be checked against the past")
+        return out
+    if (values < 0).any():
+        out.note = "negative monthly totals: not forecast"
+        return out
+    z = np.log1p(values)
+    out.baseline, out.origins = baseline.name, len(origins)
+    base_err = _backtest_errors(z, baseline, origins, horizon)
+    out.baseline_mae = _mae(z, base_err, origins)
+    best, best_err, best_mae = baseline, base_err, out.baseline_mae
+    for model in MODELS:
+        if model.min_months > origins.start:
+            continue
+        err = _backtest_errors(z, model, origins, horizon)
+        mae = _mae(z, err, origins)
+        if mae == mae and mae < best_mae:  # a model must beat the baseline to be used
+            best, best_err, best_mae = model, err, mae
+    out.model, out.mae, out.errors = best.name, best_mae, best_err
+    lag = SEASON if baseline is SEASONAL_NAIVE else 1
+    scale = float(np.mean(np.abs(values[lag:] - values[:-lag]))) if n > lag else math.nan
+    out.mase = best_mae / scale if scale and scale == scale else math.nan
+    out.coverage80, out.coverage95 = (_coverage(best_err, level) for level in LEVELS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            point = best.predict(z, horizon)
+        except (ValueError, np.linalg.LinAlgError):
+            best, point = baseline, baseline.predict(z, horizon)
+            out.model = baseline.name
+    last = pd.Period(months[-1], "M")
+    halves = {level: _half_widths(best_err, level) for level in LEVELS}
+    rows = []
+    for h in range(1, horizon + 1):
+        row: dict[str, Any] = {"period": str(last + h), "segment": segment,
+                               "forecast": float(max(0.0, np.expm1(point[h - 1])))}
+        for level in LEVELS:
+            half = halves[level].get(h, halves[level][max(halves[level])])
+            tag = f"{round(level * 100)}"
+            row[f"lo{tag}"] = float(max(0.0, np.expm1(point[h - 1] - half)))
+            row[f"hi{tag}"] = float(max(0.0, np.expm1(point[h - 1] + half)))
+        row["model"] = out.model
+        rows.append(row)
+    out.future = pd.DataFrame(rows)
+    if out.model == baseline.name:
+        out.note = f"no model beat the {baseline.name} forecast in the backtest: the {baseline.name} forecast is shown"
+    return out
+
+
+def _series(data: Data, kpi: str, by: str | None, as_of: Any, horizon: int,
+            custom_kpis: Any = None) -> list[SeriesForecast]:
+    src = as_source(data)
+    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+    key = ("forecast", kpi, by, end, horizon, repr(custom_kpis))
+    if key not in src.cache:
+        hist = history(src, kpi, by=by, as_of=end, custom_kpis=custom_kpis)
+        series = []
+        if len(hist):
+            totals = hist.groupby("segment")["value"].sum().sort_values(ascending=False)
+            for seg in list(totals.index)[:MAX_SEGMENTS]:
+                g = hist[hist["segment"] == seg].sort_values("month")
+                series.append(_fit_series(str(seg), list(g["month"]), g["value"].to_numpy(float), horizon))
+        src.cache[key] = series
+    return src.cache[key]
+
+
+def forecast(data: Data, kpi: str, *, horizon: int = HORIZON, by: str | None = None,
+             as_of: str | pd.Timestamp | None = None, custom_kpis: Any = None) -> pd.DataFrame:
+    """The next ``horizon`` months of a flow KPI, overall or per segment of ``by``.
+
+    One row per future month (and segment): ``period``, ``segment`` (``all`` without
+    ``by``), ``forecast``, ``lo80``, ``hi80``, ``lo95``, ``hi95``, ``model`` (the model
+    the backtest chose, or the baseline when no model beat it). Series with too short a
+    history give no rows (:func:`backtest` says why).
+    """
+    frames = [s.future for s in _series(data, kpi, by, as_of, horizon, custom_kpis) if len(s.future)]
+    cols = ["period", "segment", "forecast", "lo80", "hi80", "lo95", "hi95", "model"]
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+
+def backtest(data: Data, kpi: str, *, by: str | None = None, as_of: str | pd.Timestamp | None = None,
+             horizon: int = HORIZON, custom_kpis: Any = None) -> pd.DataFrame:
+    """The rolling-origin backtest behind :func:`forecast`, one row per series.
+
+    ``model`` (chosen), ``mae`` (its mean absolute error over origins and horizons),
+    ``seasonal_naive_mae`` (the baseline's; ``baseline`` names it: seasonal naive, or
+    naive on a short history), ``mase`` (``mae`` over the in-sample seasonal-naive
+    error), ``coverage80`` / ``coverage95`` (how often the intervals held), ``origins``,
+    ``months`` (history length), ``note``.
+    """
+    rows = [{"segment": s.segment, "model": s.model, "mae": s.mae, "seasonal_naive_mae": s.baseline_mae,
+             "baseline": s.baseline, "mase": s.mase, "coverage80": s.coverage80, "coverage95": s.coverage95,
+             "origins": s.origins, "months": len(s.months), "note": s.note}
+            for s in _series(data, kpi, by, as_of, horizon, custom_kpis)]
+    return pd.DataFrame(rows, columns=["segment", "model", "mae", "seasonal_naive_mae", "baseline", "mase",
+                                       "coverage80", "coverage95", "origins", "months", "note"])
+
+
+def target_chance(data: Data, kpi: str, period: str | Period, target: float, *,
+                  as_of: str | pd.Timestamp | None = None, custom_kpis: Any = None) -> dict[str, Any]:
+    """The chance that a month ends at or above ``target``.
+
+    A closed period gives its attainment (actual ÷ target) and no chance. An open month:
+    the actual to date, plus the forecast of the whole month times the share of the month's
+    sales still to come (from the weekday profile and holidays), with the forecast's one-month
+    backtest error on the log scale as the uncertainty of that remainder.
+
+    Returns ``status`` (``closed``, ``open``, ``no_forecast``), ``actual``, ``expected``
+    (the period's expected total), ``attainment`` (actual ÷ target) and ``chance``.
+    """
+    src = as_source(data)
+    k = _kpi(kpi, custom_kpis)
+    p = parse_period(period) if isinstance(period, str) else period
+    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+    out: dict[str, Any] = {"status": "closed", "actual": math.nan, "expected": math.nan,
+                           "attainment": math.nan, "chance": math.nan}
+    if end.normalize() >= pd.Timestamp(p.end):  # closed: the actual is the answer
+        values, _ = summaries(src, [k], Window.of(p), None, funnel_stages=list(DEFAULT_FUNNEL))
+        s = values.get((k.name, None, "all"))
+        actual = float(s.value) if s is not None else 0.0
+        out.update(actual=actual, expected=actual, attainment=actual / target if target else math.nan,
+                   chance=float(actual >= target))
+        return out
+    if p.kind != "month" or end.normalize() < pd.Timestamp(p.start) - pd.Timedelta(days=1):
+        out["status"] = "no_forecast"
+        return out
+    to_date = parse_period(f"{p.start}..{end.date()}") if end.normalize() >= pd.Timestamp(p.start) else None
+    actual = 0.0
+    if to_date is not None:
+        values, _ = summaries(src, [k], Window.of(to_date), None, funnel_stages=list(DEFAULT_FUNNEL))
+        s = values.get((k.name, None, "all"))
+        actual = float(s.value) if s is not None else 0.0
+    cutoff = pd.Timestamp(p.start) - pd.Timedelta(days=1)  # the month before: complete
+    series = _series(src, kpi, None, cutoff, HORIZON, custom_kpis)
+    if not series or not len(series[0].future):
+        out.update(status="no_forecast", actual=actual, attainment=actual / target if target else math.nan)
+        return out
+    fc = series[0]
+    whole = float(np.log1p(fc.future["forecast"].iloc[0]))
+    done = elapsed_share(src, p, to_date, src.calendar or calendar_of(None)) if to_date is not None else 0.0
+    remaining_mean = math.expm1(whole) * (1 - done)
+    e = fc.errors.get(1, np.array([]))
+    e = e[np.isfinite(e)]
+    if remaining_mean <= 0 or len(e) < 3:
+        chance = float(actual >= target)
+    elif actual >= target:
+        chance = 1.0
+    else:
+        # log(remainder) = log(expected remainder) + an error like the backtest's one-month
+        # errors: a t distribution with their robust spread (1.4826 × median absolute error)
+        sd = 1.4826 * float(np.median(np.abs(e)))
+        z = (math.log(target - actual) - math.log(remaining_mean)) / sd if sd > 0 else math.inf
+        chance = float(sps.t.sf(z, len(e) - 1))
+    out.update(status="open", actual=actual, expected=actual + remaining_mean,
+               attainment=actual / target if target else math.nan, chance=chance)
+    return out

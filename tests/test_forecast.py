@@ -1,0 +1,155 @@
+"""Forecasts: monthly history through the engine, the backtest against seasonal naive, and
+intervals that cover at their stated rate out of sample — on the demo and on Superstore and
+CDNOW (skipped when ../shared/data lacks them)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import salesnb
+from salesnb import config
+from salesnb import forecast as F
+
+SHARED = config.ROOT.parent / "shared" / "data"
+
+
+def _real(name: str, marker: str) -> salesnb.SalesData:
+    if not (SHARED / marker).is_file():
+        pytest.skip(f"{marker} not found in {SHARED}")
+    return salesnb.load(config.read_params(config.PARAMS_DIR / "examples" / f"{name}.yaml")["source"],
+                        base_dir=config.ROOT)
+
+
+@pytest.fixture(scope="module")
+def superstore() -> salesnb.SalesData:
+    return _real("superstore", "superstore/superstore_orders.csv")
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> salesnb.SalesData:
+    return _real("cdnow", "cdnow_transactions/CDNOW_master.txt")
+
+
+def _monthly_by_hand(data: salesnb.SalesData) -> pd.DataFrame:
+    o = data["orders"]
+    done = o[o["status"] != "cancelled"]
+    month = done["ordered_at"].dt.to_period("M").astype(str)
+    return pd.DataFrame({"revenue": done.groupby(month)["amount"].sum(), "orders": done.groupby(month).size()})
+
+
+def test_history_is_the_monthly_totals_of_the_orders(demo: salesnb.SalesData) -> None:
+    by_hand = _monthly_by_hand(demo)
+    for kpi in ("revenue", "orders"):
+        h = F.history(demo, kpi).set_index("month")["value"]
+        assert list(h.index) == list(by_hand.index)  # every complete month, 2024-01 … 2026-10
+        np.testing.assert_allclose(h.to_numpy(), by_hand[kpi].to_numpy(), rtol=1e-9)
+
+
+def test_history_is_the_same_on_duckdb(demo_dir) -> None:  # type: ignore[no-untyped-def]
+    pandas_h = F.history(salesnb.load(demo_dir), "revenue", by="region")
+    duck_h = F.history(salesnb.scan(demo_dir, engine="duckdb"), "revenue", by="region")
+    pd.testing.assert_frame_equal(pandas_h.reset_index(drop=True), duck_h.reset_index(drop=True), rtol=1e-9)
+
+
+def test_the_baseline_error_is_the_seasonal_naive_error_by_hand(demo: salesnb.SalesData) -> None:
+    y = _monthly_by_hand(demo)["revenue"].to_numpy()
+    n = len(y)
+    origins = range(max(2 * F.SEASON, n - F.MAX_ORIGINS), n)
+    errors = [abs(y[o + h] - y[o + h - F.SEASON]) for o in origins for h in range(F.HORIZON) if o + h < n]
+    bt = F.backtest(demo, "revenue")
+    assert bt.loc[0, "baseline"] == "seasonal naive"
+    assert bt.loc[0, "seasonal_naive_mae"] == pytest.approx(np.mean(errors), rel=1e-9)
+    assert bt.loc[0, "origins"] == len(origins)
+
+
+@pytest.mark.parametrize("dataset", ["demo", "superstore", "cdnow"])
+def test_a_model_is_used_only_where_it_beats_the_baseline(dataset: str, request: pytest.FixtureRequest) -> None:
+    data = request.getfixturevalue(dataset)
+    for kpi in ("revenue", "orders", "new_customers"):
+        bt = F.backtest(data, kpi, by="region" if dataset != "cdnow" else None)
+        fc = F.forecast(data, kpi, by="region" if dataset != "cdnow" else None)
+        for row in bt.itertuples():
+            if not row.model:
+                continue
+            assert row.mae <= row.seasonal_naive_mae + 1e-9, (kpi, row.segment)
+            if row.model == row.baseline:
+                assert "no model beat" in row.note
+            used = fc[fc["segment"] == row.segment]
+            assert len(used) == F.HORIZON and set(used["model"]) == {row.model}
+            assert (used["lo95"] <= used["lo80"]).all() and (used["lo80"] <= used["forecast"]).all()
+            assert (used["forecast"] <= used["hi80"]).all() and (used["hi80"] <= used["hi95"]).all()
+
+
+def _out_of_sample_coverage(data: salesnb.SalesData, cutoffs: int) -> dict[int, tuple[float, int]]:
+    """Forecast from each of the last ``cutoffs`` month ends, with only the data known then
+    (``as_of``), and count how often the intervals held the months that followed."""
+    src = salesnb.as_source(data)
+    last = (F.data_end(src).normalize() + pd.Timedelta(days=1)).to_period("M") - 1
+    hits: dict[int, list[bool]] = {80: [], 95: []}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for kpi, by in (("revenue", None), ("orders", None), ("new_customers", None), ("revenue", "region")):
+            actual = F.history(src, kpi, by=by).set_index(["month", "segment"])["value"]
+            for k in range(1, cutoffs + 1):
+                fc = F.forecast(src, kpi, by=by, as_of=(last - k).end_time.normalize())
+                for r in fc.itertuples():
+                    if (r.period, r.segment) in actual.index:
+                        a = actual[(r.period, r.segment)]
+                        hits[80].append(r.lo80 <= a <= r.hi80)
+                        hits[95].append(r.lo95 <= a <= r.hi95)
+    return {level: (float(np.mean(v)), len(v)) for level, v in hits.items()}
+
+
+@pytest.mark.parametrize("dataset", ["demo", "superstore"])
+def test_intervals_cover_at_their_stated_rate_out_of_sample(dataset: str, request: pytest.FixtureRequest) -> None:
+    # a year of forecast origins, so every calendar month (January's holidays too) is judged
+    cover = _out_of_sample_coverage(request.getfixturevalue(dataset), cutoffs=12)
+    print(f"{dataset}: out-of-sample coverage {cover}")
+    assert cover[80][1] >= 200
+    assert abs(cover[80][0] - 0.80) <= 0.08, cover
+    assert cover[95][0] >= 0.95 - 0.08, cover
+
+
+def test_the_backtest_coverage_is_reported_near_the_stated_rate(cdnow: salesnb.SalesData,
+                                                                 demo: salesnb.SalesData) -> None:
+    for data in (demo, cdnow):
+        bt = F.backtest(data, "revenue")
+        assert bt.loc[0, "origins"] >= F.MIN_ORIGINS
+        assert 0.0 <= bt.loc[0, "coverage80"] <= bt.loc[0, "coverage95"] <= 1.0
+
+
+def test_too_short_a_history_gives_a_note_and_no_forecast(demo: salesnb.SalesData) -> None:
+    as_of = pd.Timestamp("2024-10-31 23:59")  # ten complete months
+    assert F.forecast(demo, "revenue", as_of=as_of).empty
+    note = F.backtest(demo, "revenue", as_of=as_of).loc[0, "note"]
+    assert "too short a history" in note and "10 complete months" in note
+
+
+def test_a_rate_is_not_forecast(demo: salesnb.SalesData) -> None:
+    with pytest.raises(ValueError, match="not a monthly total"):
+        F.forecast(demo, "conversion_rate")
+
+
+def test_the_chance_of_hitting_target(demo: salesnb.SalesData) -> None:
+    # a closed month: attainment, from the same revenue the scorecard shows
+    closed = F.target_chance(demo, "revenue", "2026-09", 1_000_000.0)
+    actual = salesnb.kpi_table(demo, "2026-09", kpis=["revenue"])["value"].iloc[0]
+    assert closed["status"] == "closed"
+    assert closed["attainment"] == pytest.approx(actual / 1_000_000.0)
+    # an open month, half way: the expected total is the actual so far plus the rest of the
+    # month's forecast; a target at exactly that is an even chance, higher targets less
+    as_of = pd.Timestamp("2026-10-15 23:59:59")
+    mid = F.target_chance(demo, "revenue", "2026-10", 1.0, as_of=as_of)
+    assert mid["status"] == "open" and 0 < mid["actual"] < mid["expected"]
+    even = F.target_chance(demo, "revenue", "2026-10", mid["expected"], as_of=as_of)
+    assert even["chance"] == pytest.approx(0.5, abs=1e-9)
+    chances = [F.target_chance(demo, "revenue", "2026-10", mid["expected"] * f, as_of=as_of)["chance"]
+               for f in (0.9, 1.0, 1.1, 1.3)]
+    assert chances == sorted(chances, reverse=True) and chances[0] > 0.5 > chances[-1]
+    assert F.target_chance(demo, "revenue", "2026-10", mid["actual"] * 0.9, as_of=as_of)["chance"] == 1.0
+    assert math.isnan(F.target_chance(demo, "revenue", "2026-Q4", 1.0, as_of=as_of)["chance"])
