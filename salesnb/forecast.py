@@ -47,7 +47,8 @@ from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats.calendar import calendar_of
 
-__all__ = ["forecast", "backtest", "history", "target_chance", "SeriesForecast", "HORIZON", "FORECASTABLE"]
+__all__ = ["forecast", "backtest", "history", "target_chance", "SeriesForecast", "HORIZON", "FORECASTABLE",
+           "OUTLOOK_KPIS", "page_as_of", "month_target", "target_outlook", "chance_text", "outlook_tables"]
 
 HORIZON = 3
 SEASON = 12
@@ -322,7 +323,9 @@ def _series(data: Data, kpi: str, by: str | None, as_of: Any, horizon: int,
             custom_kpis: Any = None) -> list[SeriesForecast]:
     src = as_source(data)
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
-    key = ("forecast", kpi, by, end, horizon, repr(custom_kpis))
+    # the series are the complete months up to the last one before as_of: one key per such month
+    last = (end.normalize() + pd.Timedelta(days=1)).to_period("M") - 1
+    key = ("forecast", kpi, by, str(last), horizon, repr(custom_kpis))
     if key not in src.cache:
         hist = history(src, kpi, by=by, as_of=end, custom_kpis=custom_kpis)
         series = []
@@ -425,3 +428,81 @@ def target_chance(data: Data, kpi: str, period: str | Period, target: float, *,
     out.update(status="open", actual=actual, expected=actual + remaining_mean,
                attainment=actual / target if target else math.nan, chance=chance)
     return out
+
+
+# --- the Outlook page ---------------------------------------------------------------------
+
+OUTLOOK_KPIS = ("revenue", "orders", "new_customers")
+
+
+def page_as_of(ctx: Any) -> pd.Timestamp:
+    """What the page may know: the end of its period, or of the data when that is earlier."""
+    end = data_end(ctx.src)
+    period_end = pd.Timestamp(ctx.period.end) + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    return min(end, period_end)
+
+
+def month_target(data: Data, kpi: str, month: str) -> float:
+    """The target of a KPI for a month, overall (``nan`` when there is none)."""
+    src = as_source(data)
+    if not src.has("targets"):
+        return math.nan
+    from salesnb.aggregate import collect
+
+    t = collect(src.frame("targets"))
+    overall = t["segment_column"].isna() if "segment_column" in t.columns else pd.Series(True, index=t.index)
+    hit = t[overall & (t["period"].astype(str) == month) & (t["kpi"].astype(str) == kpi)]
+    return float(hit["value"].iloc[0]) if len(hit) else math.nan
+
+
+def target_outlook(ctx: Any, *, kpis: Sequence[str] = OUTLOOK_KPIS,
+                   as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Per KPI with monthly targets: the report's last month (attainment when closed, the
+    chance of reaching the target when open) and the month after (the chance, from the
+    forecast). ``kpi``, ``label``, ``month``, ``target``, ``actual``, ``expected``,
+    ``attainment``, ``chance``, ``status``."""
+    end = as_of if as_of is not None else page_as_of(ctx)
+    last = pd.Period(ctx.period.end, "M")
+    rows = []
+    for kpi in kpis:
+        if kpi not in ctx.kpis:
+            continue
+        for month in (last, last + 1):
+            target = month_target(ctx.src, kpi, str(month))
+            if target != target:
+                continue
+            r = target_chance(ctx.src, kpi, str(month), target, as_of=end, custom_kpis=ctx.custom_kpis)
+            rows.append({"kpi": kpi, "label": ctx.kpis[kpi].label, "month": str(month), "target": target, **r})
+    return pd.DataFrame(rows, columns=["kpi", "label", "month", "target", "status", "actual", "expected",
+                                       "attainment", "chance"])
+
+
+def chance_text(row: Any) -> str:
+    """One phrase for a target row: attainment when closed, the chance when open."""
+    if row["status"] == "closed":
+        return f"{row['attainment']:.0%} of target"
+    if row["status"] == "open" and row["chance"] == row["chance"]:
+        return f"{row['chance']:.0%} chance of reaching the target"
+    return "no forecast"
+
+
+def outlook_tables(ctx: Any, *, as_of: pd.Timestamp | None = None,
+                   kpis: Sequence[str] = OUTLOOK_KPIS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The forecasts and their backtests of the page's KPIs, ready to show: (forecasts,
+    backtests). Forecast rows: ``KPI``, ``month``, ``forecast``, ``80% interval``,
+    ``95% interval``, ``model``. Backtest rows: ``KPI``, ``model``, ``MAE``, ``seasonal naive MAE``
+    (or naive, on a short history), ``MASE``, ``80% held``, ``95% held``, ``origins``, ``note``."""
+    end = as_of if as_of is not None else page_as_of(ctx)
+    fc_rows, bt_rows = [], []
+    for kpi in kpis:
+        label = ctx.kpis[kpi].label
+        for r in forecast(ctx.src, kpi, as_of=end, custom_kpis=ctx.custom_kpis).to_dict("records"):
+            fc_rows.append({"KPI": label, "month": r["period"], "forecast": r["forecast"],
+                            "80% interval": f"{r['lo80']:,.0f} – {r['hi80']:,.0f}",
+                            "95% interval": f"{r['lo95']:,.0f} – {r['hi95']:,.0f}", "model": r["model"]})
+        for r in backtest(ctx.src, kpi, as_of=end, custom_kpis=ctx.custom_kpis).to_dict("records"):
+            bt_rows.append({"KPI": label, "model": r["model"] or "–", "MAE": r["mae"],
+                            "baseline MAE": r["seasonal_naive_mae"], "baseline": r["baseline"] or "–",
+                            "MASE": r["mase"], "80% held": r["coverage80"], "95% held": r["coverage95"],
+                            "origins": r["origins"], "note": r["note"]})
+    return pd.DataFrame(fc_rows), pd.DataFrame(bt_rows)

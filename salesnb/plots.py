@@ -13,7 +13,8 @@ import seaborn as sns
 from salesnb.periods import Period, parse_period
 
 __all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_drivers", "plot_reasons",
-           "plot_initiative", "show", "plot_cycle", "plot_anomalies", "plot_romi", "short"]
+           "plot_initiative", "show", "plot_cycle", "plot_anomalies", "plot_romi", "short", "plot_forecast",
+           "plot_calibration"]
 
 
 def set_theme() -> None:
@@ -241,4 +242,43 @@ def plot_romi(channels: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes
             bar.set_hatch("//")
             bar.set_alpha(0.5)
     ax.axvline(0, color="0.3", linewidth=0.8)
+    return ax
+
+
+def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, *, title: str,
+                  ax: plt.Axes | None = None) -> plt.Axes:
+    """A KPI's months (``month``, ``value``) and its forecast (``period``, ``forecast``,
+    ``lo80``/``hi80``, ``lo95``/``hi95``) with both intervals shaded; the model in the legend."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3.4))
+    ax.set(title=title, xlabel=None, ylabel=None)
+    if not history.empty:
+        ax.plot(pd.PeriodIndex(history["month"], freq="M").to_timestamp(), history["value"], color="0.2",
+                marker="o", markersize=3, linewidth=1.2, label="actual")
+    if not forecast.empty:
+        when = pd.PeriodIndex(forecast["period"], freq="M").to_timestamp()
+        model = str(forecast["model"].iloc[0])
+        ax.fill_between(when, forecast["lo95"], forecast["hi95"], color="#4393c3", alpha=0.2, label="95% interval")
+        ax.fill_between(when, forecast["lo80"], forecast["hi80"], color="#4393c3", alpha=0.35, label="80% interval")
+        ax.plot(when, forecast["forecast"], color="#2166ac", marker="o", markersize=4, linestyle="--",
+                label=f"forecast ({short(model)})")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", fontsize="small", frameon=False)
+    return ax
+
+
+def plot_calibration(calibration: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Predicted against observed conversion per bin of the predicted chance (from
+    :func:`salesnb.scoring.fit`): on the diagonal when the scores mean what they say."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 4.2))
+    ax.set(title="Calibration on the newest cohorts", xlabel="predicted chance of converting",
+           ylabel="share that converted")
+    if calibration.empty:
+        return ax
+    top = float(max(calibration["predicted"].max(), calibration["observed"].max()) * 1.1) or 1.0
+    ax.plot([0, top], [0, top], color="0.6", linewidth=0.8, linestyle=":")
+    size = calibration["leads"] / calibration["leads"].max() * 80
+    ax.scatter(calibration["predicted"], calibration["observed"], s=size, color="#2166ac")
+    ax.set(xlim=(0, top), ylim=(0, top))
     return ax

@@ -7,6 +7,7 @@ Every text that came from data is HTML-escaped here, so a comment such as
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -18,7 +19,7 @@ from salesnb.kpis import KPI
 from salesnb.periods import Period
 
 __all__ = ["table", "bullets", "page_intro", "result_badges", "heading", "note", "with_interval", "run_record",
-           "RECORD_MIME"]
+           "attach_csv", "csv_text", "CSV_NAME", "RECORD_MIME"]
 
 # the media type of a page's machine-readable run record: read by the publisher, never shown
 RECORD_MIME = "application/vnd.salesnb.record+json"
@@ -136,7 +137,8 @@ def with_interval(df: pd.DataFrame, column: str, low: str, high: str, *, percent
 
 
 def run_record(*, title: str | None = None, data: SalesData | None = None,
-               kpis: Mapping[str, KPI] | None = None, headline: Mapping[str, str] | None = None) -> None:
+               kpis: Mapping[str, KPI] | None = None, headline: Mapping[str, str] | None = None,
+               files: list[dict[str, str]] | None = None) -> None:
     """Tell the publisher what this page stands on, in a form it reads without parsing HTML:
     the page's title, the data's fingerprint, the definitions of the KPIs it uses and, for
     the index, headline figures. Several calls on one page add up; nothing is shown.
@@ -153,4 +155,39 @@ def run_record(*, title: str | None = None, data: SalesData | None = None,
                                  for k in kpis.values()]
     if headline is not None:
         record["headline"] = [[k, v] for k, v in headline.items()]  # pairs: the order survives JSON
+    if files is not None:
+        record["files"] = files
     display({RECORD_MIME: record}, raw=True)
+
+
+# a file published beside a page: a name, or a folder and a name, ending in .csv
+CSV_NAME = re.compile(r"\w[\w.-]*(/\w[\w.-]*)?\.csv")
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """A CSV that opens cleanly in a spreadsheet: UTF-8 with a byte-order mark (Excel then
+    reads Cyrillic names right), and text cells that a spreadsheet would run as a formula
+    (starting with =, +, -, @) prefixed with an apostrophe.
+
+    >>> csv_text(pd.DataFrame({"name": ["=HYPERLINK(1)", "Анна"], "n": [1, -2]})).splitlines()
+    ['\ufeffname,n', "'=HYPERLINK(1),1", 'Анна,-2']
+    """
+    def safe(v: object) -> object:
+        return "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
+
+    text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])
+                 and not pd.api.types.is_datetime64_any_dtype(df[c])]
+    out = df.assign(**{c: df[c].map(safe) for c in text_cols})
+    return "\ufeff" + out.to_csv(index=False, lineterminator="\n")
+
+
+def attach_csv(name: str, df: pd.DataFrame) -> None:
+    """Publish ``df`` as ``outputs/<period>/<name>`` beside the page (see :func:`csv_text`).
+
+    The publisher writes it when the page succeeds, atomically; a failed run leaves the
+    last good file in place.
+    """
+    if not CSV_NAME.fullmatch(name):
+        raise ValueError(f"attach_csv: {name!r} is not a plain file name ending in .csv (letters, digits, _ . -, "
+                         "at most one folder)")
+    run_record(files=[{"name": name, "text": csv_text(df)}])

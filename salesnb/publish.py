@@ -329,7 +329,10 @@ def page_record(nb: Any) -> dict[str, Any]:
         for out in cell.get("outputs", []):
             found = out.get("data", {}).get(RECORD_MIME)
             if isinstance(found, dict):
+                files = [*record.get("files", []), *found.get("files", [])]  # files add up
                 record.update(found)
+                if files:
+                    record["files"] = files
     return record
 
 
@@ -545,10 +548,30 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
     except Exception as exc:
         return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
                          key=job.key, error=disk_fault(exc) or f"HTML export failed: {type(exc).__name__}: {exc}")
+    for attached in record.get("files") or []:
+        error = _write_attached(period_out, attached)
+        if error:
+            return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started, key=job.key,
+                             error=error)
     (period_out / "_failed" / f"{job.notebook}.ipynb").unlink(missing_ok=True)
     return JobResult(job.notebook, job.period, "ok", time.perf_counter() - started, key=job.key,
                      html=str(job.html_path), fingerprint=str(record.get("fingerprint", "")),
                      headline={str(k): str(v) for k, v in record.get("headline") or []})
+
+
+def _write_attached(period_out: Path, attached: Any) -> str:
+    """Write a file a page attached (:func:`salesnb.present.attach_csv`) beside it; an error
+    text, or "" when written."""
+    from salesnb.present import CSV_NAME
+
+    name = str(attached.get("name", "")) if isinstance(attached, dict) else ""
+    if not CSV_NAME.fullmatch(name) or ".." in name:
+        return f"the page attached a file with an unsafe name: {name[:80]!r}"
+    try:
+        _atomic_write(period_out / name, str(attached.get("text", "")))
+    except OSError as exc:
+        return disk_fault(exc) or f"could not write {name}: {exc}"
+    return ""
 
 
 def _keep_failed(executed: Path, kept: Path, secrets: frozenset[str]) -> None:

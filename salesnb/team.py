@@ -18,9 +18,16 @@ from salesnb.context import ReportContext
 from salesnb.stats import Daily, Proportion, bh_qvalues, two_sample
 from salesnb.stats.scores import beta_prior, shrunk_rate
 
-__all__ = ["rep_table", "coaching_signals", "MIN_DEALS"]
+__all__ = ["rep_table", "coaching_signals", "training_topics", "MIN_DEALS", "TRAINING"]
 
 MIN_DEALS = 10
+# a funnel stage where deals leave → what to train (stages of params' funnel_stages)
+TRAINING = {
+    "qualified": "qualifying leads: discovery questions and getting to a first meeting",
+    "meeting": "running first meetings: uncovering the need and agreeing next steps",
+    "proposal": "proposals that answer the client's need: value before price",
+    "negotiation": "negotiation and price objections: trading concessions, closing",
+}
 
 
 def rep_table(ctx: ReportContext) -> pd.DataFrame:
@@ -92,3 +99,46 @@ def coaching_signals(reps: pd.DataFrame, *, alpha: float = 0.05) -> list[str]:
             out.append(f"{r['owner']}: deals take {r['cycle_days']:.0f} days to sign against the team's "
                        f"median {team_cycle:.0f} — look at where they stall")
     return out
+
+
+def training_topics(ctx: ReportContext, *, min_deals: int = MIN_DEALS) -> pd.DataFrame:
+    """Each rep's weakest funnel stage against the team, turned into a training topic.
+
+    Per rep and stage, the share of deals that moved on (deals entering the stage in the
+    period), shrunk toward the team's rate at that stage with an empirical-Bayes beta prior
+    (as the win rates are), so that a rep with few deals is not sent to training by chance.
+    The weakest stage is the one with the largest shortfall of the shrunk rate against the
+    team's. Returns ``owner``, ``stage``, ``deals`` (entering that stage), ``rate``
+    (raw), ``rate_shrunk``, ``team_rate``, ``gap`` (team − shrunk), ``topic``; reps
+    behind the team nowhere, or with fewer than ``min_deals`` deals at every stage, are left out.
+    A training run is then an initiative of the PDCA register like any other (KPI
+    ``stage_conversion`` at that stage, the rep as segment, the rest of the team as control).
+    """
+    from salesnb.comparisons import kpi_table
+
+    stages = list(ctx.funnel_stages)
+    if not ctx.src.has("deal_stages") or len(stages) < 2:
+        return pd.DataFrame()
+    table = kpi_table(ctx.src, ctx.period, by="owner", kpis=["stage_conversion"], funnel_stages=stages,
+                      min_events=0, custom_kpis=ctx.custom_kpis)
+    team = kpi_table(ctx.src, ctx.period, kpis=["stage_conversion"], funnel_stages=stages, min_events=0,
+                     custom_kpis=ctx.custom_kpis).set_index("stage")["value"]
+    rows = []
+    for stage, g in table.dropna(subset=["value"]).groupby("stage"):
+        trials = g["n"].to_numpy(float)
+        moved = np.round(g["value"].to_numpy(float) * trials)
+        if len(g) < 2 or trials.sum() == 0:
+            continue
+        a, b = beta_prior(moved, trials)
+        for owner, n, k in zip(g["owner"], trials, moved, strict=True):
+            shrunk = float(shrunk_rate(k, n, a, b))
+            rows.append({"owner": owner, "stage": stage, "deals": int(n), "rate": k / n if n else math.nan,
+                         "rate_shrunk": shrunk, "team_rate": float(team.get(stage, math.nan)),
+                         "gap": float(team.get(stage, math.nan)) - shrunk})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    df = df[(df["deals"] >= min_deals) & (df["gap"] > 0)]
+    weakest = df.sort_values("gap", ascending=False).groupby("owner", sort=False).head(1)
+    weakest = weakest.assign(topic=weakest["stage"].map(TRAINING).fillna("the stage after " + weakest["stage"]))
+    return weakest.sort_values(["gap"], ascending=False).reset_index(drop=True)

@@ -1,0 +1,342 @@
+"""Lead scoring: the chance that an open lead converts, from what was known when it is scored.
+
+A statsmodels logit on lead features — channel, region, segment, campaign (rare levels
+pooled), the first response (hours from creation to the first activity, within the first
+week) and the activities of the lead's first week — fitted on older lead cohorts whose
+outcome is known (a lead counts as converted when it converted within ``MATURITY_DAYS``
+of creation: converted_at, or a linked won deal). It is validated on a **time split**:
+fitted on the cohorts before the newest ``TEST_MONTHS`` of matured cohorts, judged on those
+(AUC, calibration slope and intercept, lift of the top decile, a calibration table). The
+scores of open leads come from a refit on every matured cohort of the training window.
+
+Examples
+--------
+>>> from salesnb.data.demo import generate
+>>> import salesnb
+>>> data = salesnb.SalesData(generate(scale=0.1)[0])
+>>> model = fit(data)
+>>> 0.5 < model.validation["auc"] < 1.0
+True
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from salesnb.aggregate import collect, data_end
+from salesnb.comparisons import Data
+from salesnb.engines import as_source
+
+__all__ = ["fit", "score_leads", "lead_frame", "LeadModel", "FEATURES", "MATURITY_DAYS", "fit_or_note",
+           "validation_lines"]
+
+MATURITY_DAYS = 90      # a lead's outcome is taken as known this long after creation
+FIRST_DAYS = 7          # activity features: the lead's first week
+TRAIN_MONTHS = 15       # cohorts the model learns from (test months included)
+TEST_MONTHS = 3         # the newest matured cohorts: the time-split validation
+MIN_LEVEL = 50          # leads a category level needs; rarer levels are pooled as "other"
+FEATURES = ("channel", "region", "segment", "campaign_id", "first_response", "first_week_activities")
+LABELS = {"channel": "channel", "region": "region", "segment": "segment", "campaign_id": "campaign",
+          "first_response": "first response", "first_week_activities": "first-week activities"}
+# first response: hours to the first activity, as bands a manager can act on
+RESPONSE_BANDS = ((1.0, "within 1 hour"), (24.0, "within a day"), (24.0 * FIRST_DAYS, "within a week"))
+NO_RESPONSE = "no contact in the first week"
+
+
+@dataclass
+class LeadModel:
+    """A fitted lead-scoring model and its time-split validation."""
+
+    features: list[str]
+    reference: dict[str, str]                 # each categorical feature's reference level
+    levels: dict[str, list[str]]              # kept levels (others pooled as "other")
+    params: pd.Series
+    conf_int: pd.DataFrame
+    validation: dict[str, Any] = field(default_factory=dict)
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    odds_ratios: pd.DataFrame = field(default_factory=pd.DataFrame)
+    train: tuple[str, str] = ("", "")
+    test: tuple[str, str] = ("", "")
+
+    def design(self, leads: pd.DataFrame) -> pd.DataFrame:
+        """The model's design matrix for lead rows (unknown levels → "other")."""
+        cols: dict[str, np.ndarray] = {"const": np.ones(len(leads))}
+        for f in self.features:
+            values = _levels(leads[f], self.levels[f])
+            for level in self.levels[f]:
+                if level != self.reference[f]:
+                    cols[f"{f}={level}"] = (values == level).to_numpy(float)
+        return pd.DataFrame(cols, index=leads.index)[list(self.params.index)]
+
+    def predict(self, leads: pd.DataFrame) -> np.ndarray:
+        eta = self.design(leads).to_numpy(float) @ self.params.to_numpy(float)
+        return 1 / (1 + np.exp(-eta))
+
+
+def _levels(values: pd.Series, kept: Sequence[str]) -> pd.Series:
+    v = values.astype("str").fillna("(none)")
+    return v.where(v.isin(list(kept)), "other")
+
+
+def _band(hours: pd.Series) -> pd.Series:
+    out = pd.Series(NO_RESPONSE, index=hours.index, dtype="str")
+    for limit, label in reversed(RESPONSE_BANDS):
+        out = out.mask(hours <= limit, label)
+    return out
+
+
+def lead_frame(data: Data, *, as_of: str | pd.Timestamp | None = None,
+               since: str | pd.Timestamp | None = None) -> pd.DataFrame:
+    """One row per lead created in ``[since, as_of]``, with what was known at ``as_of``.
+
+    ``lead_id``, ``created_at``, ``owner`` and the categorical features present, plus
+    ``first_response`` (a band), ``first_week_activities`` (0, 1, 2, 3+), ``converted``
+    (by ``as_of``), ``converted_in_time`` (within ``MATURITY_DAYS`` of creation),
+    ``closed`` (converted, or its deal lost, by ``as_of``) and ``mature``.
+    """
+    src = as_source(data)
+    if not src.has("leads"):
+        raise ValueError("lead scoring needs the leads table")
+    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+    key = ("lead_frame", end, None if since is None else pd.Timestamp(since))
+    if key not in src.cache:
+        src.cache[key] = _lead_frame(src, end, since)
+    return src.cache[key].copy()
+
+
+def _lead_frame(src: Any, end: pd.Timestamp, since: Any) -> pd.DataFrame:
+    cols = src.columns("leads")
+    wanted = ["lead_id", "created_at", *[c for c in ("owner", "channel", "region", "segment", "campaign_id",
+                                                      "converted_at") if c in cols]]
+    window = nw.col("created_at") <= end
+    if since is not None:
+        window = window & (nw.col("created_at") >= pd.Timestamp(since))
+    leads = collect(src.frame("leads").select(*wanted).filter(window))
+    leads["created_at"] = pd.to_datetime(leads["created_at"])
+    converted_at = pd.to_datetime(leads["converted_at"]) if "converted_at" in leads else pd.Series(
+        pd.NaT, index=leads.index)
+    lost_at = pd.Series(pd.NaT, index=leads.index, dtype="datetime64[us]")
+    if src.has("deals") and "lead_id" in src.columns("deals") and "closed_at" in src.columns("deals"):
+        deals = collect(src.frame("deals").select("lead_id", "outcome", "closed_at")
+                        .filter(~nw.col("lead_id").is_null() & (nw.col("closed_at") <= end)))
+        deals["closed_at"] = pd.to_datetime(deals["closed_at"])
+        won = deals[deals["outcome"] == "won"].groupby("lead_id")["closed_at"].min()
+        lost = deals[deals["outcome"] == "lost"].groupby("lead_id")["closed_at"].min()
+        converted_at = converted_at.fillna(leads["lead_id"].map(won))
+        lost_at = pd.to_datetime(leads["lead_id"].map(lost))
+    converted_at = converted_at.where(converted_at <= end)
+    leads["converted"] = converted_at.notna()
+    leads["converted_in_time"] = (converted_at - leads["created_at"]) <= pd.Timedelta(days=MATURITY_DAYS)
+    leads["closed"] = leads["converted"] | lost_at.notna()
+    leads["mature"] = leads["created_at"] <= end - pd.Timedelta(days=MATURITY_DAYS)
+    # activities of the first week, as far as they had happened at as_of
+    first = pd.Series(np.nan, index=leads.index)
+    count = pd.Series(0, index=leads.index)
+    if src.has("activities") and "lead_id" in src.columns("activities"):
+        acts = collect(src.frame("activities").select("lead_id", "occurred_at")
+                       .filter(~nw.col("lead_id").is_null() & (nw.col("occurred_at") <= end)))
+        acts["occurred_at"] = pd.to_datetime(acts["occurred_at"])
+        created = leads.set_index("lead_id")["created_at"]
+        acts = acts[acts["lead_id"].isin(created.index)]
+        hours = (acts["occurred_at"] - acts["lead_id"].map(created)).dt.total_seconds() / 3600
+        acts = acts.assign(hours=hours)[(hours >= 0) & (hours <= 24 * FIRST_DAYS)]
+        per = acts.groupby("lead_id")["hours"].agg(["min", "size"])
+        first = leads["lead_id"].map(per["min"])
+        count = leads["lead_id"].map(per["size"]).fillna(0)
+        leads["first_response"] = _band(first)
+        leads["first_week_activities"] = np.minimum(count, 3).astype(int).astype(str).replace("3", "3+")
+    return leads
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the ROC curve (the Mann–Whitney statistic; ties count half)."""
+    pos, neg = p[y == 1], p[y == 0]
+    if not len(pos) or not len(neg):
+        return math.nan
+    u = sps.mannwhitneyu(pos, neg, alternative="two-sided").statistic
+    return float(u / (len(pos) * len(neg)))
+
+
+def _independent(x: pd.DataFrame) -> list[str]:
+    """The columns of a design that are not combinations of earlier ones: a level absent
+    from these rows, or a campaign that is its channel's only one, adds nothing."""
+    kept: list[str] = []
+    for col in x.columns:
+        if x[col].abs().sum() == 0:
+            continue
+        trial = x[[*kept, col]].to_numpy(float)
+        if np.linalg.matrix_rank(trial) == len(kept) + 1:
+            kept.append(col)
+    return kept
+
+
+def _logit(y: np.ndarray, x: pd.DataFrame) -> Any:
+    import statsmodels.api as sm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # perfect separation of a tiny level is reported by its interval
+        return sm.Logit(y, x).fit(disp=0, maxiter=200, method="newton")
+
+
+def fit(data: Data, *, as_of: str | pd.Timestamp | None = None,
+        features: Sequence[str] | None = None) -> LeadModel:
+    """Fit and validate the lead-scoring logit at ``as_of`` (default: the data's end).
+
+    ``features`` (default :data:`FEATURES`, those the data has) may name fewer. Raises
+    ``ValueError`` when there are too few matured leads or conversions to fit.
+    """
+    src = as_source(data)
+    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+    mature_end = end - pd.Timedelta(days=MATURITY_DAYS)
+    start = (mature_end.to_period("M") - TRAIN_MONTHS + 1).start_time
+    leads = lead_frame(src, as_of=end, since=start)
+    leads = leads[leads["mature"]]
+    names = [f for f in (features or FEATURES) if f in leads.columns and leads[f].nunique() > 1]
+    if not names:
+        raise ValueError("lead scoring: the leads have no feature that varies (channel, region, segment, "
+                         "campaign, activities)")
+    y_all = leads["converted_in_time"].to_numpy(int)
+    if len(leads) < 200 or y_all.sum() < 20:
+        raise ValueError(f"lead scoring needs at least 200 matured leads and 20 conversions; "
+                         f"there are {len(leads)} and {int(y_all.sum())}")
+    split = (mature_end.to_period("M") - TEST_MONTHS + 1).start_time
+    train, test = leads[leads["created_at"] < split], leads[leads["created_at"] >= split]
+
+    def prepare(rows: pd.DataFrame) -> LeadModel:
+        levels, reference = {}, {}
+        for f in names:
+            counts = rows[f].astype("str").fillna("(none)").value_counts()
+            kept = [str(v) for v, n in counts.items() if n >= MIN_LEVEL]
+            if (counts < MIN_LEVEL).any():
+                kept.append("other")
+            levels[f] = kept
+            reference[f] = str(counts.index[0]) if counts.iloc[0] >= MIN_LEVEL else kept[0]
+        skeleton = LeadModel(names, reference, levels, pd.Series(dtype=float), pd.DataFrame())
+        cols = ["const"] + [f"{f}={lv}" for f in names for lv in levels[f] if lv != reference[f]]
+        skeleton.params = pd.Series(0.0, index=cols)
+        skeleton.params = pd.Series(0.0, index=_independent(skeleton.design(rows)))
+        res = _logit(rows["converted_in_time"].to_numpy(int), skeleton.design(rows))
+        skeleton.params, skeleton.conf_int = res.params, res.conf_int()
+        return skeleton
+
+    validated = prepare(train)
+    p = validated.predict(test)
+    y = test["converted_in_time"].to_numpy(int)
+    model = prepare(leads)
+    model.train = (str(leads["created_at"].min().date()), str(mature_end.date()))
+    model.test = (str(split.date()), str(mature_end.date()))
+    model.validation = _validate(y, p, len(train))
+    model.calibration = _calibration_table(y, p)
+    model.odds_ratios = _odds_ratios(model)
+    return model
+
+
+def _validate(y: np.ndarray, p: np.ndarray, n_train: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"n_train": n_train, "n_test": int(len(y)), "conversions_test": int(y.sum()),
+                           "auc": _auc(y, p), "calibration_slope": math.nan, "calibration_intercept": math.nan,
+                           "top_decile_lift": math.nan}
+    if len(y) >= 50 and 0 < y.sum() < len(y):
+        import statsmodels.api as sm
+
+        eta = np.log(np.clip(p, 1e-9, 1 - 1e-9) / np.clip(1 - p, 1e-9, 1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = sm.Logit(y, sm.add_constant(eta)).fit(disp=0)
+        out["calibration_intercept"], out["calibration_slope"] = (float(v) for v in res.params)
+        top = p >= np.quantile(p, 0.9)
+        out["top_decile_lift"] = float(y[top].mean() / y.mean()) if y.mean() > 0 else math.nan
+    return out
+
+
+def _calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Predicted against observed conversion in ten bins of the predicted chance."""
+    if not len(y):
+        return pd.DataFrame(columns=["bin", "predicted", "observed", "leads"])
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
+    df = pd.DataFrame({"bin": which, "p": p, "y": y})
+    return (df.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), leads=("y", "size"))
+            .reset_index())
+
+
+def _odds_ratios(model: LeadModel) -> pd.DataFrame:
+    rows = []
+    for name in model.params.index:
+        if name == "const":
+            continue
+        feature, level = name.split("=", 1)
+        lo, hi = model.conf_int.loc[name]
+        rows.append({"feature": LABELS.get(feature, feature), "level": level,
+                     "against": model.reference[feature], "odds_ratio": math.exp(model.params[name]),
+                     "ci_low": math.exp(lo), "ci_high": math.exp(hi)})
+    return pd.DataFrame(rows, columns=["feature", "level", "against", "odds_ratio", "ci_low", "ci_high"])
+
+
+def _reasons(model: LeadModel, leads: pd.DataFrame, top: int = 2) -> list[str]:
+    """Each lead's features that raise its odds most against the reference levels."""
+    contrib = (model.design(leads).drop(columns=["const"]) * model.params.drop("const")).to_numpy(float)
+    names = [n for n in model.params.index if n != "const"]
+    texts = [f"{LABELS.get(n.split('=')[0], n)}: {n.split('=', 1)[1]}" for n in names]
+    order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
+    out = []
+    for row, idx in zip(contrib, order, strict=True):
+        parts = [f"{texts[i]} (odds ×{math.exp(row[i]):.1f})" for i in idx if row[i] > 0]
+        out.append("; ".join(parts) or "no feature above the usual")
+    return out
+
+
+def score_leads(data: Data, *, as_of: str | pd.Timestamp | None = None,
+                model: LeadModel | None = None) -> pd.DataFrame:
+    """The leads open at ``as_of``, ranked per owner by their chance of converting.
+
+    Trained only on what was known at ``as_of`` (pass a :func:`fit` result to reuse it).
+    Returns ``lead_id``, ``owner``, ``created_at``, ``score`` (probability of converting
+    within ``MATURITY_DAYS`` of creation), ``rank`` (within the owner), ``reasons``.
+    """
+    src = as_source(data)
+    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+    model = model or fit(src, as_of=end)
+    # the frame the fit read (cached) holds the young leads too
+    start = ((end - pd.Timedelta(days=MATURITY_DAYS)).to_period("M") - TRAIN_MONTHS + 1).start_time
+    leads = lead_frame(src, as_of=end, since=start)
+    open_ = leads[~leads["closed"] & ~leads["mature"]].copy()
+    if "owner" not in open_:
+        open_["owner"] = "(none)"
+    open_["score"] = model.predict(open_)
+    open_["reasons"] = _reasons(model, open_) if len(open_) else []
+    open_ = open_.sort_values(["owner", "score"], ascending=[True, False])
+    open_["rank"] = open_.groupby("owner").cumcount() + 1
+    return open_[["lead_id", "owner", "created_at", "score", "rank", "reasons"]].reset_index(drop=True)
+
+
+def fit_or_note(data: Data, *, as_of: str | pd.Timestamp | None = None) -> tuple[LeadModel | None, str]:
+    """:func:`fit`, or ``None`` and the reason in one line when the data cannot carry it."""
+    try:
+        return fit(data, as_of=as_of), ""
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def validation_lines(model: LeadModel) -> list[str]:
+    """The time-split validation in sentences a manager can read."""
+    v = model.validation
+    lines = [f"Fitted on leads created {model.train[0]} – {model.test[0]}, judged on the {v['n_test']:,} leads "
+             f"created {model.test[0]} – {model.test[1]} ({v['conversions_test']:,} converted within "
+             f"{MATURITY_DAYS} days), then refitted on all of them to score the open leads."]
+    lines.append(f"AUC {v['auc']:.2f}: a converting lead outranks a non-converting one {v['auc']:.0%} of the time "
+                 "(0.5 is a coin toss).")
+    if v["calibration_slope"] == v["calibration_slope"]:
+        lines.append(f"Calibration slope {v['calibration_slope']:.2f} (1 when the scores are neither too confident "
+                     f"nor too timid), intercept {v['calibration_intercept']:+.2f}.")
+    if v["top_decile_lift"] == v["top_decile_lift"]:
+        lines.append(f"The top tenth of scores converted {v['top_decile_lift']:.1f}× as often as leads on average.")
+    return lines
