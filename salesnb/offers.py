@@ -33,9 +33,11 @@ from salesnb.aggregate import collect, data_end
 from salesnb.comparisons import Data
 from salesnb.engines import as_source
 
-__all__ = ["next_offers", "holdout", "purchases", "by_rep", "ACTIVE_DAYS", "HOLDOUT_DAYS", "REGULAR_ORDERS"]
+__all__ = ["next_offers", "holdout", "purchases", "by_rep", "ACTIVE_DAYS", "HOLDOUT_DAYS", "REGULAR_ORDERS",
+           "WINDOW_DAYS"]
 
 ACTIVE_DAYS = 180      # a customer who bought within this many days is active
+WINDOW_DAYS = 90       # "what follows what": a window of purchases and the window after
 HOLDOUT_DAYS = 90      # the hold-out: purchases after the cut-off
 REGULAR_ORDERS = 3     # bought in this many orders or more: a regular purchase, never offered
 
@@ -67,43 +69,75 @@ def purchases(data: Data, *, since: Any = None, until: Any = None) -> pd.DataFra
     return df
 
 
-def _similarity(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Cosine similarity of the product columns of a customer × product 0/1 matrix."""
-    x = matrix.to_numpy(float)
-    norms = np.sqrt((x * x).sum(axis=0))
-    sim = (x.T @ x) / np.where(np.outer(norms, norms) > 0, np.outer(norms, norms), 1.0)
-    np.fill_diagonal(sim, 0.0)
-    return pd.DataFrame(sim, index=matrix.columns, columns=matrix.columns)
+def _matrix(rows: pd.DataFrame, customers: pd.Index, products: pd.Index, *, value: str | None = None) -> np.ndarray:
+    """Customer × product: 1 where the customer bought the product among ``rows`` (or the
+    ``value`` column, e.g. the number of orders)."""
+    m = np.zeros((len(customers), len(products)))
+    if len(rows):
+        i = customers.get_indexer(rows["customer_id"])
+        j = products.get_indexer(rows["product"])
+        ok = (i >= 0) & (j >= 0)
+        m[i[ok], j[ok]] = rows[value].to_numpy(float)[ok] if value else 1.0
+    return m
 
 
-def _offers(history: pd.DataFrame, customers: list[str], k: int, method: str) -> pd.DataFrame:
-    """The top ``k`` products per customer, never one they buy regularly (matrix algebra
-    over the customer × product table: no loop over customers)."""
-    bought = history.pivot_table(index="customer_id", columns="product", values="orders", aggfunc="sum",
-                                 fill_value=0)
-    bought = bought.loc[[c for c in customers if c in bought.index]]
-    cols = ["customer_id", "rank", "product", "score"]
-    if bought.empty:
-        return pd.DataFrame(columns=cols)
-    x = bought.to_numpy(float)
-    has = (x > 0).astype(float)
-    if method == "popular":
-        everyone = history.pivot_table(index="customer_id", columns="product", values="orders", aggfunc="sum",
-                                       fill_value=0).reindex(columns=bought.columns, fill_value=0)
-        scores = np.broadcast_to((everyone.to_numpy() > 0).mean(axis=0), x.shape).copy()
-    else:
-        scores = has @ _similarity(pd.DataFrame(has, columns=bought.columns)).to_numpy() / np.maximum(
-            has.sum(axis=1, keepdims=True), 1.0)
-    scores[x >= REGULAR_ORDERS] = -np.inf  # what they buy regularly is never offered
-    k = min(k, scores.shape[1])
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    top = np.take_along_axis(scores, order, axis=1)
-    products = np.asarray(bought.columns, dtype=object)[order]
-    keep = np.isfinite(top)
-    out = pd.DataFrame({"customer_id": np.repeat(bought.index.to_numpy(dtype=object), k).reshape(-1, k)[keep],
-                        "rank": np.tile(np.arange(1, k + 1), (len(bought), 1))[keep],
-                        "product": products[keep].astype(str), "score": top[keep]})
-    return out.sort_values(["customer_id", "rank"], kind="stable").reset_index(drop=True)[cols]
+class _Model:
+    """What a customer buys next, learnt from the window before a cut-off: the chance that
+    a customer buys ``b`` (not a regular purchase of theirs) in a window given how often
+    they had bought it before (never, once, twice), times the lift that their purchases of
+    the window before give ``b`` (bought ``a`` lately → ``b`` follows more often than usual:
+    cross-selling). The most-popular baseline is each product's plain chance."""
+
+    def __init__(self, src: Any, cut: pd.Timestamp):
+        window = pd.Timedelta(days=WINDOW_DAYS)
+        mid = cut - window
+        history = purchases(src, until=mid)
+        lately = purchases(src, since=mid - window, until=mid)
+        after = purchases(src, since=mid, until=cut)
+        self.products = pd.Index(sorted(set(history["product"]) | set(after["product"])))
+        people = pd.Index(sorted(set(history["customer_id"])))
+        counts = _matrix(history, people, self.products, value="orders")
+        x = _matrix(lately, people, self.products)
+        y = _matrix(after, people, self.products)
+        y[counts >= REGULAR_ORDERS] = 0.0  # only what they did not buy regularly
+        # the chance of buying b next, by how often they had bought it (0, 1, 2 orders)
+        self.by_count = np.vstack([(y * (counts == c)).sum(axis=0) / np.maximum((counts == c).sum(axis=0), 1.0)
+                                   for c in range(REGULAR_ORDERS)])
+        self.popular = y.mean(axis=0) if len(y) else np.zeros(len(self.products))
+        follow = (x.T @ y) / np.maximum(x.sum(axis=0)[:, None], 1.0)
+        self.lift = follow / np.where(self.popular > 0, self.popular, 1.0)[None, :]
+
+    def offers(self, src: Any, cut: pd.Timestamp, customers: list[str], k: int, method: str) -> pd.DataFrame:
+        cols = ["customer_id", "rank", "product", "score"]
+        people = pd.Index(customers)
+        if not len(people) or not len(self.products):
+            return pd.DataFrame(columns=cols)
+        counts = _matrix(purchases(src, until=cut), people, self.products, value="orders")
+        if method == "popular":
+            scores = np.broadcast_to(self.popular, counts.shape).copy()
+        else:
+            recent = _matrix(purchases(src, since=cut - pd.Timedelta(days=WINDOW_DAYS), until=cut), people,
+                             self.products)
+            own = np.minimum(counts, REGULAR_ORDERS - 1).astype(int)
+            scores = np.take_along_axis(self.by_count, own, axis=0) if len(own) else counts
+            n_recent = recent.sum(axis=1, keepdims=True)
+            lift = np.where(n_recent > 0, (recent @ self.lift) / np.maximum(n_recent, 1.0), 1.0)
+            scores = scores * lift
+        scores[counts >= REGULAR_ORDERS] = -np.inf  # what they buy regularly is never offered
+        k = min(k, scores.shape[1])
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        top = np.take_along_axis(scores, order, axis=1)
+        keep = np.isfinite(top)
+        out = pd.DataFrame({"customer_id": np.repeat(people.to_numpy(dtype=object), k).reshape(-1, k)[keep],
+                            "rank": np.tile(np.arange(1, k + 1), (len(people), 1))[keep],
+                            "product": np.asarray(self.products, dtype=object)[order][keep].astype(str),
+                            "score": top[keep]})
+        return out.sort_values(["customer_id", "rank"], kind="stable").reset_index(drop=True)[cols]
+
+
+def _active(src: Any, cut: pd.Timestamp) -> list[str]:
+    last = purchases(src, since=cut - pd.Timedelta(days=ACTIVE_DAYS), until=cut)
+    return sorted(set(last["customer_id"]))
 
 
 def _owners(data: Data) -> pd.Series:
@@ -116,33 +150,32 @@ def _owners(data: Data) -> pd.Series:
     return pd.Series(latest["owner"].astype("str").to_numpy(), index=latest["customer_id"].astype("str"))
 
 
-def next_offers(data: Data, *, as_of: Any = None, k: int = 3, method: str = "similar") -> pd.DataFrame:
+def next_offers(data: Data, *, as_of: Any = None, k: int = 3, method: str = "follow-up") -> pd.DataFrame:
     """Up to ``k`` products to offer each customer active at ``as_of`` (bought within
     ``ACTIVE_DAYS``), from the purchases up to then.
 
-    Returns ``customer_id``, ``rank``, ``product``, ``score`` (similarity of the product's
-    buyers to the customer's products; ``method="popular"``: the share of customers
-    buying it) and ``owner`` (the customer's rep, when orders name one).
+    Returns ``customer_id``, ``rank``, ``product``, ``score`` (the chance, learnt from the
+    two windows before, that a customer who bought one of this customer's latest products
+    buys this one in the next ``WINDOW_DAYS``; ``method="popular"``: the plain chance) and
+    ``owner`` (the customer's rep, when orders name one).
     """
     src = as_source(data)
-    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
-    history = purchases(src, until=end + pd.Timedelta(microseconds=1))
-    active = history.groupby("customer_id")["last"].max()
-    active = sorted(active[pd.to_datetime(active) >= end - pd.Timedelta(days=ACTIVE_DAYS)].index)
-    out = _offers(history, active, k, method)
+    cut = (pd.Timestamp(as_of) if as_of is not None else data_end(src)) + pd.Timedelta(microseconds=1)
+    out = _Model(src, cut).offers(src, cut, _active(src, cut), k, method)
     owners = _owners(src)
     out["owner"] = out["customer_id"].map(owners).fillna("(none)") if len(owners) else "(none)"
-    return out
+    return out[["customer_id", "rank", "product", "score", "owner"]]
 
 
 def holdout(data: Data, *, as_of: Any = None, cutoff: Any = None, k: int = 3) -> pd.DataFrame:
     """Offers made at ``cutoff`` (default: ``HOLDOUT_DAYS`` before ``as_of``, itself the
     data's end by default) judged by the next ``HOLDOUT_DAYS`` of purchases, for the
-    similarity method and the most-popular baseline: ``method``, ``hit_rate`` (at ``k``),
+    follow-up method and the most-popular baseline: ``method``, ``hit_rate`` (at ``k``),
     ``customers`` (judged), ``hits``.
 
-    A customer is judged when they bought, in the hold-out, a product they were not buying
-    regularly before the cut-off; a hit is one of those among their ``k`` offers.
+    A customer is judged when they were active at the cut-off and bought, in the hold-out,
+    a product they were not buying regularly before; a hit is one of those among their
+    ``k`` offers.
     """
     src = as_source(data)
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
@@ -152,12 +185,11 @@ def holdout(data: Data, *, as_of: Any = None, cutoff: Any = None, k: int = 3) ->
     regular = set(map(tuple, before.loc[before["orders"] >= REGULAR_ORDERS, ["customer_id", "product"]].to_numpy()))
     new = after[[(c, p) not in regular for c, p in after[["customer_id", "product"]].to_numpy()]]
     wanted = new.groupby("customer_id")["product"].apply(set)
-    active = before.groupby("customer_id")["last"].max()
-    active = set(active[pd.to_datetime(active) >= cut - pd.Timedelta(days=ACTIVE_DAYS)].index)
-    judged = sorted(set(wanted.index) & active)
+    judged = sorted(set(wanted.index) & set(_active(src, cut)))
+    model = _Model(src, cut)
     rows = []
-    for method in ("similar", "popular"):
-        offers = _offers(before, judged, k, method).groupby("customer_id")["product"].apply(set)
+    for method in ("follow-up", "popular"):
+        offers = model.offers(src, cut, judged, k, method).groupby("customer_id")["product"].apply(set)
         hits = sum(1 for c in judged if offers.get(c, set()) & wanted[c])
         rows.append({"method": method, "hit_rate": hits / len(judged) if judged else math.nan,
                      "customers": len(judged), "hits": hits})

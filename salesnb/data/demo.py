@@ -108,6 +108,10 @@ INITIATIVES: list[dict[str, Any]] = [
      "expected_verdict": "keep_running"},
 ]
 SPIKE: dict[str, Any] = {"period": "2026-06", "reason": "defective", "extra_return_rate": 0.03}
+# lead scoring: a lead's segment moves its odds of becoming a deal (channel sets the base)
+SEGMENT_DEAL_ODDS = {"SMB": 1.0, "Mid-market": 1.6, "Enterprise": 0.55}
+# next offers: a purchase of the first product is often followed, within a month, by one of the second
+CROSS_SELL = {"Pro pack": ("Accessories", 0.4), "Installation": ("Service plan", 0.4)}
 COMMENTS: dict[str, tuple[tuple[str, ...], float]] = {
     # theme -> (comments in English and Russian, typical csat score)
     "delivery": (("Delivery took too long", "The courier was late again",
@@ -249,11 +253,37 @@ def _stage_pass(stage: str, region: str, entered: np.datetime64,
     return p
 
 
-def _deals(rng: np.random.Generator, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def deal_chance(leads: pd.DataFrame) -> np.ndarray:
+    """Each lead's chance of becoming a deal: its channel's share, its segment's odds."""
+    base = leads["channel"].map({c: v[0] for c, v in CHANNEL_ECONOMICS.items()}).to_numpy(float)
+    odds = base / (1 - base) * leads["segment"].map(SEGMENT_DEAL_ODDS).to_numpy(float)
+    return odds / (1 + odds)
+
+
+def _win_chance(leads: pd.DataFrame, shocks: dict[tuple[str, str, str], float]) -> np.ndarray:
+    """Each lead's chance that a deal from it is won: the stage pass chances of its region,
+    at the months it would enter them (nominal lags), shocks and initiatives included."""
+    created = leads["created_at"].to_numpy().astype("datetime64[s]")
+    out = np.ones(len(leads))
+    when = created + np.timedelta64(3 * 24, "h")  # deals open about three days after the lead
+    for stage in FUNNEL_STAGES[:-1]:
+        months = when.astype("datetime64[M]")
+        cache: dict[tuple[str, Any], float] = {}
+        p = np.empty(len(leads))
+        for i, (region, month) in enumerate(zip(leads["region"].to_numpy(), months, strict=True)):
+            key = (region, month)
+            if key not in cache:
+                cache[key] = _stage_pass(stage, region, np.datetime64(month, "s"), shocks)
+            p[i] = cache[key]
+        out *= p
+        when = when + np.timedelta64(int(2 * STAGE_LAG_DAYS[stage] * 24), "h")
+    return out
+
+
+def _deals(rng: np.random.Generator, leads: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict[Any, float]]:
     """Deals from leads, each walked through the funnel stage by stage."""
     end = np.datetime64(END) + np.timedelta64(1, "D")
-    p_deal = leads["channel"].map({c: v[0] for c, v in CHANNEL_ECONOMICS.items()}).to_numpy()
-    is_deal = rng.random(len(leads)) < p_deal
+    is_deal = rng.random(len(leads)) < deal_chance(leads)
     src = leads[is_deal]
     created = _after(src["created_at"].to_numpy(), rng.gamma(2.0, 1.5, size=len(src)))
     keep = created < end
@@ -304,7 +334,7 @@ def _deals(rng: np.random.Generator, leads: pd.DataFrame) -> tuple[pd.DataFrame,
         "lead_id": src["lead_id"].to_numpy(), "customer_id": None, "lost_reason": lost_reason,
     })
     stages = pd.DataFrame(stage_rows, columns=["deal_id", "stage", "entered_at"])
-    return deals, stages
+    return deals, stages, shocks
 
 
 def _customers(rng: np.random.Generator, leads: pd.DataFrame, deals: pd.DataFrame,
@@ -413,7 +443,8 @@ def _orders(rng: np.random.Generator, customers: pd.DataFrame) -> pd.DataFrame:
     qty = rng.geometric(0.55, size=k).clip(max=8)
     day_idx = np.clip(((ordered.astype("datetime64[D]") - day0[0]) / np.timedelta64(1, "D")).astype(int),
                       0, len(day0) - 1)
-    day_factor = np.exp(rng.normal(0, REALISM["amount_day_sd"], size=len(day0)))[day_idx]
+    day_factors = np.exp(rng.normal(0, REALISM["amount_day_sd"], size=len(day0)))
+    day_factor = day_factors[day_idx]
     amount = (prices[product_idx] * qty * rng.lognormal(0.0, REALISM["amount_sigma"], size=k)
               * day_factor).round(2)
     deal_ids = customers["deal_id"].to_numpy()[cust]
@@ -421,6 +452,30 @@ def _orders(rng: np.random.Generator, customers: pd.DataFrame) -> pd.DataFrame:
     is_first_deal = np.zeros(k, dtype=bool)
     is_first_deal[:len(first_cust)] = from_deal[first_cust]
     amount[is_first_deal] = 0.0  # filled with the deal amount by the caller
+    # cross-sell: some purchases of a product are followed within a month by its companion
+    extra_cust, extra_at, extra_prod = [], [], []
+    for first_product, (then, share) in CROSS_SELL.items():
+        i_first, i_then = list(PRODUCTS).index(first_product), list(PRODUCTS).index(then)
+        rows = np.flatnonzero((product_idx == i_first) & (rng.random(k) < share))
+        at = _after(ordered[rows], rng.uniform(2, 30, size=len(rows)))
+        ok = at < until[cust[rows]]
+        extra_cust.append(cust[rows][ok])
+        extra_at.append(at[ok])
+        extra_prod.append(np.full(int(ok.sum()), i_then))
+    n_extra = sum(len(x) for x in extra_cust)
+    cust = np.concatenate([cust, *extra_cust])
+    ordered = np.concatenate([ordered, *extra_at])
+    product_idx = np.concatenate([product_idx, *extra_prod]).astype(int)
+    extra_qty = rng.geometric(0.55, size=n_extra).clip(max=8)
+    qty = np.concatenate([qty, extra_qty])
+    extra_day = np.clip(((ordered[k:].astype("datetime64[D]") - day0[0]) / np.timedelta64(1, "D")).astype(int),
+                        0, len(day0) - 1)
+    amount = np.concatenate([amount, (prices[product_idx[k:]] * extra_qty
+                                      * rng.lognormal(0.0, REALISM["amount_sigma"], size=n_extra)
+                                      * day_factors[extra_day]).round(2)])
+    deal_ids = np.concatenate([deal_ids, np.full(n_extra, None, dtype=object)])
+    is_first_deal = np.concatenate([is_first_deal, np.zeros(n_extra, dtype=bool)])
+    k = len(cust)
     order = np.lexsort((cust, ordered))
     status = np.where(rng.random(k) < 0.03, "cancelled", "completed").astype(object)
     status[is_first_deal] = "completed"
@@ -605,7 +660,13 @@ def generate(*, seed: int = SEED, scale: float = 1.0) -> tuple[dict[str, pd.Data
     rng = np.random.default_rng(seed)
     campaigns = _campaigns(rng)
     leads = _leads(rng, campaigns, scale)
-    deals, stages = _deals(rng, leads)
+    deals, stages, shocks = _deals(rng, leads)
+    # each lead's true chance of converting (a deal won, or a direct purchase without a deal):
+    # what a lead-scoring model should approach (written beside the tables, not in them)
+    p_deal = deal_chance(leads)
+    p_direct = leads["channel"].map({c: v[1] for c, v in CHANNEL_ECONOMICS.items()}).to_numpy(float)
+    lead_truth = pd.DataFrame({"lead_id": leads["lead_id"].to_numpy(),
+                               "p_convert": p_deal * _win_chance(leads, shocks) + (1 - p_deal) * p_direct})
     customers, leads, deals = _customers(rng, leads, deals, scale)
     orders = _orders(rng, customers)
     # a won deal's first order carries the deal's amount and product
@@ -647,6 +708,12 @@ def generate(*, seed: int = SEED, scale: float = 1.0) -> tuple[dict[str, pd.Data
         "returns_spike": {"period": SPIKE["period"], "reason": SPIKE["reason"]},
         "weak_stage": "proposal", "poor_channel": "Events", "realism": REALISM,
         "rows": {name: len(df) for name, df in tables.items()},
+        "lead_scoring": {"segment_deal_odds": SEGMENT_DEAL_ODDS,
+                         "note": "each lead's true chance of converting is in lead_truth.parquet"},
+        "cross_sell": {first: {"then": then, "share": share, "within_days": 30}
+                       for first, (then, share) in CROSS_SELL.items()},
+        # not JSON: write_demo writes it as lead_truth.parquet beside the tables
+        "lead_truth": lead_truth,
     }
     return tables, truth
 
@@ -672,6 +739,8 @@ def write_demo(folder: str | os.PathLike[str], *, seed: int = SEED, scale: float
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".demo-") as tmp:
         for name, df in tables.items():
             df.to_parquet(Path(tmp) / f"{name}.parquet", index=False, compression="zstd")
+        truth = dict(truth)
+        truth.pop("lead_truth").to_parquet(Path(tmp) / "lead_truth.parquet", index=False)
         (Path(tmp) / "truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
         target.mkdir(exist_ok=True)
