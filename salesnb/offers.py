@@ -34,10 +34,11 @@ from salesnb.comparisons import Data
 from salesnb.engines import as_source
 
 __all__ = ["next_offers", "holdout", "purchases", "by_rep", "ACTIVE_DAYS", "HOLDOUT_DAYS", "REGULAR_ORDERS",
-           "WINDOW_DAYS"]
+           "WINDOW_DAYS", "RECENT_DAYS", "offers_or_note"]
 
 ACTIVE_DAYS = 180      # a customer who bought within this many days is active
-WINDOW_DAYS = 90       # "what follows what": a window of purchases and the window after
+WINDOW_DAYS = 90       # "what follows": the window after a cut-off in which purchases are predicted
+RECENT_DAYS = 30       # "lately": the purchases before a cut-off that a follow-up is learnt from
 HOLDOUT_DAYS = 90      # the hold-out: purchases after the cut-off
 REGULAR_ORDERS = 3     # bought in this many orders or more: a regular purchase, never offered
 
@@ -92,7 +93,7 @@ class _Model:
         window = pd.Timedelta(days=WINDOW_DAYS)
         mid = cut - window
         history = purchases(src, until=mid)
-        lately = purchases(src, since=mid - window, until=mid)
+        lately = purchases(src, since=mid - pd.Timedelta(days=RECENT_DAYS), until=mid)
         after = purchases(src, since=mid, until=cut)
         self.products = pd.Index(sorted(set(history["product"]) | set(after["product"])))
         people = pd.Index(sorted(set(history["customer_id"])))
@@ -104,8 +105,13 @@ class _Model:
         self.by_count = np.vstack([(y * (counts == c)).sum(axis=0) / np.maximum((counts == c).sum(axis=0), 1.0)
                                    for c in range(REGULAR_ORDERS)])
         self.popular = y.mean(axis=0) if len(y) else np.zeros(len(self.products))
-        follow = (x.T @ y) / np.maximum(x.sum(axis=0)[:, None], 1.0)
-        self.lift = follow / np.where(self.popular > 0, self.popular, 1.0)[None, :]
+        # each b among the customers for whom it is not yet a regular purchase (it could be offered)
+        open_to = (counts < REGULAR_ORDERS).astype(float)
+        follow = (x.T @ (y * open_to)) / np.maximum(x.T @ open_to, 1.0)
+        # against customers who bought anything lately: buying at all makes buying again likelier
+        active = (x.sum(axis=1) > 0).astype(float)[:, None]
+        usual = (y * open_to * active).sum(axis=0) / np.maximum((open_to * active).sum(axis=0), 1.0)
+        self.lift = follow / np.where(usual > 0, usual, 1.0)[None, :]
 
     def offers(self, src: Any, cut: pd.Timestamp, customers: list[str], k: int, method: str) -> pd.DataFrame:
         cols = ["customer_id", "rank", "product", "score"]
@@ -116,7 +122,7 @@ class _Model:
         if method == "popular":
             scores = np.broadcast_to(self.popular, counts.shape).copy()
         else:
-            recent = _matrix(purchases(src, since=cut - pd.Timedelta(days=WINDOW_DAYS), until=cut), people,
+            recent = _matrix(purchases(src, since=cut - pd.Timedelta(days=RECENT_DAYS), until=cut), people,
                              self.products)
             own = np.minimum(counts, REGULAR_ORDERS - 1).astype(int)
             scores = np.take_along_axis(self.by_count, own, axis=0) if len(own) else counts
@@ -209,3 +215,12 @@ def by_rep(offers: pd.DataFrame) -> dict[str, pd.DataFrame]:
             name = name.replace(".csv", "_.csv")
         out[name] = g.sort_values(["customer_id", "rank"]).reset_index(drop=True)
     return out
+
+
+def offers_or_note(data: Data, *, as_of: Any = None, k: int = 3) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """For a page: (the hold-out check, the offers, "") or two empty tables and the reason
+    in one line when the data holds no customers' products."""
+    try:
+        return holdout(data, as_of=as_of, k=k), next_offers(data, as_of=as_of, k=k), ""
+    except ValueError as exc:
+        return pd.DataFrame(), pd.DataFrame(), str(exc)

@@ -37,7 +37,7 @@ from salesnb.comparisons import Data
 from salesnb.engines import as_source
 
 __all__ = ["fit", "score_leads", "lead_frame", "LeadModel", "FEATURES", "MATURITY_DAYS", "fit_or_note",
-           "validation_lines"]
+           "validation_lines", "validation_auc"]
 
 MATURITY_DAYS = 90      # a lead's outcome is taken as known this long after creation
 FIRST_DAYS = 7          # activity features: the lead's first week
@@ -61,6 +61,7 @@ class LeadModel:
     levels: dict[str, list[str]]              # kept levels (others pooled as "other")
     params: pd.Series
     conf_int: pd.DataFrame
+    cov: pd.DataFrame = field(default_factory=pd.DataFrame)  # of the coefficients (for joint tests)
     validation: dict[str, Any] = field(default_factory=dict)
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     odds_ratios: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -157,7 +158,7 @@ def _lead_frame(src: Any, end: pd.Timestamp, since: Any) -> pd.DataFrame:
     return leads
 
 
-def _auc(y: np.ndarray, p: np.ndarray) -> float:
+def validation_auc(y: np.ndarray, p: np.ndarray) -> float:
     """Area under the ROC curve (the Mann–Whitney statistic; ties count half)."""
     pos, neg = p[y == 1], p[y == 0]
     if not len(pos) or not len(neg):
@@ -225,7 +226,7 @@ def fit(data: Data, *, as_of: str | pd.Timestamp | None = None,
         skeleton.params = pd.Series(0.0, index=cols)
         skeleton.params = pd.Series(0.0, index=_independent(skeleton.design(rows)))
         res = _logit(rows["converted_in_time"].to_numpy(int), skeleton.design(rows))
-        skeleton.params, skeleton.conf_int = res.params, res.conf_int()
+        skeleton.params, skeleton.conf_int, skeleton.cov = res.params, res.conf_int(), res.cov_params()
         return skeleton
 
     validated = prepare(train)
@@ -242,8 +243,8 @@ def fit(data: Data, *, as_of: str | pd.Timestamp | None = None,
 
 def _validate(y: np.ndarray, p: np.ndarray, n_train: int) -> dict[str, Any]:
     out: dict[str, Any] = {"n_train": n_train, "n_test": int(len(y)), "conversions_test": int(y.sum()),
-                           "auc": _auc(y, p), "calibration_slope": math.nan, "calibration_intercept": math.nan,
-                           "top_decile_lift": math.nan}
+                           "auc": validation_auc(y, p), "calibration_slope": math.nan,
+                           "calibration_intercept": math.nan, "top_decile_lift": math.nan}
     if len(y) >= 50 and 0 < y.sum() < len(y):
         import statsmodels.api as sm
 

@@ -37,7 +37,7 @@ def test_cdnow_loads_through_params_alone() -> None:
 def test_cdnow_publishes_every_page(tmp_path: Path) -> None:
     report = publish(base=PARAMS, period="1998-06", out_dir=tmp_path, progress=False)
     assert all(r.status == "ok" for r in report.results), [(r.notebook, r.error) for r in report.results]
-    assert len(report.results) == 6
+    assert len(report.results) == 7
     raw = _raw()
     june = (raw["date"].str.startswith("199806")).sum()
     overview = (tmp_path / "1998-06" / "kpi_overview.html").read_text(encoding="utf-8")

@@ -31,7 +31,7 @@ def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     base.write_text(yaml.safe_dump(hostile_params(tmp / "data", mapping), allow_unicode=True), encoding="utf-8")
     report = publish(base=base, period=PERIOD, out_dir=tmp / "out", progress=False)
     assert not report.failures, [r.line() for r in report.failures]
-    assert len(report.ran) == 6
+    assert len(report.ran) == 7
     return tmp / "out"
 
 
