@@ -148,6 +148,7 @@ def scorecard(ctx: ReportContext, *, kpis: Sequence[str] | None = None) -> pd.Da
             c = comparisons[against].get(_key(r))
             if c and against == "target":
                 text, tone = format_attainment(c, kpi.unit, currency)
+                text += _chance_suffix(ctx, r["kpi"], c)
             else:
                 text, tone = format_change(c, kpi.unit, kpi.good, currency) if c else ("–", "none")
             row[f"vs_{against}"], row[f"tone_{against}"] = text, tone
@@ -155,6 +156,20 @@ def scorecard(ctx: ReportContext, *, kpis: Sequence[str] | None = None) -> pd.Da
             row["value"] += f" ({GATE_WORDS[r['status']]})" if r["status"] != "insufficient_data" else ""
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _chance_suffix(ctx: ReportContext, kpi: str, row: Mapping[str, Any]) -> str:
+    """For a month still open: the chance of reaching its target by the month's end."""
+    from salesnb import forecast
+
+    if (ctx.period.kind != "month" or kpi not in forecast.OUTLOOK_KPIS or row["status"] != "ok"
+            or "prorated" not in str(row.get("note", ""))):
+        return ""
+    target = forecast.month_target(ctx.src, kpi, ctx.period.name)
+    if math.isnan(target):
+        return ""
+    chance = forecast.target_chance(ctx.src, kpi, ctx.period.name, target, custom_kpis=ctx.custom_kpis)
+    return f"; {forecast.chance_text(chance)}" if chance["status"] == "open" else ""
 
 
 def variation_note(ctx: ReportContext, *, kpis: Sequence[str] | None = None) -> str:
@@ -245,7 +260,17 @@ def definitions(ctx: ReportContext) -> pd.DataFrame:
 def index_headline(ctx: ReportContext) -> dict[str, str]:
     """The period's headline figures for the index of all reports: label → formatted value,
     with the reason in brackets when a value carries a caveat."""
+    from salesnb import forecast
+
     table = kpi_table(ctx.src, ctx.period, **_options(ctx, INDEX_KPIS))
-    return {r["label"]: format_value(r["value"], r["unit"], ctx.currency) + (
+    out = {r["label"]: format_value(r["value"], r["unit"], ctx.currency) + (
         "" if r["status"] == "ok" else f" ({r['status'].replace('_', ' ')})")
         for r in table.to_dict("records") if r["status"] != "missing_table"}
+    if ctx.period.kind == "month" and "revenue" in ctx.kpis:
+        # the revenue target: attained share when the month is over, the chance while it runs
+        target = forecast.month_target(ctx.src, "revenue", ctx.period.name)
+        if target == target:
+            row = forecast.target_chance(ctx.src, "revenue", ctx.period.name, target, custom_kpis=ctx.custom_kpis)
+            if row["status"] in ("closed", "open"):
+                out[f"{ctx.kpis['revenue'].label} target"] = forecast.chance_text(row)
+    return out

@@ -153,3 +153,26 @@ def test_the_chance_of_hitting_target(demo: salesnb.SalesData) -> None:
     assert chances == sorted(chances, reverse=True) and chances[0] > 0.5 > chances[-1]
     assert F.target_chance(demo, "revenue", "2026-10", mid["actual"] * 0.9, as_of=as_of)["chance"] == 1.0
     assert math.isnan(F.target_chance(demo, "revenue", "2026-Q4", 1.0, as_of=as_of)["chance"])
+
+
+def test_an_open_month_shows_its_chance_on_the_scorecard_and_in_the_index(demo: salesnb.SalesData) -> None:
+    from salesnb import overview
+
+    as_of = pd.Timestamp("2026-10-15 23:59:59")
+    events = {"orders": "ordered_at", "leads": "created_at", "deals": "created_at", "deal_stages": "entered_at",
+              "returns": "returned_at", "feedback": "received_at", "activities": "occurred_at"}
+    def until(df: pd.DataFrame, col: str | None) -> pd.DataFrame:
+        df = df[df[col] <= as_of] if col else df
+        return df.assign(**{c: df[c].where(df[c] <= as_of) for c in ("closed_at", "converted_at") if c in df})
+
+    cut = salesnb.SalesData({name: until(df, events.get(name)) for name, df in demo.tables.items()})
+    ctx = salesnb.report_context("2026-10", cut)
+    target = F.month_target(cut, "revenue", "2026-10")
+    expected = F.target_chance(cut, "revenue", "2026-10", target)
+    assert expected["status"] == "open"
+    card = overview.scorecard(ctx).set_index("kpi")
+    assert f"{expected['chance']:.0%} chance of reaching the target" in card.loc["revenue", "vs_target"]
+    assert overview.index_headline(ctx)["Sales volume target"] == F.chance_text(expected)
+    closed = overview.index_headline(salesnb.report_context("2026-09", demo))["Sales volume target"]
+    actual = salesnb.kpi_table(demo, "2026-09", kpis=["revenue"])["value"].iloc[0]
+    assert closed == f"{actual / F.month_target(demo, 'revenue', '2026-09'):.0%} of target"
