@@ -59,10 +59,11 @@ clean: ## remove generated outputs, demo data and caches (keeps .venv and bench/
 	rm -rf outputs/*/ outputs/index.html outputs/manifest.json data/demo .cache .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
-bench: $(STAMP) ## benchmark the KPI engines and the page analyses on 10M orders (data generated once into bench/data/)
+bench: $(STAMP) $(DEMO) ## benchmark the KPI engines and page analyses on 10M orders (bench/data/), and the Outlook page on the demo
 	$(BIN)/python bench/make_data.py
 	$(BIN)/python bench/bench_kpis.py
 	$(BIN)/python bench/bench_pages.py
+	$(BIN)/python bench/bench_outlook.py
 
 calibrate: $(STAMP) ## false-alarm rates and power of every test on realistic and resampled real nulls (TRIALS=500)
 	$(BIN)/python bench/calibrate.py
