@@ -56,7 +56,7 @@ from salesnb.stats import (
 from salesnb.stats.calendar import day_weights
 
 __all__ = ["kpi_table", "compare", "reasons", "sales_cycle", "revenue_drivers", "kpi_trend",
-           "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS", "Data", "baseline_missing"]
+           "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS", "Data", "baseline_missing", "elapsed_share"]
 
 DEFAULT_FUNNEL = ["qualified", "meeting", "proposal", "negotiation", "won"]
 DEFAULT_MIN_EVENTS = 20

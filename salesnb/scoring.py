@@ -132,8 +132,9 @@ def _lead_frame(src: Any, end: pd.Timestamp, since: Any) -> pd.DataFrame:
         deals["closed_at"] = pd.to_datetime(deals["closed_at"])
         won = deals[deals["outcome"] == "won"].groupby("lead_id")["closed_at"].min()
         lost = deals[deals["outcome"] == "lost"].groupby("lead_id")["closed_at"].min()
-        converted_at = converted_at.fillna(leads["lead_id"].map(won))
-        lost_at = pd.to_datetime(leads["lead_id"].map(lost))
+        # reindex, not map: a map of no leads onto no dates trips over the dtypes
+        converted_at = converted_at.fillna(pd.Series(won.reindex(leads["lead_id"]).to_numpy(), index=leads.index))
+        lost_at = pd.Series(pd.to_datetime(lost.reindex(leads["lead_id"]).to_numpy()), index=leads.index)
     converted_at = converted_at.where(converted_at <= end)
     leads["converted"] = converted_at.notna()
     leads["converted_in_time"] = (converted_at - leads["created_at"]) <= pd.Timedelta(days=MATURITY_DAYS)
@@ -201,14 +202,14 @@ def fit(data: Data, *, as_of: str | pd.Timestamp | None = None,
     start = (mature_end.to_period("M") - TRAIN_MONTHS + 1).start_time
     leads = lead_frame(src, as_of=end, since=start)
     leads = leads[leads["mature"]]
-    names = [f for f in (features or FEATURES) if f in leads.columns and leads[f].nunique() > 1]
-    if not names:
-        raise ValueError("lead scoring: the leads have no feature that varies (channel, region, segment, "
-                         "campaign, activities)")
     y_all = leads["converted_in_time"].to_numpy(int)
     if len(leads) < 200 or y_all.sum() < 20:
         raise ValueError(f"lead scoring needs at least 200 matured leads and 20 conversions; "
                          f"there are {len(leads)} and {int(y_all.sum())}")
+    names = [f for f in (features or FEATURES) if f in leads.columns and leads[f].nunique() > 1]
+    if not names:
+        raise ValueError("lead scoring: the leads have no feature that varies (channel, region, segment, "
+                         "campaign, activities)")
     split = (mature_end.to_period("M") - TEST_MONTHS + 1).start_time
     train, test = leads[leads["created_at"] < split], leads[leads["created_at"] >= split]
 

@@ -33,7 +33,7 @@ def test_every_table_loads_cleanly(demo: salesnb.SalesData) -> None:
 
 @pytest.mark.parametrize(
     ("table", "low", "high"),
-    [("orders", 125_000, 150_000), ("leads", 38_000, 45_000), ("deals", 14_000, 18_000),
+    [("orders", 140_000, 165_000), ("leads", 38_000, 45_000), ("deals", 14_000, 18_000),
      ("returns", 5_000, 7_000), ("feedback", 14_000, 16_000)],
     ids=["orders", "leads", "deals", "returns", "feedback"],
 )

@@ -32,7 +32,7 @@ def test_the_planted_segment_effects_are_recovered_within_their_intervals(
     # design fitted to each lead's true chance of converting (written by the generator)
     leads = scoring.lead_frame(demo, since=m.train[0])
     leads = leads[leads["mature"]]
-    truth = pd.read_parquet(demo_dir / "lead_truth.parquet").set_index("lead_id")["p_convert"]
+    truth = pd.read_csv(demo_dir / "lead_truth.csv").set_index("lead_id")["p_convert"]
     p = leads["lead_id"].map(truth).to_numpy(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a fractional response: the quasi-likelihood is what is wanted

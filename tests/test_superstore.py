@@ -53,7 +53,7 @@ def test_superstore_page_publishes(tmp_path: Path) -> None:
     report = publish(base=PARAMS, period="2014-Q4", out_dir=tmp_path, progress=False)
     # every page publishes; sections whose tables the export lacks say so in a line
     assert sorted((r.notebook, r.status) for r in report.results) == [
-        ("data_health", "ok"), ("feedback", "ok"), ("funnel", "ok"), ("kpi_overview", "ok"),
+        ("data_health", "ok"), ("feedback", "ok"), ("forecast", "ok"), ("funnel", "ok"), ("kpi_overview", "ok"),
         ("marketing", "ok"), ("pdca_review", "ok")], [r.error for r in report.results]
     html = (tmp_path / "2014-Q4" / "data_health.html").read_text(encoding="utf-8")
     assert "5,009" in html and "Superstore sample data" in html

@@ -709,10 +709,10 @@ def generate(*, seed: int = SEED, scale: float = 1.0) -> tuple[dict[str, pd.Data
         "weak_stage": "proposal", "poor_channel": "Events", "realism": REALISM,
         "rows": {name: len(df) for name, df in tables.items()},
         "lead_scoring": {"segment_deal_odds": SEGMENT_DEAL_ODDS,
-                         "note": "each lead's true chance of converting is in lead_truth.parquet"},
+                         "note": "each lead's true chance of converting is in lead_truth.csv"},
         "cross_sell": {first: {"then": then, "share": share, "within_days": 30}
                        for first, (then, share) in CROSS_SELL.items()},
-        # not JSON: write_demo writes it as lead_truth.parquet beside the tables
+        # not JSON: write_demo writes it as lead_truth.csv beside the tables
         "lead_truth": lead_truth,
     }
     return tables, truth
@@ -740,7 +740,7 @@ def write_demo(folder: str | os.PathLike[str], *, seed: int = SEED, scale: float
         for name, df in tables.items():
             df.to_parquet(Path(tmp) / f"{name}.parquet", index=False, compression="zstd")
         truth = dict(truth)
-        truth.pop("lead_truth").to_parquet(Path(tmp) / "lead_truth.parquet", index=False)
+        truth.pop("lead_truth").to_csv(Path(tmp) / "lead_truth.csv", index=False)  # not a table: not .parquet
         (Path(tmp) / "truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n",
                                              encoding="utf-8")
         target.mkdir(exist_ok=True)
