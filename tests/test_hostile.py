@@ -60,7 +60,7 @@ class _Markup(HTMLParser):
 
 def test_every_payload_is_text_never_markup(site: Path) -> None:
     pages = _pages(site)
-    assert len(pages) == 7
+    assert len(pages) == 8  # the index and seven pages
     text = {p.name: p.read_text(encoding="utf-8") for p in pages}
     for name, page in text.items():
         markup = _Markup()
