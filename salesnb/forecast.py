@@ -325,7 +325,7 @@ def _series(data: Data, kpi: str, by: str | None, as_of: Any, horizon: int,
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
     # the series are the complete months up to the last one before as_of: one key per such month
     last = (end.normalize() + pd.Timedelta(days=1)).to_period("M") - 1
-    key = ("forecast", kpi, by, str(last), horizon, repr(custom_kpis))
+    key = ("forecast", kpi, by, str(last), horizon, repr(_kpi(kpi, custom_kpis).spec))  # None and {} alike
     if key not in src.cache:
         hist = history(src, kpi, by=by, as_of=end, custom_kpis=custom_kpis)
         series = []

@@ -47,6 +47,13 @@ def purchases(data: Data, *, since: Any = None, until: Any = None) -> pd.DataFra
     """Orders per customer and product (not cancelled) in ``[since, until)``, computed in
     the engine: ``customer_id``, ``product``, ``orders``, ``last`` (latest order)."""
     src = as_source(data)
+    key = ("purchases", None if since is None else pd.Timestamp(since), None if until is None else pd.Timestamp(until))
+    if key not in src.cache:
+        src.cache[key] = _purchases(src, since, until)
+    return src.cache[key].copy()
+
+
+def _purchases(src: Any, since: Any, until: Any) -> pd.DataFrame:
     table = "order_lines" if src.has("order_lines") else "orders"
     if not src.has("orders") or "product" not in src.columns(table) or "customer_id" not in src.columns("orders"):
         raise ValueError("next offers need orders with customers and products (order_lines or orders.product)")
