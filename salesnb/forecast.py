@@ -497,7 +497,7 @@ def outlook_tables(ctx: Any, *, as_of: pd.Timestamp | None = None,
     for kpi in kpis:
         label = ctx.kpis[kpi].label
         for r in forecast(ctx.src, kpi, as_of=end, custom_kpis=ctx.custom_kpis).to_dict("records"):
-            fc_rows.append({"KPI": label, "month": r["period"], "forecast": r["forecast"],
+            fc_rows.append({"KPI": label, "month": r["period"], "forecast": f"{r['forecast']:,.0f}",
                             "80% interval": f"{r['lo80']:,.0f} – {r['hi80']:,.0f}",
                             "95% interval": f"{r['lo95']:,.0f} – {r['hi95']:,.0f}", "model": r["model"]})
         for r in backtest(ctx.src, kpi, as_of=end, custom_kpis=ctx.custom_kpis).to_dict("records"):

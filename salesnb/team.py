@@ -21,6 +21,7 @@ from salesnb.stats.scores import beta_prior, shrunk_rate
 __all__ = ["rep_table", "coaching_signals", "training_topics", "MIN_DEALS", "TRAINING"]
 
 MIN_DEALS = 10
+MIN_GAP = 0.01  # a shrunk shortfall below one point is no reason to train
 # a funnel stage where deals leave → what to train (stages of params' funnel_stages)
 TRAINING = {
     "qualified": "qualifying leads: discovery questions and getting to a first meeting",
@@ -109,8 +110,9 @@ def training_topics(ctx: ReportContext, *, min_deals: int = MIN_DEALS) -> pd.Dat
     (as the win rates are), so that a rep with few deals is not sent to training by chance.
     The weakest stage is the one with the largest shortfall of the shrunk rate against the
     team's. Returns ``owner``, ``stage``, ``deals`` (entering that stage), ``rate``
-    (raw), ``rate_shrunk``, ``team_rate``, ``gap`` (team − shrunk), ``topic``; reps
-    behind the team nowhere, or with fewer than ``min_deals`` deals at every stage, are left out.
+    (raw), ``rate_shrunk``, ``team_rate``, ``gap`` (team − shrunk), ``topic``; reps less
+    than a point (``MIN_GAP``) behind the team everywhere, or with fewer than ``min_deals``
+    deals at every stage, are left out.
     A training run is then an initiative of the PDCA register like any other (KPI
     ``stage_conversion`` at that stage, the rep as segment, the rest of the team as control).
     """
@@ -138,7 +140,7 @@ def training_topics(ctx: ReportContext, *, min_deals: int = MIN_DEALS) -> pd.Dat
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    df = df[(df["deals"] >= min_deals) & (df["gap"] > 0)]
+    df = df[(df["deals"] >= min_deals) & (df["gap"] >= MIN_GAP)]
     weakest = df.sort_values("gap", ascending=False).groupby("owner", sort=False).head(1)
     weakest = weakest.assign(topic=weakest["stage"].map(TRAINING).fillna("the stage after " + weakest["stage"]))
     return weakest.sort_values(["gap"], ascending=False).reset_index(drop=True)
