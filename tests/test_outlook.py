@@ -175,3 +175,25 @@ def test_lead_scoring_on_the_real_bank_leads() -> None:
     largest = max(results.values(), key=lambda v: v["n_test"])
     assert largest["n_test"] > 5000
     assert largest["auc"] > 0.55 and 0.8 <= largest["calibration_slope"] <= 1.2
+
+
+def test_a_training_run_is_checked_like_any_initiative(demo: salesnb.SalesData) -> None:
+    from salesnb import pdca, team
+
+    ctx = salesnb.report_context("2026-Q2", demo)
+    topics = team.training_topics(ctx)
+    assert len(topics) and (topics["gap"] >= team.MIN_GAP).all()
+    rep, stage = topics.loc[0, "owner"], topics.loc[0, "stage"]
+    register = pdca.parse_register({"initiatives": [{
+        "id": "TRAIN-01", "title": f"Training: {topics.loc[0, 'topic']}", "owner": "Sales lead",
+        "hypothesis": "training lifts the rep's weakest stage",
+        "plan": {"kpi": "stage_conversion", "stage": stage, "segment": {"owner": rep}, "target_change": "+0.05",
+                 "baseline": {"start": "2025-07-01", "end": "2026-06-30"}},
+        "do": {"start": "2026-07-01", "change": "two days of training"},
+        "check": {"window": {"start": "2026-07-01", "end": "2026-10-31"}}}]})
+    result = pdca.check(demo, register[0], as_of="2026-10-31", funnel_stages=list(ctx.funnel_stages))
+    assert result.n_baseline > 0 and result.n_check > 0
+    assert result.verdict in ("standardise", "adjust", "roll_back", "keep_running", "insufficient_data")
+    assert result.baseline == pytest.approx(
+        salesnb.kpi_table(demo, "2025-07-01..2026-06-30", by="owner", kpis=["stage_conversion"], min_events=0)
+        .query("owner == @rep and stage == @stage")["value"].iloc[0])

@@ -708,6 +708,8 @@ def generate(*, seed: int = SEED, scale: float = 1.0) -> tuple[dict[str, pd.Data
         "returns_spike": {"period": SPIKE["period"], "reason": SPIKE["reason"]},
         "weak_stage": "proposal", "poor_channel": "Events", "realism": REALISM,
         "rows": {name: len(df) for name, df in tables.items()},
+        # the forecastable part of every monthly series: a season and steady growth
+        "season": {"monthly_factor": [float(x) for x in SEASON], "growth_per_year": GROWTH_PER_YEAR},
         "lead_scoring": {"segment_deal_odds": SEGMENT_DEAL_ODDS,
                          "note": "each lead's true chance of converting is in lead_truth.csv"},
         "cross_sell": {first: {"then": then, "share": share, "within_days": 30}
