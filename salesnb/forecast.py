@@ -77,8 +77,12 @@ def _naive(z: np.ndarray, h: int) -> np.ndarray:
 def _ets(z: np.ndarray, h: int, *, seasonal: bool = False) -> np.ndarray:
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
+    # the seasonal model starts from the classical decomposition of its two or more years
+    # (a fifth of the fitting time of estimating the start values too: the backtest fits it
+    # ten times per series)
     model = ExponentialSmoothing(z, trend="add", damped_trend=True, seasonal="add" if seasonal else None,
-                                 seasonal_periods=SEASON if seasonal else None, initialization_method="estimated")
+                                 seasonal_periods=SEASON if seasonal else None,
+                                 initialization_method="heuristic" if seasonal else "estimated")
     return np.asarray(model.fit(use_brute=False).forecast(h), float)
 
 

@@ -270,6 +270,11 @@ def _calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataF
             .reset_index())
 
 
+def _odds(log_odds: float) -> float:
+    """exp, without overflowing on a level that separates perfectly (an interval to infinity)."""
+    return float(np.exp(np.clip(log_odds, -700.0, 700.0)))
+
+
 def _odds_ratios(model: LeadModel) -> pd.DataFrame:
     rows = []
     for name in model.params.index:
@@ -278,8 +283,8 @@ def _odds_ratios(model: LeadModel) -> pd.DataFrame:
         feature, level = name.split("=", 1)
         lo, hi = model.conf_int.loc[name]
         rows.append({"feature": LABELS.get(feature, feature), "level": level,
-                     "against": model.reference[feature], "odds_ratio": math.exp(model.params[name]),
-                     "ci_low": math.exp(lo), "ci_high": math.exp(hi)})
+                     "against": model.reference[feature], "odds_ratio": _odds(model.params[name]),
+                     "ci_low": _odds(lo), "ci_high": _odds(hi)})
     return pd.DataFrame(rows, columns=["feature", "level", "against", "odds_ratio", "ci_low", "ci_high"])
 
 
@@ -291,7 +296,7 @@ def _reasons(model: LeadModel, leads: pd.DataFrame, top: int = 2) -> list[str]:
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
     out = []
     for row, idx in zip(contrib, order, strict=True):
-        parts = [f"{texts[i]} (odds ×{math.exp(row[i]):.1f})" for i in idx if row[i] > 0]
+        parts = [f"{texts[i]} (odds ×{_odds(row[i]):.1f})" for i in idx if row[i] > 0]
         out.append("; ".join(parts) or "no feature above the usual")
     return out
 
