@@ -30,7 +30,8 @@ from salesnb.stats.calendar import weekday
 
 __all__ = ["Window", "Key", "summaries", "SEG", "NotSegmentable", "data_end", "data_start", "cohort_lags",
            "weekday_profile",
-           "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "families_of", "stage_moves"]
+           "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "families_of", "kpi_problem",
+           "stage_moves"]
 
 SEG = "_seg"
 DEFAULT_STAGES_KEY = ["qualified", "meeting", "proposal", "negotiation", "won"]  # comparisons' default funnel
@@ -184,16 +185,21 @@ def only_keys(src: Source, big: nw.LazyFrame, small: nw.LazyFrame, key: str, *,
     return big.join(small.select(key).unique(), on=key, how="semi") if semi else big
 
 
-def _keep_keys(big: nw.LazyFrame, key: str, keys: pd.Series) -> nw.LazyFrame:
-    """pandas rows of ``big`` whose ``key`` is among ``keys``, probed by Arrow: pandas'
-    own ``isin`` on text converts every key to a Python object first (seconds per call at
-    a few hundred thousand keys)."""
-    native = big.to_native()
+def _isin(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """pandas: which ``values`` are among ``keys``, probed by Arrow: pandas' own ``isin`` on
+    text converts every key to a Python object first (seconds per call at a few hundred
+    thousand keys)."""
     try:
-        mask = pc.is_in(pa.array(native[key], from_pandas=True), value_set=pa.array(keys, from_pandas=True))
+        hit = pc.is_in(pa.array(values, from_pandas=True), value_set=pa.array(keys, from_pandas=True))
+        return hit.to_numpy(zero_copy_only=False).astype(bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # keys of another type
-        return big.filter(nw.col(key).is_in(keys.tolist()))
-    return nw.from_native(native[mask.to_numpy(zero_copy_only=False)]).lazy()
+        return values.isin(keys.tolist()).to_numpy(dtype=bool)
+
+
+def _keep_keys(big: nw.LazyFrame, key: str, keys: pd.Series) -> nw.LazyFrame:
+    """pandas rows of ``big`` whose ``key`` is among ``keys``."""
+    native = big.to_native()
+    return nw.from_native(native[_isin(native[key], keys)]).lazy()
 
 
 def _order_sums(o: nw.LazyFrame) -> pd.DataFrame:
@@ -266,12 +272,7 @@ def _returned_flag(src: Source) -> str:
     of ten million order ids per query otherwise)."""
     def compute(native: pd.DataFrame) -> np.ndarray:
         returned = collect(src.frame("returns").select("order_id").unique().drop_nulls())["order_id"]
-        try:
-            hit = pc.is_in(pa.array(native["order_id"], from_pandas=True),
-                           value_set=pa.array(returned, from_pandas=True))
-            return hit.to_numpy(zero_copy_only=False).astype(np.int64)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # ids of two types
-            return native["order_id"].isin(returned.tolist()).to_numpy().astype(np.int64)
+        return _isin(native["order_id"], returned).astype(np.int64)
 
     return src.derive("orders", "_returned", compute)
 
@@ -617,6 +618,16 @@ def _merge(out: dict[Key, Summary], part: dict[Key, Summary]) -> None:
         out[key] = out[key] + value if key in out else value  # type: ignore[operator]
 
 
+def kpi_problem(src: Source, kpi: KPI) -> str:
+    """Why a KPI cannot be computed on this data (``missing_table``, ``missing_column``), or
+    "" when it can."""
+    if not all(src.has(t) for t in kpi.tables):
+        return "missing_table"
+    if any(c not in src.columns(t) for t, c in kpi.needs):
+        return "missing_column"
+    return ""
+
+
 def summaries(src: Source, kpis: Iterable[KPI], w: Window, by: str | None, *,
               funnel_stages: list[str]) -> tuple[dict[Key, Summary], dict[str, str]]:
     """Summaries per (kpi, stage, segment) for one window, and per-KPI problems.
@@ -634,10 +645,9 @@ def summaries(src: Source, kpis: Iterable[KPI], w: Window, by: str | None, *,
     out: dict[Key, Summary] = {}
     problems: dict[str, str] = {}
     for kpi in wanted.values():
-        if not all(src.has(t) for t in kpi.tables):
-            problems[kpi.name] = "missing_table"
-        elif any(c not in src.columns(t) for t, c in kpi.needs):
-            problems[kpi.name] = "missing_column"
+        problem = kpi_problem(src, kpi)
+        if problem:
+            problems[kpi.name] = problem
     names = set(wanted) - set(problems)
     for kpi_names, fn in _builtin(src, [wanted[n] for n in sorted(names)], w, by, funnel_stages):
         try:

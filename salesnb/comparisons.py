@@ -56,7 +56,7 @@ from salesnb.stats import (
 from salesnb.stats.calendar import day_weights
 
 __all__ = ["kpi_table", "compare", "reasons", "sales_cycle", "revenue_drivers", "kpi_trend",
-           "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS", "Data", "baseline_missing", "elapsed_share"]
+           "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS", "Data", "baseline_missing", "elapsed_share", "period_targets"]
 
 DEFAULT_FUNNEL = ["qualified", "meeting", "proposal", "negotiation", "won"]
 DEFAULT_MIN_EVENTS = 20
@@ -154,7 +154,7 @@ def kpi_table(data: Data, period: str | Period, *, by: str | None = None,
     return out.astype({"value": "float64", "n": "int64"})
 
 
-def _targets(src: Source, p: Period, kpis: list[KPI], by: str | None) -> dict[tuple[str, str], float]:
+def period_targets(src: Source, p: Period, kpis: Sequence[KPI], by: str | None) -> dict[tuple[str, str], float]:
     """Targets for the period: its own rows, else its months (flows summed, rates averaged)."""
     if not src.has("targets"):
         return {}
@@ -234,7 +234,7 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
     lags = cohort_lags(src, stages) if any(k.kind == "proportion" for k in kpi_list) else {}
     if against == "target":
         base_p = None
-        targets = _targets(src, full, kpi_list, by)
+        targets = period_targets(src, full, kpi_list, by)
         elapsed = elapsed_share(src, full, p, calendar) if incomplete else 1.0
         no_data_note = ""
         baseline: dict[Key, Summary] = {}

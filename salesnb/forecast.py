@@ -40,15 +40,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from salesnb.aggregate import Window, data_end, data_start, families_of, prefetch, summaries
-from salesnb.comparisons import DEFAULT_FUNNEL, Data, elapsed_share
+from salesnb.aggregate import Window, data_end, data_start, families_of, kpi_problem, prefetch, summaries
+from salesnb.comparisons import DEFAULT_FUNNEL, Data, elapsed_share, period_targets
 from salesnb.engines import Source, as_source
 from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats.calendar import calendar_of
 
 __all__ = ["forecast", "backtest", "history", "target_chance", "SeriesForecast", "HORIZON", "FORECASTABLE",
-           "OUTLOOK_KPIS", "page_as_of", "month_target", "target_outlook", "chance_text", "outlook_tables"]
+           "OUTLOOK_KPIS", "page_as_of", "month_target", "target_outlook", "chance_text", "outlook_tables",
+           "outlook_kpis", "outlook_charts"]
 
 HORIZON = 3
 SEASON = 12
@@ -374,6 +375,13 @@ def backtest(data: Data, kpi: str, *, by: str | None = None, as_of: str | pd.Tim
                                        "coverage80", "coverage95", "origins", "months", "note"])
 
 
+def _total(src: Source, kpi: KPI, period: Period) -> float:
+    """The KPI over a period, overall (0 without events)."""
+    values, _ = summaries(src, [kpi], Window.of(period), None, funnel_stages=list(DEFAULT_FUNNEL))
+    s = values.get((kpi.name, None, "all"))
+    return float(s.value) if s is not None else 0.0
+
+
 def target_chance(data: Data, kpi: str, period: str | Period, target: float, *,
                   as_of: str | pd.Timestamp | None = None, custom_kpis: Any = None) -> dict[str, Any]:
     """The chance that a month ends at or above ``target``.
@@ -393,9 +401,7 @@ def target_chance(data: Data, kpi: str, period: str | Period, target: float, *,
     out: dict[str, Any] = {"status": "closed", "actual": math.nan, "expected": math.nan,
                            "attainment": math.nan, "chance": math.nan}
     if end.normalize() >= pd.Timestamp(p.end):  # closed: the actual is the answer
-        values, _ = summaries(src, [k], Window.of(p), None, funnel_stages=list(DEFAULT_FUNNEL))
-        s = values.get((k.name, None, "all"))
-        actual = float(s.value) if s is not None else 0.0
+        actual = _total(src, k, p)
         out.update(actual=actual, expected=actual, attainment=actual / target if target else math.nan,
                    chance=float(actual >= target))
         return out
@@ -403,11 +409,7 @@ def target_chance(data: Data, kpi: str, period: str | Period, target: float, *,
         out["status"] = "no_forecast"
         return out
     to_date = parse_period(f"{p.start}..{end.date()}") if end.normalize() >= pd.Timestamp(p.start) else None
-    actual = 0.0
-    if to_date is not None:
-        values, _ = summaries(src, [k], Window.of(to_date), None, funnel_stages=list(DEFAULT_FUNNEL))
-        s = values.get((k.name, None, "all"))
-        actual = float(s.value) if s is not None else 0.0
+    actual = _total(src, k, to_date) if to_date is not None else 0.0
     cutoff = pd.Timestamp(p.start) - pd.Timedelta(days=1)  # the month before: complete
     series = _series(src, kpi, None, cutoff, HORIZON, custom_kpis)
     if not series or not len(series[0].future):
@@ -446,17 +448,32 @@ def page_as_of(ctx: Any) -> pd.Timestamp:
     return min(end, period_end)
 
 
-def month_target(data: Data, kpi: str, month: str) -> float:
+def month_target(data: Data, kpi: str, month: str, *, custom_kpis: Any = None) -> float:
     """The target of a KPI for a month, overall (``nan`` when there is none)."""
-    src = as_source(data)
-    if not src.has("targets"):
-        return math.nan
-    from salesnb.aggregate import collect
+    targets = period_targets(as_source(data), parse_period(month), [registry(custom_kpis)[kpi]], None)
+    return targets.get((kpi, "all"), math.nan)
 
-    t = collect(src.frame("targets"))
-    overall = t["segment_column"].isna() if "segment_column" in t.columns else pd.Series(True, index=t.index)
-    hit = t[overall & (t["period"].astype(str) == month) & (t["kpi"].astype(str) == kpi)]
-    return float(hit["value"].iloc[0]) if len(hit) else math.nan
+
+def outlook_kpis(ctx: Any, kpis: Sequence[str] = OUTLOOK_KPIS) -> tuple[list[str], list[str]]:
+    """The page's KPIs the data can give, and a line for each it cannot (a missing table
+    or column says so instead of failing the page)."""
+    usable, notes = [], []
+    for name in kpis:
+        problem = kpi_problem(ctx.src, ctx.kpis[name]) if name in ctx.kpis else "unknown_kpi"
+        if problem:
+            notes.append(f"{ctx.kpis[name].label if name in ctx.kpis else name}: not forecast "
+                         f"({problem.replace('_', ' ')})")
+        else:
+            usable.append(name)
+    return usable, notes
+
+
+def outlook_charts(ctx: Any, *, as_of: pd.Timestamp | None = None,
+                   kpis: Sequence[str] = OUTLOOK_KPIS) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+    """(label, the last two years of history, the forecast) per KPI the data can give."""
+    end = as_of if as_of is not None else page_as_of(ctx)
+    return [(ctx.kpis[k].label, history(ctx.src, k, as_of=end, custom_kpis=ctx.custom_kpis).tail(24),
+             forecast(ctx.src, k, as_of=end, custom_kpis=ctx.custom_kpis)) for k in outlook_kpis(ctx, kpis)[0]]
 
 
 def target_outlook(ctx: Any, *, kpis: Sequence[str] = OUTLOOK_KPIS,
@@ -468,11 +485,9 @@ def target_outlook(ctx: Any, *, kpis: Sequence[str] = OUTLOOK_KPIS,
     end = as_of if as_of is not None else page_as_of(ctx)
     last = pd.Period(ctx.period.end, "M")
     rows = []
-    for kpi in kpis:
-        if kpi not in ctx.kpis:
-            continue
+    for kpi in outlook_kpis(ctx, kpis)[0]:
         for month in (last, last + 1):
-            target = month_target(ctx.src, kpi, str(month))
+            target = month_target(ctx.src, kpi, str(month), custom_kpis=ctx.custom_kpis)
             if target != target:
                 continue
             r = target_chance(ctx.src, kpi, str(month), target, as_of=end, custom_kpis=ctx.custom_kpis)
@@ -498,7 +513,9 @@ def outlook_tables(ctx: Any, *, as_of: pd.Timestamp | None = None,
     (or naive, on a short history), ``MASE``, ``80% held``, ``95% held``, ``origins``, ``note``."""
     end = as_of if as_of is not None else page_as_of(ctx)
     fc_rows, bt_rows = [], []
-    for kpi in kpis:
+    usable, notes = outlook_kpis(ctx, kpis)
+    bt_rows += [{"KPI": note.split(":")[0], "note": note.split(": ", 1)[1]} for note in notes]
+    for kpi in usable:
         label = ctx.kpis[kpi].label
         for r in forecast(ctx.src, kpi, as_of=end, custom_kpis=ctx.custom_kpis).to_dict("records"):
             fc_rows.append({"KPI": label, "month": r["period"], "forecast": f"{r['forecast']:,.0f}",

@@ -57,17 +57,17 @@ def _purchases(src: Any, since: Any, until: Any) -> pd.DataFrame:
     table = "order_lines" if src.has("order_lines") else "orders"
     if not src.has("orders") or "product" not in src.columns(table) or "customer_id" not in src.columns("orders"):
         raise ValueError("next offers need orders with customers and products (order_lines or orders.product)")
-    orders = src.frame("orders").select("order_id", "customer_id", "ordered_at", "status")
+    # orders that hold their product themselves need no join with lines
+    orders = src.frame("orders").select("order_id", "customer_id", "ordered_at", "status",
+                                        *(["product"] if table == "orders" else []))
     where = (nw.col("status") != "cancelled") & ~nw.col("customer_id").is_null()
     if since is not None:
         where = where & (nw.col("ordered_at") >= pd.Timestamp(since))
     if until is not None:
         where = where & (nw.col("ordered_at") < pd.Timestamp(until))
     orders = orders.filter(where)
-    if table == "order_lines":
-        lines = src.frame("order_lines").select("order_id", "product").join(orders, on="order_id", how="inner")
-    else:
-        lines = src.frame("orders").select("order_id", "product").join(orders, on="order_id", how="inner")
+    lines = (src.frame("order_lines").select("order_id", "product").join(orders, on="order_id", how="inner")
+             if table == "order_lines" else orders)
     per = (lines.filter(~nw.col("product").is_null())
            .group_by("customer_id", "product", "order_id").agg(nw.col("ordered_at").max())
            .group_by("customer_id", "product").agg(nw.len().alias("orders"), nw.col("ordered_at").max().alias("last")))

@@ -165,7 +165,7 @@ def _chance_suffix(ctx: ReportContext, kpi: str, row: Mapping[str, Any]) -> str:
     if (ctx.period.kind != "month" or kpi not in forecast.OUTLOOK_KPIS or row["status"] != "ok"
             or "prorated" not in str(row.get("note", ""))):
         return ""
-    target = forecast.month_target(ctx.src, kpi, ctx.period.name)
+    target = forecast.month_target(ctx.src, kpi, ctx.period.name, custom_kpis=ctx.custom_kpis)
     if math.isnan(target):
         return ""
     chance = forecast.target_chance(ctx.src, kpi, ctx.period.name, target, custom_kpis=ctx.custom_kpis)
@@ -268,7 +268,7 @@ def index_headline(ctx: ReportContext) -> dict[str, str]:
         for r in table.to_dict("records") if r["status"] != "missing_table"}
     if ctx.period.kind == "month" and "revenue" in ctx.kpis:
         # the revenue target: attained share when the month is over, the chance while it runs
-        target = forecast.month_target(ctx.src, "revenue", ctx.period.name)
+        target = forecast.month_target(ctx.src, "revenue", ctx.period.name, custom_kpis=ctx.custom_kpis)
         if target == target:
             row = forecast.target_chance(ctx.src, "revenue", ctx.period.name, target, custom_kpis=ctx.custom_kpis)
             if row["status"] in ("closed", "open"):

@@ -141,8 +141,6 @@ def _lead_frame(src: Any, end: pd.Timestamp, since: Any) -> pd.DataFrame:
     leads["closed"] = leads["converted"] | lost_at.notna()
     leads["mature"] = leads["created_at"] <= end - pd.Timedelta(days=MATURITY_DAYS)
     # activities of the first week, as far as they had happened at as_of
-    first = pd.Series(np.nan, index=leads.index)
-    count = pd.Series(0, index=leads.index)
     if src.has("activities") and "lead_id" in src.columns("activities"):
         acts = collect(src.frame("activities").select("lead_id", "occurred_at")
                        .filter(~nw.col("lead_id").is_null() & (nw.col("occurred_at") <= end)))
