@@ -244,3 +244,20 @@ def test_publish_knows_no_kpi_and_no_page() -> None:
     named += [p.stem for p in config.NOTEBOOKS_DIR.glob("*.ipynb") if re.search(rf"""["']{p.stem}["']""", code)]
     assert named == []
     assert "import salesnb\n" not in code and "from salesnb.kpis" not in code and "kpi_table" not in code
+
+
+def test_parallel_pages_share_the_cores_for_blas_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from salesnb import publish as pub
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own limit stays
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    probe = "import os; print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'))"
+    with pub._share_cores(2):
+        seen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert seen.split() == ["2", "3"]  # 4 cores, 2 workers: two threads each
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and os.environ["OMP_NUM_THREADS"] == "3"
