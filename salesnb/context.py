@@ -55,6 +55,7 @@ class ReportContext:
     gross_margin: float | None = None
     feedback_themes: Mapping[str, Sequence[str]] = field(default_factory=dict)
     analyst_note: str = ""
+    language: str = "en"
 
     @property
     def previous(self) -> Period:
@@ -78,7 +79,7 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
             min_events: int = DEFAULT_MIN_EVENTS, custom_kpis: Mapping[str, Any] | None = None,
             currency: str = "", attribution_days: int = ATTRIBUTION_DAYS, gross_margin: float | None = None,
             holidays: str | Sequence[Any] | None = None, feedback_themes: Mapping[str, Sequence[str]] | None = None,
-            analyst_note: str = "", engine: Engine | None = None, spark_master: str | None = None,
+            analyst_note: str = "", language: str = "en", engine: Engine | None = None, spark_master: str | None = None,
             base_dir: str | os.PathLike[str] | None = None, cache: bool = False) -> ReportContext:
     """Build the context of one report.
 
@@ -89,6 +90,9 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
     pandas (default), DuckDB or Spark; ``spark_master`` names the Spark cluster (default
     ``local[2]``; ``spark://host:7077``, ``yarn``, or Spark Connect ``sc://host:15002``).
     """
+    from salesnb.texts import set_language
+
+    language = set_language(language)  # every text from here on, in the page's language
     p = parse_period(period, fiscal_year_start=fiscal_year_start)
     stages = tuple(funnel_stages) if funnel_stages else DEFAULT_FUNNEL
     data: SalesData | None
@@ -104,7 +108,8 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
     return ReportContext(period=p, src=src, data=data, custom_kpis=custom, kpis=registry(custom),
                          funnel_stages=stages, alpha=alpha, min_events=min_events, currency=currency,
                          attribution_days=attribution_days, gross_margin=gross_margin or None,
-                         feedback_themes=dict(feedback_themes or {}), analyst_note=analyst_note)
+                         feedback_themes=dict(feedback_themes or {}), analyst_note=analyst_note,
+                         language=language)
 
 
 def context_from(namespace: Mapping[str, Any]) -> ReportContext:

@@ -16,11 +16,12 @@ from pandas.io.formats.style import Styler
 
 from salesnb.comparisons import compare, kpi_table
 from salesnb.context import ReportContext
+from salesnb.texts import catalogue, t
 
 __all__ = ["format_value", "format_change", "format_attainment", "variation_note", "scorecard", "breakdown",
            "style_scorecard",
            "definitions", "GATE_WORDS", "HEADLINE_KPIS", "TREND_KPIS", "BREAKDOWNS",
-           "INDEX_KPIS", "index_headline"]
+           "INDEX_KPIS", "index_headline", "workbook_sheets"]
 
 HEADLINE_KPIS = ["revenue", "orders", "new_customers", "conversion_rate", "average_check",
                  "refusals", "returns", "return_rate", "sales_cycle_days", "win_rate"]
@@ -274,3 +275,71 @@ def index_headline(ctx: ReportContext) -> dict[str, str]:
             if row["status"] in ("closed", "open"):
                 out[f"{ctx.kpis['revenue'].label} target"] = forecast.chance_text(row)
     return out
+
+
+_UNIT_FORMAT = {"currency": "money", "count": "integer", "share": "percent", "days": "number", "units": "number"}
+
+
+def _verdict(row: Mapping[str, Any] | None) -> str:
+    """A change's verdict in words, for the workbook (the page shows it as an arrow)."""
+    if not row:
+        return "–"
+    if row["status"] != "ok":
+        return t(f"gate.{row['status']}") if f"gate.{row['status']}" in catalogue("en") else str(row["status"])
+    if not row.get("significant"):
+        return t("verdict.no_change")
+    return t("verdict.up") if row["abs_change"] > 0 else t("verdict.down")
+
+
+def workbook_sheets(ctx: ReportContext, *, kpis: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The scorecard (values, comparisons, verdicts, target), one sheet per breakdown and the
+    definitions, as sheets of the period's ``kpis.xlsx`` (:mod:`salesnb.workbook`): numbers
+    as numbers, in each KPI's unit."""
+    from salesnb import workbook
+
+    names = list(kpis) if kpis is not None else [*HEADLINE_KPIS, *ctx.custom_kpis]
+    opts = _options(ctx, names)
+    values = kpi_table(ctx.src, ctx.period, **opts)
+    against = {a: {_key(r): r for r in compare(ctx.src, ctx.period, against=a, alpha=ctx.alpha,  # type: ignore[arg-type]
+                                               **opts).to_dict("records")}
+               for a in ("previous", "last_year", "target")}
+    rows, kinds = [], []
+    for r in values.to_dict("records"):
+        prev, ly, tgt = (against[a].get(_key(r)) for a in ("previous", "last_year", "target"))
+        kinds.append(_UNIT_FORMAT.get(r["unit"], "number"))
+        rows.append({
+            t("workbook.kpi"): r["label"], t("workbook.value"): r["value"], t("workbook.status"): _verdict(r)
+            if r["status"] != "ok" else t("workbook.ok"),
+            t("workbook.previous"): prev["baseline"] if prev else None,
+            t("workbook.change_previous"): prev["rel_change"] if prev else None,
+            t("workbook.verdict_previous"): _verdict(prev),
+            t("workbook.last_year"): ly["baseline"] if ly else None,
+            t("workbook.change_last_year"): ly["rel_change"] if ly else None,
+            t("workbook.verdict_last_year"): _verdict(ly),
+            t("workbook.target"): tgt["baseline"] if tgt and tgt["status"] == "ok" else None,
+            t("workbook.attainment"): (tgt["current"] / tgt["baseline"]
+                                       if tgt and tgt["status"] == "ok" and tgt["baseline"] else None),
+            t("workbook.definition"): r["definition"]})
+    score = pd.DataFrame(rows)
+    money_cols = [t("workbook.value"), t("workbook.previous"), t("workbook.last_year"), t("workbook.target")]
+    formats: dict[str, Any] = {c: kinds for c in money_cols}
+    formats.update({c: "percent" for c in (t("workbook.change_previous"), t("workbook.change_last_year"),
+                                            t("workbook.attainment"))})
+    sheets = [workbook.sheet(t("workbook.scorecard"), score, formats=formats, currency=ctx.currency)]
+    for by in BREAKDOWNS:
+        opts = _options(ctx, ["revenue", "orders", "average_check"])
+        c = compare(ctx.src, ctx.period, by=by, alpha=ctx.alpha, **opts)
+        if c.empty or by not in c.columns:
+            continue
+        part = pd.DataFrame({
+            t("workbook.segment"): c[by].astype(str), t("workbook.kpi"): [ctx.kpis[k].label for k in c["kpi"]],
+            t("workbook.value"): c["current"], t("workbook.previous"): c["baseline"],
+            t("workbook.change_previous"): c["rel_change"], t("workbook.verdict_previous"):
+                [_verdict(r) for r in c.to_dict("records")]})
+        unit_kinds = [_UNIT_FORMAT.get(ctx.kpis[k].unit, "number") for k in c["kpi"]]
+        sheets.append(workbook.sheet(t(f"breakdown_sheet.{by}"), part,
+                                     formats={t("workbook.value"): unit_kinds, t("workbook.previous"): unit_kinds,
+                                              t("workbook.change_previous"): "percent"},
+                                     currency=ctx.currency))
+    sheets.append(workbook.sheet(t("workbook.definitions"), definitions(ctx)))
+    return sheets

@@ -124,6 +124,8 @@ class ParamsFile(_Strict):
                                         json_schema_extra={"record": True})
     currency: str | None = Field(None, max_length=200, description="currency of every amount",
                                  json_schema_extra={"record": True})
+    language: Literal["en", "ru"] | None = Field(None, description="language of the pages and the workbook: en or ru",
+                                                 json_schema_extra={"record": True})
     fiscal_year_start: int | None = Field(None, ge=1, le=12, description="month the fiscal year starts",
                                           json_schema_extra={"record": True})
     holidays: str | None = Field(None, description="public holidays: a country code (RU, US …) or ''",

@@ -653,3 +653,33 @@ def result_table(result: CheckResult, kpi_unit: str) -> pd.DataFrame:
         rows.append(("days still needed", "not reachable at this volume" if math.isinf(result.days_needed)
                      else f"about {result.days_needed:,.0f}"))
     return pd.DataFrame(rows, columns=["check", "finding"])
+
+
+def register_sheet(initiatives: Sequence[Initiative], checks: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The register with each check's numbers and verdict, as a sheet of the period's
+    ``kpis.xlsx`` (:mod:`salesnb.workbook`): dates as dates, effects as numbers."""
+    from salesnb import workbook
+    from salesnb.texts import t
+
+    by_id = {} if checks is None else {r["id"]: r for r in checks.to_dict("records")}
+    rows = []
+    for ini in initiatives:
+        c = by_id.get(ini.id, {})
+        rows.append({
+            "id": ini.id, t("pdca.title"): ini.title, t("pdca.owner"): ini.owner, t("pdca.kpi"): ini.kpi_label,
+            t("pdca.segment"): ini.segment_label, t("pdca.target_change"): ini.target_change,
+            t("pdca.baseline_from"): ini.baseline_start, t("pdca.baseline_to"): ini.baseline_end,
+            t("pdca.start"): ini.start, t("pdca.change"): ini.change,
+            t("pdca.check_from"): ini.check_start, t("pdca.check_to"): ini.check_end,
+            t("pdca.control"): ini.control_label if ini.control_segment else None,
+            t("pdca.baseline"): c.get("baseline"), t("pdca.current"): c.get("current"),
+            t("pdca.effect"): c.get("effect"), t("pdca.ci_low"): c.get("ci_low"), t("pdca.ci_high"): c.get("ci_high"),
+            t("pdca.p_value"): c.get("p_value"),
+            t("pdca.verdict"): t(f"pdca_verdict.{c['verdict']}") if c.get("verdict") else None,
+            t("pdca.decision"): ini.decision or None})
+    df = pd.DataFrame(rows)
+    dates = ("baseline_from", "baseline_to", "start", "check_from", "check_to")
+    formats = {t(f"pdca.{d}"): "date" for d in dates}
+    formats[t("pdca.p_value")] = "number"
+    formats[t("pdca.target_change")] = ["percent" if ini.target_relative else "number" for ini in initiatives]
+    return workbook.sheet(t("pdca.sheet"), df, formats=formats)

@@ -138,7 +138,7 @@ def with_interval(df: pd.DataFrame, column: str, low: str, high: str, *, percent
 
 def run_record(*, title: str | None = None, data: SalesData | None = None,
                kpis: Mapping[str, KPI] | None = None, headline: Mapping[str, str] | None = None,
-               files: list[dict[str, str]] | None = None) -> None:
+               files: list[dict[str, str]] | None = None, sheets: list[dict[str, object]] | None = None) -> None:
     """Tell the publisher what this page stands on, in a form it reads without parsing HTML:
     the page's title, the data's fingerprint, the definitions of the KPIs it uses and, for
     the index, headline figures. Several calls on one page add up; nothing is shown.
@@ -157,6 +157,8 @@ def run_record(*, title: str | None = None, data: SalesData | None = None,
         record["headline"] = [[k, v] for k, v in headline.items()]  # pairs: the order survives JSON
     if files is not None:
         record["files"] = files
+    if sheets is not None:  # for the period's kpis.xlsx (salesnb.workbook)
+        record["sheets"] = sheets
     display({RECORD_MIME: record}, raw=True)
 
 

@@ -553,6 +553,12 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
         if error:
             return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started, key=job.key,
                              error=error)
+    try:  # this page's sheets of the period's workbook, kept until the page runs again
+        _atomic_write(period_out / SHEETS_DIR / f"{job.notebook}.json",
+                      json.dumps(record.get("sheets") or [], ensure_ascii=False))
+    except OSError as exc:
+        return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started, key=job.key,
+                         error=disk_fault(exc) or f"could not keep the page's sheets: {exc}")
     (period_out / "_failed" / f"{job.notebook}.ipynb").unlink(missing_ok=True)
     return JobResult(job.notebook, job.period, "ok", time.perf_counter() - started, key=job.key,
                      html=str(job.html_path), fingerprint=str(record.get("fingerprint", "")),
@@ -572,6 +578,30 @@ def _write_attached(period_out: Path, attached: Any) -> str:
     except OSError as exc:
         return disk_fault(exc) or f"could not write {name}: {exc}"
     return ""
+
+
+SHEETS_DIR = ".sheets"
+WORKBOOK = "kpis.xlsx"
+
+
+def write_workbook(period_out: Path, pages: Sequence[str]) -> Path | None:
+    """``<period>/kpis.xlsx`` from the sheets every page of the period kept, in page order;
+    None when no page has a sheet. Written atomically: a reader never sees half a file."""
+    from salesnb import workbook
+
+    sheets: list[dict[str, Any]] = []
+    folder = period_out / SHEETS_DIR
+    kept = {p.stem: p for p in folder.glob("*.json")} if folder.is_dir() else {}
+    for name in [*pages, *sorted(set(kept) - set(pages))]:
+        if name in kept:
+            sheets += json.loads(kept[name].read_text(encoding="utf-8"))
+    if not sheets:
+        return None
+    path = period_out / WORKBOOK
+    tmp = path.with_name(f".{WORKBOOK}.tmp")
+    workbook.write(tmp, sheets)
+    os.replace(tmp, path)
+    return path
 
 
 def _keep_failed(executed: Path, kept: Path, secrets: frozenset[str]) -> None:
@@ -675,7 +705,9 @@ def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence
                           "note": note})
         headline = manifest[period].get("_period", {}).get("headline", {})
         label = parse_period(period, fiscal_year_start=fiscal_year_start).label
-        rows.append({"period": period, "label": label, "cells": cells, "headline": headline})
+        book = out_dir / folder / WORKBOOK
+        rows.append({"period": period, "label": label, "cells": cells, "headline": headline,
+                     "workbook": f"{folder}/{WORKBOOK}" if book.is_file() else None})
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
     rendered = env.get_template("index.html.j2").render(
         rows=rows, notebooks=[{"name": n, "title": notebook_title(config.NOTEBOOKS_DIR / f"{n}.ipynb")}
@@ -802,6 +834,11 @@ def _publish_locked(jobs: list[Job], report: PublishReport, out: Path, *, period
                 for nb, e in entries.items() if isinstance(e, dict)}
         todo.sort(key=lambda j: -last.get((j.period, j.notebook), 5.0))
         _run(todo, report, workers, progress, on_result)
+        for job in {j.period_dir: j for j in todo}.values():
+            try:
+                write_workbook(job.out_dir / job.period_dir, job.pages)
+            except (OSError, ValueError, KeyError) as exc:
+                report.problems.append(f"{job.period}: {WORKBOOK} not written: {disk_fault(exc) or exc}")
     # the index also marks pages of other periods whose inputs changed as stale
     everything = jobs if period is None else _all_jobs(base, out)
     try:

@@ -1,0 +1,173 @@
+"""The reports' words and number formats, in the report's language (English or Russian).
+
+Every text a page prints comes from one catalogue per language, ``salesnb/locales/<lang>.yaml``
+(keys such as ``page.period``, with ``{name}`` placeholders), and every number and date
+through :func:`number`, :func:`money`, :func:`percent` and :func:`month`, which follow the
+locale (Russian: ``1 654 668 ₽``, ``2,8 %``, ``октябрь 2026``; Babel's CLDR data). A
+notebook's markdown cells are translated by the publisher from the same catalogue (section
+``cells``, keyed by notebook and cell id, with a hash of the English they translate, so a
+changed English cell shows up as a stale translation in the tests).
+
+The language is set once per page by :func:`salesnb.report_context` (``language: ru`` in
+params); English is the default.
+
+>>> _ = set_language("ru")
+>>> print(money(1654668, "RUB"), "·", percent(0.028), "·", month(date(2026, 10, 1)), "·", t("page.period"))
+1 654 668 ₽ · 2,8 % · октябрь 2026 · Период
+>>> _ = set_language("en")
+>>> print(money(1654668, "USD"), "·", percent(0.028), "·", month(date(2026, 10, 1)))
+1,654,668 USD · 2.8% · October 2026
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["LANGUAGES", "set_language", "language", "t", "catalogue", "number", "money", "percent", "month",
+           "day", "cell_key", "english_hash", "translate_cells", "CatalogueError"]
+
+LANGUAGES = ("en", "ru")
+LOCALES = Path(__file__).with_name("locales")
+_BABEL = {"en": "en_US", "ru": "ru_RU"}
+_state = {"language": "en"}
+
+
+class CatalogueError(KeyError):
+    """A text key that the catalogue of a language lacks."""
+
+
+def set_language(lang: str | None) -> str:
+    """Make ``lang`` (``en`` or ``ru``; empty means ``en``) the language of what follows."""
+    lang = (lang or "en").strip().lower()
+    if lang not in LANGUAGES:
+        raise ValueError(f"language: {lang!r} is not one of {', '.join(LANGUAGES)}")
+    _state["language"] = lang
+    return lang
+
+
+def language() -> str:
+    return _state["language"]
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in (tree or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and not {"en", "text"} >= set(v):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+@functools.cache
+def catalogue(lang: str) -> dict[str, Any]:
+    """Every key of ``locales/<lang>.yaml``, flattened (``section.key`` → text)."""
+    path = LOCALES / f"{lang}.yaml"
+    return _flatten(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def t(key: str, /, **values: Any) -> str:
+    """The text of ``key`` in the current language, with ``{placeholders}`` filled.
+
+    A key missing from a translation falls back to English (the tests fail on it); a key
+    missing from English is a programming error.
+    """
+    texts = catalogue(language())
+    text = texts.get(key)
+    if text is None:
+        text = catalogue("en").get(key)
+        if text is None:
+            raise CatalogueError(f"no text {key!r} in salesnb/locales/en.yaml")
+    return str(text).format(**values) if values else str(text)
+
+
+def _nan(value: Any) -> bool:
+    try:
+        return value is None or math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def number(value: float, decimals: int = 0) -> str:
+    """``1,234`` / ``1 234`` (Russian: no-break space, decimal comma); ``–`` when missing."""
+    if _nan(value):
+        return "–"
+    if language() == "en":
+        return f"{value:,.{decimals}f}"
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return str(format_decimal(round(float(value), decimals), pattern, locale=_BABEL[language()]))
+
+
+def money(value: float, currency: str = "", decimals: int = 0) -> str:
+    """``1,654,668 USD`` in English; ``1 654 668 ₽`` in Russian (the currency's symbol)."""
+    if _nan(value):
+        return "–"
+    if language() == "en" or not currency:
+        return number(value, decimals) + (f" {currency}" if currency else "")
+    from babel.numbers import format_currency
+
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "") + "\xa0¤"  # never wrapped from its number
+    return str(format_currency(round(float(value), decimals), currency, pattern, locale=_BABEL[language()],
+                               currency_digits=False))
+
+
+def percent(value: float, decimals: int = 1) -> str:
+    """``2.8%`` / ``2,8 %``."""
+    if _nan(value):
+        return "–"
+    if language() == "en":
+        return f"{value:.{decimals}%}"
+    return number(float(value) * 100, decimals) + "\xa0%"
+
+
+def month(d: date) -> str:
+    """``October 2026`` / ``октябрь 2026``."""
+    from babel.dates import format_date
+
+    return str(format_date(d, "LLLL y", locale=_BABEL[language()]))
+
+
+def day(d: date) -> str:
+    """``2026-10-05`` in English (as every table has it); ``05.10.2026`` in Russian."""
+    return f"{d:%Y-%m-%d}" if language() == "en" else f"{d:%d.%m.%Y}"
+
+
+# --- a notebook's markdown cells ------------------------------------------------------------
+
+def english_hash(text: str) -> str:
+    """A short hash of a cell's English text: a translation records which English it translates."""
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:10]
+
+
+def cell_key(notebook: str, cell_id: str) -> str:
+    return f"cells.{notebook}/{cell_id}"
+
+
+def translate_cells(nb: Any, notebook: str, lang: str) -> list[str]:
+    """Replace ``nb``'s markdown cells by their translation into ``lang``, in place.
+
+    Returns the ids of the cells without an up-to-date translation (left in English).
+    """
+    if lang == "en":
+        return []
+    texts = catalogue(lang)
+    missing = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        entry = texts.get(cell_key(notebook, cell.get("id", "")))
+        if not isinstance(entry, dict) or entry.get("en") != english_hash(cell.source):
+            missing.append(cell.get("id", ""))
+            continue
+        cell.source = str(entry["text"])
+    return missing

@@ -1,0 +1,59 @@
+"""The catalogues of texts: every English key translated, with the same placeholders, and
+numbers and dates in the locale's format."""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import date
+
+import pytest
+
+from salesnb import texts
+
+
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def test_every_key_has_a_russian_text_with_the_same_placeholders() -> None:
+    en, ru = texts.catalogue("en"), texts.catalogue("ru")
+    english_keys = {k for k in en if not k.startswith("cells.")}
+    missing = sorted(english_keys - set(ru))
+    assert not missing, f"ru.yaml lacks {len(missing)} key(s): {missing[:20]}"
+    extra = sorted({k for k in ru if not k.startswith("cells.")} - english_keys)
+    assert not extra, f"ru.yaml has keys English does not: {extra[:20]}"
+    for key in english_keys:
+        assert _fields(str(en[key])) == _fields(str(ru[key])), key
+        assert str(ru[key]).strip(), key
+
+
+def test_russian_texts_are_russian() -> None:
+    """A Russian text with no Cyrillic letter is an untranslated one (codes and symbols aside)."""
+    allowed = {"KPI", "p", "id", "PDCA", "CSV", "ROMI", "AUC", "MASE", "ETS", "SARIMA", "–", "ok"}
+    for key, text in texts.catalogue("ru").items():
+        if key.startswith("cells.") or re.search("[а-яё]", str(text), re.IGNORECASE):
+            continue
+        words = set(re.findall(r"[A-Za-z]+", re.sub(r"\{[^}]*\}", "", str(text))))
+        assert words <= allowed, (key, text)
+
+
+def test_locale_formats() -> None:
+    try:
+        texts.set_language("ru")
+        assert texts.money(1654668, "RUB") == "1\xa0654\xa0668\xa0₽"
+        assert texts.percent(0.028) == "2,8\xa0%"
+        assert texts.number(1234.5, 1) == "1\xa0234,5"
+        assert texts.month(date(2026, 10, 1)) == "октябрь 2026"
+        assert texts.t("page.period") == "Период"
+        texts.set_language("en")
+        assert texts.money(1654668, "USD") == "1,654,668 USD" and texts.percent(0.028) == "2.8%"
+    finally:
+        texts.set_language("en")
+
+
+def test_a_language_we_do_not_have_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="language: 'de' is not one of en, ru"):
+        texts.set_language("de")
+    with pytest.raises(texts.CatalogueError, match="no text 'page.nothing'"):
+        texts.t("page.nothing")
