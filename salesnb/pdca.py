@@ -679,7 +679,7 @@ def register_sheet(initiatives: Sequence[Initiative], checks: pd.DataFrame | Non
             t("pdca.decision"): ini.decision or None})
     df = pd.DataFrame(rows)
     dates = ("baseline_from", "baseline_to", "start", "check_from", "check_to")
-    formats = {t(f"pdca.{d}"): "date" for d in dates}
+    formats: dict[str, str | list[str]] = {t(f"pdca.{d}"): "date" for d in dates}
     formats[t("pdca.p_value")] = "number"
     formats[t("pdca.target_change")] = ["percent" if ini.target_relative else "number" for ini in initiatives]
     return workbook.sheet(t("pdca.sheet"), df, formats=formats)
