@@ -15,9 +15,12 @@ PERIOD ?=
 BASE ?=
 OUT ?=
 FORCE ?=
+TO ?=
+DRY_RUN ?=
 REPORT_ARGS := $(if $(PERIOD),--period $(PERIOD)) $(if $(BASE),--base $(BASE)) $(if $(OUT),--out $(OUT)) $(if $(FORCE),--force)
+DELIVER_ARGS := $(if $(PERIOD),--period $(PERIOD)) $(if $(BASE),--base $(BASE)) $(if $(TO),--to $(TO)) $(if $(DRY_RUN),--dry-run)
 
-.PHONY: help report test lab data lint clean bench bench-report calibrate
+.PHONY: help report deliver test lab data lint clean bench bench-report calibrate
 
 help: ## show this help
 	@echo "salesnb — sales KPI reports from notebooks"
@@ -25,7 +28,8 @@ help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 	@echo
 	@echo "  Options: PERIOD=2026-10 (one period, any form), FORCE=1 (run every page),"
-	@echo "           BASE=params/examples/superstore.yaml, OUT=outputs/x"
+	@echo "           BASE=params/examples/superstore.yaml, OUT=outputs/x,"
+	@echo "           TO=a@b.c,d@e.f and DRY_RUN=1 (make deliver; SMTP settings from the environment or .env)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +46,9 @@ data: $(STAMP) ## regenerate the demo data in data/demo/
 
 report: $(STAMP) $(DEMO) ## run the notebooks and publish outputs/<period>/*.html and outputs/index.html
 	$(BIN)/salesnb report $(REPORT_ARGS)
+
+deliver: $(STAMP) ## e-mail a published period (default: the newest that has ended) with its pages and kpis.xlsx
+	$(BIN)/salesnb deliver $(DELIVER_ARGS)
 
 test: $(STAMP) ## run every test (builds the demo data when needed)
 	$(BIN)/python -m pytest

@@ -1,4 +1,5 @@
-"""The ``salesnb`` command line: ``salesnb report`` publishes, ``salesnb data`` writes the demo.
+"""The ``salesnb`` command line: ``salesnb report`` publishes, ``salesnb deliver`` e-mails a period,
+``salesnb data`` writes the demo.
 
 Errors the user can fix (a bad period, params file or data) print one clear message and
 exit with status 2; failed notebooks print one line each and exit with status 1.
@@ -46,6 +47,28 @@ def _report(args: argparse.Namespace) -> int:
     return 1 if report.failures or report.problems else 0
 
 
+def _deliver(args: argparse.Namespace) -> int:
+    import os
+
+    from salesnb.deliver import DeliveryError, deliver
+
+    to = (args.to or os.environ.get("SALESNB_DELIVER_TO", "")).split(",")
+    try:
+        delivery, written = deliver(args.period or None, to, base=Path(args.base) if args.base else None,
+                                    dry_run=args.dry_run)
+    except DeliveryError as exc:
+        print(f"salesnb deliver: {exc}", file=sys.stderr)
+        return 2
+    where = f"written to {written}" if written else f"sent to {delivery.message['To']}"
+    if not delivery.ok:
+        print(f"salesnb deliver: the report is not whole; only a failure notice was {where}:", file=sys.stderr)
+        for line in delivery.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    print(f"{delivery.message['Subject']}: {len(delivery.attachments)} attachment(s) {where}")
+    return 0
+
+
 def _data(args: argparse.Namespace) -> int:
     from salesnb.data.demo import main as demo_main
 
@@ -63,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
     rep.add_argument("--force", action="store_true", help="run every page, changed or not")
     rep.set_defaults(func=_report)
+    dlv = sub.add_parser("deliver", help="e-mail a published period: headline figures, pages and kpis.xlsx")
+    dlv.add_argument("--period", help="the period (default: the newest published period that has ended)")
+    dlv.add_argument("--to", help="recipients, comma-separated (default: SALESNB_DELIVER_TO)")
+    dlv.add_argument("--base", help="shared params file (default params/base.yaml)")
+    dlv.add_argument("--dry-run", action="store_true", help="write the message to outputs/mail/ instead of sending")
+    dlv.set_defaults(func=_deliver)
     dat = sub.add_parser("data", help="write the demo data")
     dat.add_argument("folder", nargs="?", default="data/demo")
     dat.add_argument("--seed", type=int, default=20261031)
