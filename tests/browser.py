@@ -45,7 +45,7 @@ class Browser:
         exe = chromium()
         if exe is None:
             raise RuntimeError("chromium not found")
-        self.profile = tempfile.TemporaryDirectory(prefix="salesnb-chromium-")
+        self.profile = tempfile.TemporaryDirectory(prefix="salesnb-chromium-", ignore_cleanup_errors=True)
         self.proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={self.profile.name}", "about:blank"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = Path(self.profile.name) / "DevToolsActivePort"
@@ -125,6 +125,41 @@ class Browser:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
         return report
+
+    def print_layout(self, path: Path, *, width: int = 703) -> dict[str, Any]:
+        """Lay ``path`` out as printed on A4 (print media, the page's width between 12 mm
+        margins: 186 mm = 703 px): what sticks out at the right edge (a printer cuts it), and
+        the charts and table rows that could be split across pages."""
+        self.call("Emulation.setEmulatedMedia", media="print")
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=1000, deviceScaleFactor=1, mobile=False)
+        try:
+            self.open(path)
+            return json.loads(str(self.evaluate("""JSON.stringify((() => {
+                const W = document.documentElement.clientWidth, cut = [], split = [];
+                for (const el of document.querySelectorAll('table, img, svg, pre, .jp-OutputArea-output')) {
+                  const r = el.getBoundingClientRect();
+                  if (r.width > 0 && r.right > W + 1) cut.push(el.tagName + ' ' + (el.innerText || '').slice(0, 60));
+                }
+                for (const el of document.querySelectorAll('img, tr')) {
+                  if (getComputedStyle(el).breakInside !== 'avoid') split.push(el.tagName);
+                }
+                return {width: W, scroll_width: document.documentElement.scrollWidth, cut, split,
+                        images: document.images.length};
+            })())""")))
+        finally:
+            self.call("Emulation.setEmulatedMedia", media="")
+            self.call("Emulation.setDeviceMetricsOverride", width=1200, height=900, deviceScaleFactor=1,
+                      mobile=False)
+
+    def pdf(self, path: Path, out: Path) -> int:
+        """Print ``path`` to a PDF at ``out`` with Chromium (A4 from the page's own @page rule);
+        returns the number of pages."""
+        self.open(path)
+        result = self.call("Page.printToPDF", preferCSSPageSize=True, printBackground=True)
+        data = base64.b64decode(result["data"])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        return data.count(b"/Type /Page") - data.count(b"/Type /Pages")
 
     def evaluate(self, expression: str) -> object:
         """The value of a JavaScript expression in the open page."""

@@ -67,3 +67,22 @@ def test_text_from_params_and_data_is_escaped(site: Path, browser: Browser) -> N
     assert "&lt;script&gt;alert(" in html
     report = browser.open(page)
     assert report.console_errors == []
+
+
+def test_every_page_prints_to_a4_without_cut_tables_or_charts(site: Path, browser: Browser) -> None:
+    """Print media at A4's width: nothing sticks out at the right edge, no chart or table row
+    may be split across pages; and Chromium prints each page to an A4 PDF."""
+    prints = config.OUTPUTS_DIR / "screenshots" / "print"
+    for page in _pages(site):
+        layout = browser.print_layout(page)
+        assert layout["scroll_width"] <= layout["width"], (page.name, layout)
+        assert layout["cut"] == [], (page.name, layout["cut"][:5])
+        assert layout["split"] == [], (page.name, set(layout["split"]))
+        name = "index" if page.name == "index.html" else f"{page.parent.name}-{page.stem}"
+        pages = browser.pdf(page, prints / f"{name}.pdf")
+        assert pages >= 1, page.name
+        head = (prints / f"{name}.pdf").read_bytes()[:2000]
+        assert head.startswith(b"%PDF")
+        # A4 is 595 × 842 points
+        pdf = (prints / f"{name}.pdf").read_bytes()
+        assert b"/MediaBox [0 0 595" in pdf or b"/MediaBox [0 0 594" in pdf, page.name
