@@ -108,7 +108,12 @@ class Period:
 
     @property
     def label(self) -> str:
-        """A human label, e.g. ``October 2026`` or ``2026-Q3 (Jul–Sep 2026)``."""
+        """A human label, e.g. ``October 2026`` or ``2026-Q3 (Jul–Sep 2026)``; in the report's
+        language (:mod:`salesnb.texts`)."""
+        from salesnb import texts
+
+        if texts.language() != "en":
+            return texts.period_label(self)
         if self.kind == "month":
             text = f"{calendar.month_name[self.start.month]} {self.start.year}"
         elif self.kind == "quarter":

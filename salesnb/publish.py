@@ -336,28 +336,40 @@ def page_record(nb: Any) -> dict[str, Any]:
     return record
 
 
-def notebook_title(path: Path) -> str:
-    """A notebook's title: the first level-one heading of its first markdown cell."""
+def notebook_title(path: Path, language: str = "en") -> str:
+    """A notebook's title: the first level-one heading of its first markdown cell (in
+    ``language``, from the catalogue of texts)."""
     try:
-        return _title(path, path.stat().st_mtime_ns)
+        return _title(path, path.stat().st_mtime_ns, language)
     except OSError:
         return path.stem
 
 
 @functools.lru_cache(maxsize=64)
-def _title(path: Path, _mtime: int) -> str:
+def _title(path: Path, _mtime: int, language: str) -> str:
     # read once per notebook version: every page's navigation and the index ask for titles
+    import nbformat
+
+    from salesnb.texts import translate_cells
+
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
+        nb = nbformat.read(path, as_version=4)
     except (OSError, ValueError):
         return path.stem
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "markdown":
-            for line in "".join(cell.get("source", "")).splitlines():
+    translate_cells(nb, path.stem, language)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
                 if line.startswith("# "):
                     return line[2:].strip()
             break
     return path.stem
+
+
+_TEMPLATE_KEYS = ("template.all_reports", "template.compared_with", "template.previous", "template.last_year",
+                  "template.run_record", "template.ran", "template.in", "template.fingerprint",
+                  "template.commit", "template.notebook", "template.parameters", "template.definitions",
+                  "template.page_key")
 
 
 def export_html(nb: Any, job: Job, *, seconds: float, commit: str, record: Mapping[str, Any]) -> str:
@@ -365,21 +377,29 @@ def export_html(nb: Any, job: Job, *, seconds: float, commit: str, record: Mappi
     from nbconvert import HTMLExporter
 
     from salesnb.params import record_params
+    from salesnb.texts import day, number
     from salesnb.secrets import redact_text
 
     p = parse_period(job.period, fiscal_year_start=int(job.parameters.get("fiscal_year_start", 1)))
     exporter = HTMLExporter(template_name="salesnb", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, embed_images=True)
-    title = str(record.get("title") or notebook_title(config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb"))
+    from salesnb.texts import set_language, t
+
+    language = set_language(str(job.parameters.get("language") or "en"))
+    exporter.language_code = language  # <html lang="ru">: a screen reader and the spell checker
+    title = str(record.get("title") or notebook_title(config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb", language))
     nb.metadata["title"] = f"{title} · {p.label}"
     resources = {"salesnb": {
         "notebook": job.notebook, "period_name": p.name, "period_label": p.label,
-        "period_span": f"{p.start:%Y-%m-%d} to {p.end:%Y-%m-%d}",
+        "language": language, "text": {k.removeprefix("template."): t(k) for k in _TEMPLATE_KEYS},
+        "period_span": t("template.span", start=day(p.start), end=day(p.end)),
         "previous": p.previous().label, "last_year": p.last_year().label,
-        "pages": [{"name": n, "title": notebook_title(config.NOTEBOOKS_DIR / f"{n}.ipynb")} for n in job.pages],
+        "pages": [{"name": n, "title": notebook_title(config.NOTEBOOKS_DIR / f"{n}.ipynb", language)}
+                  for n in job.pages],
         "ran_at": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "duration": f"{seconds:.1f} s", "fingerprint": record.get("fingerprint") or "not given by this notebook",
+        "duration": t("template.seconds", seconds=number(seconds, 1)),
+        "fingerprint": record.get("fingerprint") or t("template.no_fingerprint"),
         "version": __version__, "commit": commit, "key": job.key,
         "parameters": yaml.safe_dump(record_params(job.parameters), sort_keys=True, allow_unicode=True),
         "definitions": list(record.get("definitions") or []),
@@ -515,6 +535,14 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
     period_out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=period_out, prefix=".run-") as tmp:
         executed = Path(tmp) / f"{job.notebook}.ipynb"
+        language = str(job.parameters.get("language") or "en")
+        if language != "en":  # the markdown cells in the page's language, from the catalogue
+            from salesnb.texts import translate_cells
+
+            nb_in = nbformat.read(source, as_version=4)
+            translate_cells(nb_in, job.notebook, language)
+            source = Path(tmp) / f"source-{job.notebook}.ipynb"
+            nbformat.write(nb_in, source)
         try:
             with _stderr_to(job.out_dir / "logs" / "kernels.log"):
                 extra: dict[str, Any] = {}
@@ -656,7 +684,8 @@ def _read_manifest(out_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence[str], *,
-                current_keys: Mapping[tuple[str, str], str] | None = None, fiscal_year_start: int = 1) -> Path:
+                current_keys: Mapping[tuple[str, str], str] | None = None, fiscal_year_start: int = 1,
+                language: str = "en") -> Path:
     """``<out>/index.html``: every period × notebook, newest period first, with status.
 
     Statuses: ``ok``; ``failed`` (the last good page, if any, is still linked); ``stale``
@@ -665,6 +694,9 @@ def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence
     """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+    from salesnb.texts import set_language, t
+
+    language = set_language(language)
     manifest = _read_manifest(out_dir)
     now = datetime.now().astimezone().isoformat(timespec="seconds")
     for r in results:
@@ -698,10 +730,10 @@ def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence
                 status = "stale"
             note = ""
             if status == "failed":
-                note = "last good page kept" if page.is_file() else "no page yet"
+                note = t("index.kept") if page.is_file() else t("index.no_page")
             elif status == "stale":
-                note = "inputs changed since: run make report"
-            cells.append({"status": status, "href": f"{folder}/{nb}.html" if page.is_file() else None,
+                note = t("index.stale_note")
+            cells.append({"status": status, "status_text": t(f"index.{status}"), "href": f"{folder}/{nb}.html" if page.is_file() else None,
                           "note": note})
         headline = manifest[period].get("_period", {}).get("headline", {})
         label = parse_period(period, fiscal_year_start=fiscal_year_start).label
@@ -710,8 +742,9 @@ def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence
                      "workbook": f"{folder}/{WORKBOOK}" if book.is_file() else None})
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
     rendered = env.get_template("index.html.j2").render(
-        rows=rows, notebooks=[{"name": n, "title": notebook_title(config.NOTEBOOKS_DIR / f"{n}.ipynb")}
-                              for n in all_nbs],
+        rows=rows, notebooks=[{"name": n, "title": notebook_title(config.NOTEBOOKS_DIR / f"{n}.ipynb", language)}
+                              for n in all_nbs], language=language,
+        text={k: t(f"index.{k}") for k in ("title", "intro", "period", "headline", "view", "workbook")},
         updated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"))
     path = out_dir / "index.html"
     _atomic_write(path, rendered)
@@ -844,7 +877,8 @@ def _publish_locked(jobs: list[Job], report: PublishReport, out: Path, *, period
     try:
         report.index = write_index(out, report.results, jobs[0].pages,
                                    current_keys={(j.period, j.notebook): j.key for j in everything},
-                                   fiscal_year_start=int(jobs[0].parameters.get("fiscal_year_start") or 1))
+                                   fiscal_year_start=int(jobs[0].parameters.get("fiscal_year_start") or 1),
+                                   language=str(jobs[0].parameters.get("language") or "en"))
     except OSError as exc:
         report.problems.append(f"index not updated: {disk_fault(exc) or exc}")
     if todo:

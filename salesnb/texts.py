@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 __all__ = ["LANGUAGES", "set_language", "language", "t", "catalogue", "number", "money", "percent", "month",
-           "day", "cell_key", "english_hash", "translate_cells", "CatalogueError"]
+           "day", "period_label", "cell_key", "english_hash", "translate_cells", "CatalogueError"]
 
 LANGUAGES = ("en", "ru")
 LOCALES = Path(__file__).with_name("locales")
@@ -135,6 +135,32 @@ def month(d: date) -> str:
     from babel.dates import format_date
 
     return str(format_date(d, "LLLL y", locale=_BABEL[language()]))
+
+
+def _fmt(d: date, pattern: str) -> str:
+    from babel.dates import format_date
+
+    return str(format_date(d, pattern, locale=_BABEL[language()]))
+
+
+def period_label(p: Any) -> str:
+    """A period's label in the current language (``октябрь 2026``, ``2026-Q3 (июль–сент. 2026)``)."""
+    end = p.full_end or p.end
+    if p.kind == "month":
+        text = month(p.start)
+    elif p.kind == "quarter":
+        text = f"{p.name} ({_fmt(p.start, 'LLL')}–{_fmt(end, 'LLL y')})"
+    elif p.kind == "year":
+        text = p.name if p.fiscal_year_start == 1 else t("period.fiscal_year", name=p.name, start=_fmt(p.start, "LLL y"),
+                                                         end=_fmt(end, "LLL y"))
+    elif p.kind == "week":
+        text = f"{p.name} ({_fmt(p.start, 'd MMM')}–{_fmt(end, 'd MMM y')})"
+    else:
+        text = f"{_fmt(p.start, 'd MMM y')}–{_fmt(p.end, 'd MMM y')}"
+    if p.is_cut:
+        text += (t("period.cut_month", day=p.end.day) if p.kind == "month"
+                 else t("period.cut", end=_fmt(p.end, "d MMM y")))
+    return text
 
 
 def day(d: date) -> str:

@@ -57,3 +57,17 @@ def test_a_language_we_do_not_have_is_a_clear_error() -> None:
         texts.set_language("de")
     with pytest.raises(texts.CatalogueError, match="no text 'page.nothing'"):
         texts.t("page.nothing")
+
+
+def test_every_notebook_markdown_cell_has_an_up_to_date_translation() -> None:
+    """A new or edited English cell without its Russian text fails here (the page would show
+    it in English): the catalogue records a hash of the English each translation is of."""
+    import nbformat
+
+    from salesnb import config
+
+    for path in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        stale = texts.translate_cells(nb, path.stem, "ru")
+        assert stale == [], f"{path.name}: cells {stale} lack an up-to-date translation in salesnb/locales/ru.yaml"
+        assert all(re.search("[а-яё]", c.source) for c in nb.cells if c.cell_type == "markdown"), path.name
