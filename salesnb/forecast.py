@@ -40,15 +40,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from salesnb import texts
 from salesnb.aggregate import Window, data_end, data_start, families_of, kpi_problem, prefetch, summaries
 from salesnb.comparisons import DEFAULT_FUNNEL, Data, elapsed_share, period_targets
 from salesnb.engines import Source, as_source
 from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats.calendar import calendar_of
+from salesnb.texts import t
 
 __all__ = ["forecast", "backtest", "history", "target_chance", "SeriesForecast", "HORIZON", "FORECASTABLE",
-           "OUTLOOK_KPIS", "page_as_of", "month_target", "target_outlook", "chance_text", "outlook_tables",
+           "OUTLOOK_KPIS", "page_as_of", "month_target", "target_outlook", "chance_text", "target_lines", "model_name",
+           "outlook_tables",
            "outlook_kpis", "outlook_charts"]
 
 HORIZON = 3
@@ -275,11 +278,10 @@ def _fit_series(segment: str, months: list[str], values: np.ndarray, horizon: in
         baseline = NAIVE
         origins = range(max(6, n - MAX_ORIGINS), n)
     else:
-        out.note = (f"too short a history to forecast: {n} complete months, and a forecast needs "
-                    f"{6 + MIN_ORIGINS} to be checked against the past")
+        out.note = t("forecast.too_short", n=n, need=6 + MIN_ORIGINS)
         return out
     if (values < 0).any():
-        out.note = "negative monthly totals: not forecast"
+        out.note = t("forecast.negative")
         return out
     z = np.log1p(values)
     out.baseline, out.origins = baseline.name, len(origins)
@@ -320,7 +322,7 @@ def _fit_series(segment: str, months: list[str], values: np.ndarray, horizon: in
         rows.append(row)
     out.future = pd.DataFrame(rows)
     if out.model == baseline.name:
-        out.note = f"no model beat the {baseline.name} forecast in the backtest: the {baseline.name} forecast is shown"
+        out.note = t("forecast.no_model_beat", baseline=model_name(baseline.name))
     return out
 
 
@@ -461,8 +463,8 @@ def outlook_kpis(ctx: Any, kpis: Sequence[str] = OUTLOOK_KPIS) -> tuple[list[str
     for name in kpis:
         problem = kpi_problem(ctx.src, ctx.kpis[name]) if name in ctx.kpis else "unknown_kpi"
         if problem:
-            notes.append(f"{ctx.kpis[name].label if name in ctx.kpis else name}: not forecast "
-                         f"({problem.replace('_', ' ')})")
+            notes.append(f"{ctx.kpis[name].label if name in ctx.kpis else name}: "
+                         + t("forecast.not_forecast", why=texts.gate(problem)))
         else:
             usable.append(name)
     return usable, notes
@@ -499,10 +501,23 @@ def target_outlook(ctx: Any, *, kpis: Sequence[str] = OUTLOOK_KPIS,
 def chance_text(row: Any) -> str:
     """One phrase for a target row: attainment when closed, the chance when open."""
     if row["status"] == "closed":
-        return f"{row['attainment']:.0%} of target"
+        return t("forecast.of_target", share=texts.percent(row["attainment"], 0))
     if row["status"] == "open" and row["chance"] == row["chance"]:
-        return f"{row['chance']:.0%} chance of reaching the target"
-    return "no forecast"
+        return t("forecast.chance", chance=texts.percent(row["chance"], 0))
+    return t("forecast.no_forecast")
+
+
+def target_lines(targets: pd.DataFrame) -> list[str]:
+    """One line per KPI and month of :func:`target_outlook`, for the page."""
+    return [t("forecast.target_line", label=r["label"], month=texts.month(pd.Timestamp(r["month"] + "-01").date()),
+              chance=chance_text(r), target=texts.number(r["target"]))
+            for r in targets.to_dict("records")]
+
+
+def model_name(name: str) -> str:
+    """A model's name in the report's language (``seasonal naive`` → ``сезонный наивный``)."""
+    key = "model." + name.replace(" ", "_")
+    return t(key) if key in texts.catalogue("en") else name
 
 
 def outlook_tables(ctx: Any, *, as_of: pd.Timestamp | None = None,
@@ -518,12 +533,14 @@ def outlook_tables(ctx: Any, *, as_of: pd.Timestamp | None = None,
     for kpi in usable:
         label = ctx.kpis[kpi].label
         for r in forecast(ctx.src, kpi, as_of=end, custom_kpis=ctx.custom_kpis).to_dict("records"):
-            fc_rows.append({"KPI": label, "month": r["period"], "forecast": f"{r['forecast']:,.0f}",
-                            "80% interval": f"{r['lo80']:,.0f} – {r['hi80']:,.0f}",
-                            "95% interval": f"{r['lo95']:,.0f} – {r['hi95']:,.0f}", "model": r["model"]})
+            fc_rows.append({"KPI": label, "month": r["period"], "forecast": texts.number(r["forecast"]),
+                            "80% interval": f"{texts.number(r['lo80'])} – {texts.number(r['hi80'])}",
+                            "95% interval": f"{texts.number(r['lo95'])} – {texts.number(r['hi95'])}",
+                            "model": model_name(r["model"])})
         for r in backtest(ctx.src, kpi, as_of=end, custom_kpis=ctx.custom_kpis).to_dict("records"):
-            bt_rows.append({"KPI": label, "model": r["model"] or "–", "MAE": r["mae"],
-                            "baseline MAE": r["seasonal_naive_mae"], "baseline": r["baseline"] or "–",
+            bt_rows.append({"KPI": label, "model": model_name(r["model"]) if r["model"] else "–", "MAE": r["mae"],
+                            "baseline MAE": r["seasonal_naive_mae"],
+                            "baseline": model_name(r["baseline"]) if r["baseline"] else "–",
                             "MASE": r["mase"], "80% held": r["coverage80"], "95% held": r["coverage95"],
                             "origins": r["origins"], "note": r["note"]})
     return pd.DataFrame(fc_rows), pd.DataFrame(bt_rows)

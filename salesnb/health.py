@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from salesnb import texts
 from salesnb.data import TABLES, SalesData
 from salesnb.periods import Period, parse_period
+from salesnb.texts import t
 
 __all__ = ["table_summary", "key_checks", "column_completeness", "rows_per_month"]
 
@@ -37,9 +39,10 @@ def table_summary(data: SalesData, period: Period | str) -> pd.DataFrame:
     rows = []
     for name, table in TABLES.items():
         df = data.get(name)
-        row = {"table": name, "loaded": "yes" if df is not None else "no", "rows": 0, "rows_in_period": 0,
+        row = {"table": texts.table_name(name), "loaded": texts.yes_no(df is not None) if texts.language() != "en"
+               else ("yes" if df is not None else "no"), "rows": 0, "rows_in_period": 0,
                "first": pd.NaT, "last": pd.NaT, "columns": f"0/{len(table.columns)}",
-               "description": table.description}
+               "description": t(f"table.{name}") if texts.language() != "en" else table.description}
         if df is not None:
             row["rows"] = len(df)
             row["columns"] = f"{sum(c in df.columns for c in table.column_names)}/{len(table.columns)}"
@@ -56,7 +59,8 @@ def table_summary(data: SalesData, period: Period | str) -> pd.DataFrame:
 
 def _check(name: str, table: str, ok: bool | None, detail: str) -> dict[str, str]:
     result = "missing" if ok is None else ("ok" if ok else "warning")
-    return {"check": name, "table": table, "result": result, "detail": detail}
+    return {"check": t(f"health.{name}"), "table": texts.table_name(table) if table != "all" else t("health.all"),
+            "result": result, "detail": detail}
 
 
 def key_checks(data: SalesData, period: Period | str) -> pd.DataFrame:
@@ -72,57 +76,55 @@ def key_checks(data: SalesData, period: Period | str) -> pd.DataFrame:
     out = []
     orders = data.get("orders")
     if orders is None:
-        out.append(_check("orders cover the period", "orders", None, "no orders table"))
+        out.append(_check("orders_cover", "orders", None, t("health.no_orders_table")))
     else:
         last = orders["ordered_at"].max()
         covered = pd.notna(last) and last >= p.end_ts - pd.Timedelta(days=1)
-        out.append(_check("orders cover the period", "orders", bool(covered),
-                          f"last order {last:%Y-%m-%d %H:%M}; period ends {p.end:%Y-%m-%d}"
-                          if pd.notna(last) else "no orders"))
+        out.append(_check("orders_cover", "orders", bool(covered),
+                          t("health.last_order", last=f"{texts.day(last)} {last:%H:%M}", end=texts.day(p.end))
+                          if pd.notna(last) else t("health.no_orders")))
         in_p = orders[p.contains(orders["ordered_at"])]
         cancelled = float((in_p["status"] == "cancelled").mean()) if len(in_p) else 0.0
-        out.append(_check("cancelled share of orders in the period", "orders",
-                          cancelled < 0.2, f"{cancelled:.1%} of {len(in_p):,} orders"))
+        out.append(_check("cancelled_share", "orders",
+                          cancelled < 0.2, t("health.share_of_orders", share=texts.percent(cancelled),
+                                             n=texts.number(len(in_p)))))
     returns = data.get("returns")
     if returns is None:
-        out.append(_check("returns linked to orders", "returns", None, "no returns table"))
+        out.append(_check("returns_linked", "returns", None, t("health.no_returns_table")))
     else:
         linked = orders is not None
-        out.append(_check("returns linked to orders", "returns", linked,
-                          "every return names a loaded order (checked on load)" if linked
-                          else "orders are not loaded: return rate cannot be computed"))
+        out.append(_check("returns_linked", "returns", linked,
+                          t("health.returns_named") if linked else t("health.no_orders_for_returns")))
     leads, deals = data.get("leads"), data.get("deals")
     if leads is None:
-        out.append(_check("leads for conversion", "leads", None, "no leads table: no conversion rate"))
+        out.append(_check("leads_for_conversion", "leads", None, t("health.no_leads_table")))
     else:
         has_outcome = "converted_at" in leads.columns or (deals is not None and "lead_id" in deals.columns)
-        out.append(_check("leads carry their conversion", "leads", has_outcome,
-                          "converted_at or linked deals present" if has_outcome
-                          else "neither converted_at nor deals.lead_id: conversion unknown"))
+        out.append(_check("leads_carry_conversion", "leads", has_outcome,
+                          t("health.conversion_present") if has_outcome else t("health.conversion_unknown")))
     stages = data.get("deal_stages")
-    out.append(_check("funnel stage history", "deal_stages", None if stages is None else len(stages) > 0,
-                      "no deal_stages table: no stage conversion" if stages is None
-                      else f"{stages['stage'].nunique()} stages, {stages['deal_id'].nunique():,} deals"))
+    out.append(_check("stage_history", "deal_stages", None if stages is None else len(stages) > 0,
+                      t("health.no_stages_table") if stages is None
+                      else t("health.stages_deals", stages=stages["stage"].nunique(),
+                             deals=texts.number(stages["deal_id"].nunique()))))
     targets = data.get("targets")
     if targets is None:
-        out.append(_check("targets for the period", "targets", None, "no targets table"))
+        out.append(_check("targets_for_period", "targets", None, t("health.no_targets_table")))
     else:
         kpis = sorted(targets.loc[targets["period"] == p.name, "kpi"].unique())
         months = [str(m) for m in pd.period_range(p.start, p.end, freq="M")]
         by_month = targets[targets["period"].isin(months)].groupby("period")["kpi"].unique()
         if kpis:
-            out.append(_check("targets for the period", "targets", True,
-                              f"{len(kpis)} KPIs: {', '.join(kpis)}"))
+            out.append(_check("targets_for_period", "targets", True,
+                              t("health.kpis_targeted", n=len(kpis), kpis=", ".join(kpis))))
         elif p.kind in ("quarter", "year") and len(by_month) == len(months):
             common = sorted(set.intersection(*(set(k) for k in by_month)))
-            out.append(_check("targets for the period", "targets", bool(common),
-                              f"monthly targets for all {len(months)} months, {len(common)} KPIs: "
-                              f"{', '.join(common)}"))
+            out.append(_check("targets_for_period", "targets", bool(common),
+                              t("health.monthly_targets", months=len(months), n=len(common), kpis=", ".join(common))))
         else:
-            out.append(_check("targets for the period", "targets", False,
-                              f"no target names period {p.name}"))
-    out.append(_check("validation warnings", "all", not data.warnings,
-                      f"{len(data.warnings)} warnings (listed below)" if data.warnings else "none"))
+            out.append(_check("targets_for_period", "targets", False, t("health.no_target_for", period=p.name)))
+    out.append(_check("validation_warnings", "all", not data.warnings,
+                      t("health.n_warnings", n=len(data.warnings)) if data.warnings else t("health.none")))
     return pd.DataFrame(out)
 
 
@@ -140,7 +142,7 @@ def column_completeness(data: SalesData) -> pd.DataFrame:
         for col in TABLES[name].columns:
             if col.name in df.columns:
                 filled = float(df[col.name].notna().mean()) if len(df) else 0.0
-                rows.append({"table": name, "column": col.name, "required": col.required,
+                rows.append({"table": texts.table_name(name), "column": col.name, "required": col.required,
                              "filled": filled})
     return pd.DataFrame(rows, columns=["table", "column", "required", "filled"])
 

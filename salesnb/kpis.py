@@ -223,6 +223,17 @@ def _check_where(filt: Any, columns: list[str], where: str) -> None:
                                  f"use {', '.join(sorted(_OPS))}")
 
 
+def _in_language(kpi: KPI) -> KPI:
+    """A built-in KPI with its label and definition in the report's language (a custom KPI
+    keeps the words its author wrote)."""
+    from dataclasses import replace
+
+    from salesnb.texts import t
+
+    return replace(kpi, label=t(f"kpi.{kpi.name}.label"), formula=t(f"kpi.{kpi.name}.formula"),
+                   population=t(f"kpi.{kpi.name}.population"))
+
+
 def registry(custom: Mapping[str, Any] | None = None) -> dict[str, KPI]:
     """The built-in KPIs plus custom ones from params (``custom_kpis``), validated.
 
@@ -230,7 +241,9 @@ def registry(custom: Mapping[str, Any] | None = None) -> dict[str, KPI]:
     ...                          "where": {"amount": {">=": 1000}}}}))[:3]
     ['average_check', 'big', 'conversion_rate']
     """
-    out = dict(BUILTIN)
+    from salesnb import texts
+
+    out = dict(BUILTIN) if texts.language() == "en" else {k: _in_language(v) for k, v in BUILTIN.items()}
     for name, spec in (custom or {}).items():
         if name in BUILTIN:
             raise ValueError(f"custom_kpis.{name}: the name is taken by a built-in KPI")

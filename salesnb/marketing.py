@@ -25,7 +25,8 @@ from salesnb.engines import as_source
 from salesnb.periods import Period, parse_period
 from salesnb.stats.scores import rate_interval, spend_return_interval
 
-__all__ = ["channel_table", "complete_window", "conversion_lag", "ATTRIBUTION_DAYS", "MIN_LEADS", "MIN_CUSTOMERS"]
+__all__ = ["channel_table", "channels_shown", "complete_window", "conversion_lag", "ATTRIBUTION_DAYS", "MIN_LEADS",
+           "MIN_CUSTOMERS"]
 
 COLUMNS = ["spend", "leads", "conversion", "conversion_low", "conversion_high", "new_customers", "revenue",
            "margin", "cac", "romi", "romi_low", "romi_high", "romi_basis", "small", "rank", "window_complete", "note"]
@@ -160,3 +161,19 @@ def complete_window(ctx: ReportContext) -> Period:
            - pd.Timedelta(days=math.ceil(conversion_lag(ctx.src))))
     last = end.to_period("M") - 1 if end != end.to_period("M").end_time.normalize() else end.to_period("M")
     return parse_period(f"{(last - 11).start_time.date()}..{last.end_time.date()}")
+
+
+def channels_shown(table: pd.DataFrame) -> pd.DataFrame:
+    """A channel table for the page: conversion and ROMI with their intervals in one column
+    each, in the report's language; the flags folded into the note."""
+    from salesnb import present
+    from salesnb.texts import t
+
+    if not len(table):
+        return table
+    shown = present.with_interval(table, "conversion", "conversion_low", "conversion_high")
+    shown = present.with_interval(shown, "romi", "romi_low", "romi_high")
+    basis = table["romi_basis"].iloc[0]
+    drop = ["small", "window_complete", "romi_basis"] + (["margin"] if basis == "revenue" else [])
+    return shown.drop(columns=drop).rename(columns={"conversion": t("marketing.conversion_ci"),
+                                                   "romi": t(f"marketing.romi_{basis}")})

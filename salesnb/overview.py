@@ -14,13 +14,14 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from salesnb import texts
 from salesnb.comparisons import compare, kpi_table
 from salesnb.context import ReportContext
 from salesnb.texts import catalogue, t
 
 __all__ = ["format_value", "format_change", "format_attainment", "variation_note", "scorecard", "breakdown",
            "style_scorecard",
-           "definitions", "GATE_WORDS", "HEADLINE_KPIS", "TREND_KPIS", "BREAKDOWNS",
+           "definitions", "gate_words", "GATE_WORDS", "HEADLINE_KPIS", "TREND_KPIS", "BREAKDOWNS",
            "INDEX_KPIS", "index_headline", "workbook_sheets"]
 
 HEADLINE_KPIS = ["revenue", "orders", "new_customers", "conversion_rate", "average_check",
@@ -45,7 +46,7 @@ _TONES = {"good": "color: #1b7837; font-weight: 600", "bad": "color: #b2182b; fo
 
 
 def format_value(value: float, unit: str, currency: str = "") -> str:
-    """A KPI value for people.
+    """A KPI value for people, in the report's language.
 
     >>> format_value(1654668.2, "currency", "USD"), format_value(0.0442, "share")
     ('1,654,668 USD', '4.4%')
@@ -55,26 +56,31 @@ def format_value(value: float, unit: str, currency: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if unit == "currency":
-        return f"{value:,.0f} {currency}".strip() if abs(value) >= 1000 else f"{value:,.2f} {currency}".strip()
+        return texts.money(value, currency, 0 if abs(value) >= 1000 else 2)
     if unit == "share":
-        return f"{value:.1%}"
+        return texts.percent(value)
     if unit == "days":
-        return f"{value:,.1f} days" if value != round(value) else f"{value:,.0f} days"
-    return f"{value:,.0f}"
+        return t("unit.days", n=texts.number(value, 1 if value != round(value) else 0))
+    return texts.number(value)
+
+
+def gate_words(status: str) -> str:
+    """Why no verdict, in plain words (``too few events to judge``)."""
+    return texts.gate(status)
 
 
 def format_change(row: Mapping[str, Any], unit: str, good: str, currency: str = "") -> tuple[str, str]:
     """(text, tone) for one comparison row: the change with an arrow only if significant."""
     status = row["status"]
     if status != "ok":
-        words = GATE_WORDS.get(status, status)
+        words = gate_words(status)
         if status in ("no_target", "missing_table", "missing_column", "not_segmentable", "no_data") or math.isnan(
                 row["abs_change"]):
             return words, "none"
         return f"{_delta(row, unit, currency)} · {words}", "none"
     text = _delta(row, unit, currency)
     if not row["significant"]:
-        return f"{text} · not significant", "none"
+        return f"{text} · {t('verdict.not_significant')}", "none"
     up = row["abs_change"] > 0
     arrow = "▲" if up else "▼"
     tone = "good" if (up and good == "up") or (not up and good == "down") else "bad"
@@ -92,26 +98,30 @@ def format_attainment(row: Mapping[str, Any], unit: str, currency: str = "") -> 
     if row["status"] != "ok":
         return format_change(row, unit, "up", currency)
     if not row["baseline"]:
-        return "target is zero", "none"
+        return t("target.zero"), "none"
     share = row["current"] / row["baseline"]
     gap = _delta({**row, "rel_change": math.nan}, unit, currency)
-    prorated = " so far" if "prorated" in str(row.get("note", "")) else ""
-    return f"{share:.0%} of target{prorated} ({gap})", "none"
+    key = "target.attained_so_far" if "prorated" in str(row.get("note", "")) else "target.attained"
+    return t(key, share=texts.percent(share, 0), gap=gap), "none"
+
+
+def _signed(text: str, value: float) -> str:
+    return ("+" if value > 0 else "-" if value < 0 else "") + text if text != "–" else text
 
 
 def _delta(row: Mapping[str, Any], unit: str, currency: str) -> str:
     change = row["abs_change"]
     if unit == "share":
-        text = f"{change * 100:+.1f} pp"
+        text = t("unit.pp", n=_signed(texts.number(abs(change) * 100, 1), change))
     elif unit == "currency":
-        text = f"{change:+,.0f} {currency}".strip() if abs(change) >= 100 else f"{change:+,.2f} {currency}".strip()
+        text = _signed(texts.money(abs(change), currency, 0 if abs(change) >= 100 else 2), change)
     elif unit == "days":
-        text = f"{change:+.1f} days"
+        text = t("unit.days", n=_signed(texts.number(abs(change), 1), change))
     else:
-        text = f"{change:+,.0f}"
+        text = _signed(texts.number(abs(change)), change)
     rel = row.get("rel_change")
     if unit != "share" and rel is not None and not math.isnan(rel):
-        text += f" ({rel:+.1%})"
+        text += f" ({_signed(texts.percent(abs(rel)), rel)})"
     return text
 
 
@@ -154,7 +164,7 @@ def scorecard(ctx: ReportContext, *, kpis: Sequence[str] | None = None) -> pd.Da
                 text, tone = format_change(c, kpi.unit, kpi.good, currency) if c else ("–", "none")
             row[f"vs_{against}"], row[f"tone_{against}"] = text, tone
         if r["status"] not in ("ok",) and r["status"] in GATE_WORDS:
-            row["value"] += f" ({GATE_WORDS[r['status']]})" if r["status"] != "insufficient_data" else ""
+            row["value"] += f" ({gate_words(r['status'])})" if r["status"] != "insufficient_data" else ""
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -182,13 +192,11 @@ def variation_note(ctx: ReportContext, *, kpis: Sequence[str] | None = None) -> 
     names = list(kpis) if kpis is not None else HEADLINE_KPIS
     c = compare(ctx.src, ctx.period, alpha=ctx.alpha, **_options(ctx, names))
     reg = ctx.kpis
-    parts = [f"{reg[r['kpi']].label.lower()} {r['dispersion']:.1f}×" for r in c.to_dict("records")
+    parts = [f"{reg[r['kpi']].label.lower()} {texts.number(r['dispersion'], 1)}×" for r in c.to_dict("records")
              if r["dispersion"] == r["dispersion"] and r["dispersion"] >= 1.05 and r["stage"] is None]
     if not parts:
-        return ("Day to day, these KPIs vary about as much as chance alone would make them; the "
-                "changes are judged on that.")
-    return ("How much more this business's days vary than chance alone, which every change above "
-            "is judged against: " + ", ".join(parts) + ".")
+        return t("overview.variation_none")
+    return t("overview.variation", parts=", ".join(parts))
 
 
 def breakdown(ctx: ReportContext, by: str, *,
@@ -204,10 +212,11 @@ def breakdown(ctx: ReportContext, by: str, *,
     rows: dict[str, dict[str, Any]] = {}
     for r in c.to_dict("records"):
         kpi = reg[r["kpi"]]
-        row = rows.setdefault(str(r[by]), {by: str(r[by]), "_sort": math.nan})
+        row = rows.setdefault(str(r[by]), {texts.column(by): str(r[by]), "_sort": math.nan})
         row[kpi.label] = format_value(r["current"], kpi.unit, currency)
         text, tone = format_change(r, kpi.unit, kpi.good, currency)
-        row[f"{kpi.label} change"], row[f"tone:{kpi.label} change"] = text, tone
+        change = t("overview.change_of", label=kpi.label)
+        row[change], row[f"tone:{change}"] = text, tone
         if r["kpi"] == kpis[0]:
             row["_sort"] = r["current"]
     out = pd.DataFrame(list(rows.values())).sort_values("_sort", ascending=False, na_position="last")
@@ -230,8 +239,9 @@ def style_scorecard(df: pd.DataFrame) -> Styler:
                 out[col] = df.loc[frame.index, tone_col].map(_TONES).fillna("")
         return out
 
-    renamed = {"label": "KPI", "value": "value", "vs_previous": "vs previous period",
-               "vs_last_year": "vs last year", "vs_target": "vs target", "definition": "definition"}
+    renamed = {"label": "KPI", "value": texts.column("value"), "vs_previous": texts.column("vs previous period"),
+               "vs_last_year": texts.column("vs last year"), "vs_target": texts.column("vs target"),
+               "definition": texts.column("definition")}
     styler = (shown.style.apply(colours, axis=None)
               .format(escape="html", na_rep="–")
               .format_index(escape="html", axis=1)
@@ -246,15 +256,10 @@ def style_scorecard(df: pd.DataFrame) -> Styler:
 
 def definitions(ctx: ReportContext) -> pd.DataFrame:
     """Every KPI's definition as printed in the reports' KPI list."""
-    test = {"sum": "daily totals: quasi-Poisson / negative binomial with weekday and holiday terms",
-            "count": "daily totals: quasi-Poisson / negative binomial with weekday and holiday terms",
-            "proportion": "Agresti–Caffo test, Newcombe interval, widened for between-day variation",
-            "mean": "ratio of daily totals, days as clusters (jackknife)",
-            "median": "bootstrap over days (2,000 resamples, fixed seed)",
-            "ratio": "ratio of daily totals, days as clusters (jackknife)",
-            "snapshot": "not tested"}
-    return pd.DataFrame([{"KPI": k.label, "name": k.name, "formula": k.formula, "population": k.population,
-                          "good": "higher" if k.good == "up" else "lower", "test": test[k.kind]}
+    return pd.DataFrame([{"KPI": k.label, texts.column("name"): k.name, texts.column("formula"): k.formula,
+                          texts.column("population"): k.population,
+                          texts.column("good"): t("overview.higher") if k.good == "up" else t("overview.lower"),
+                          texts.column("test"): t(f"test.{k.kind}")}
                          for k in ctx.kpis.values()])
 
 
@@ -265,7 +270,7 @@ def index_headline(ctx: ReportContext) -> dict[str, str]:
 
     table = kpi_table(ctx.src, ctx.period, **_options(ctx, INDEX_KPIS))
     out = {r["label"]: format_value(r["value"], r["unit"], ctx.currency) + (
-        "" if r["status"] == "ok" else f" ({r['status'].replace('_', ' ')})")
+        "" if r["status"] == "ok" else f" ({gate_words(r['status'])})")
         for r in table.to_dict("records") if r["status"] != "missing_table"}
     if ctx.period.kind == "month" and "revenue" in ctx.kpis:
         # the revenue target: attained share when the month is over, the chance while it runs
@@ -273,7 +278,7 @@ def index_headline(ctx: ReportContext) -> dict[str, str]:
         if target == target:
             row = forecast.target_chance(ctx.src, "revenue", ctx.period.name, target, custom_kpis=ctx.custom_kpis)
             if row["status"] in ("closed", "open"):
-                out[f"{ctx.kpis['revenue'].label} target"] = forecast.chance_text(row)
+                out[t("overview.target_of", label=ctx.kpis["revenue"].label)] = forecast.chance_text(row)
     return out
 
 

@@ -14,11 +14,12 @@ import pandas as pd
 from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
+from salesnb import texts
 from salesnb.data import SalesData
 from salesnb.kpis import KPI
 from salesnb.periods import Period
 
-__all__ = ["table", "bullets", "page_intro", "result_badges", "heading", "note", "with_interval", "run_record",
+__all__ = ["table", "bullets", "page_intro", "result_badges", "result_word", "heading", "note", "with_interval", "run_record",
            "attach_csv", "csv_text", "CSV_NAME", "RECORD_MIME"]
 
 # the media type of a page's machine-readable run record: read by the publisher, never shown
@@ -30,7 +31,7 @@ _RESULT_COLOURS = {"ok": "#1b7837", "warning": "#b35806", "missing": "#6c6c6c",
 
 def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[str] = (),
           money: Sequence[str] = (), dates: Sequence[str] = (), currency: str = "",
-          caption: str | None = None, empty: str = "nothing for this period",
+          caption: str | None = None, empty: str | None = None,
           wrap: bool = False) -> Styler | HTML:
     """A DataFrame styled the one way every report uses: escaped text, aligned numbers.
 
@@ -43,65 +44,80 @@ def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[
     True
     """
     if df.empty:  # a missing table or a quiet period: say so in one line
-        return HTML(f"<p><em>{html.escape(empty)}.</em></p>")
+        return HTML(f"<p><em>{html.escape(texts.t('intro.nothing') if empty is None else empty)}.</em></p>")
     fmt: dict[str, object] = {}
-    fmt.update({c: "{:,.0f}" for c in integers})
-    fmt.update({c: "{:.1%}" for c in percents})
-    suffix = f" {html.escape(currency)}" if currency else ""  # added after the cell's own escaping
-    # money: cents only where they matter (below 1,000)
-    fmt.update({c: (lambda v, s=suffix: f"{v:,.0f}{s}" if abs(v) >= 1000 else f"{v:,.2f}{s}") for c in money})
-    fmt.update({c: (lambda v: f"{v:%Y-%m-%d}") for c in dates})
+    fmt.update({c: (lambda v: texts.number(v)) for c in integers})
+    fmt.update({c: (lambda v: texts.percent(v)) for c in percents})
+    # money: cents only where they matter (below 1,000); the currency added after escaping
+    fmt.update({c: (lambda v, cur=currency: html.escape(texts.money(v, cur, 0 if abs(v) >= 1000 else 2)))
+                for c in money})
+    fmt.update({c: (lambda v: texts.day(v)) for c in dates})
     # any other float: two decimals, thousands separated (no 51.000000)
-    fmt.update({c: "{:,.2f}" for c in df.columns
+    fmt.update({c: (lambda v: texts.number(v, 2)) for c in df.columns
                 if c not in fmt and pd.api.types.is_float_dtype(df[c])})
+    fmt.update({c: (lambda v: texts.yes_no(v)) for c in df.columns
+                if c not in fmt and pd.api.types.is_bool_dtype(df[c])})
     fmt = {c: f for c, f in fmt.items() if c in df.columns}  # a column a page dropped is not an error
+    # escape="html" escapes a cell before its formatter runs: a formatter escapes what it adds
     styler = (df.style.format(fmt, na_rep="–", escape="html")
               .format_index(escape="html", axis=1)
               .hide(axis="index")
               .set_table_attributes('class="snb-table snb-scorecard"' if wrap else 'class="snb-table"'))
+    if texts.language() != "en":  # the column names in the page's language
+        styler = styler.relabel_index([texts.column(str(c)) for c in df.columns], axis=1)
     numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])
                and not pd.api.types.is_bool_dtype(df[c])]
     styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
     if "result" in df.columns:
         styler = styler.map(lambda v: f"color: {_RESULT_COLOURS.get(v, 'inherit')}; font-weight: 600",
                             subset=["result"])
+        if texts.language() != "en":
+            styler = styler.format(lambda v: html.escape(result_word(str(v))), subset=["result"])
     if caption:
         styler = styler.set_caption(html.escape(caption))
     return styler
 
 
-def bullets(items: Iterable[str], *, empty: str = "None.") -> HTML:
+def bullets(items: Iterable[str], *, empty: str | None = None) -> HTML:
     """An escaped bullet list, or ``empty`` when there are no items."""
     items = list(items)
     if not items:
-        return HTML(f"<p>{html.escape(empty)}</p>")
+        return HTML(f"<p>{html.escape(texts.t('intro.none') if empty is None else empty)}</p>")
     return HTML("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
 
 
 def page_intro(period: Period, data: SalesData, analyst_note: str = "") -> HTML:
     """The block under a report's title: period, its comparison periods, data, note."""
     prev, ly = period.previous(), period.last_year()
+    e = html.escape
+    names = ", ".join(texts.table_name(n) for n in data.present)
     parts = [
-        f"<p><strong>Period:</strong> {html.escape(period.label)} "
-        f"({period.start:%Y-%m-%d} to {period.end:%Y-%m-%d}, {period.days} days). "
-        f"<strong>Compared with:</strong> previous {html.escape(prev.label)}; "
-        f"last year {html.escape(ly.label)}.</p>",
-        f"<p><strong>Data:</strong> {len(data.present)} tables loaded "
-        f"({html.escape(', '.join(data.present))}); fingerprint "
-        f'<code class="snb-fingerprint">{html.escape(data.fingerprint)}</code>.</p>',
+        f"<p><strong>{e(texts.t('intro.period'))}:</strong> {e(period.label)} "
+        f"({e(texts.t('intro.span', start=texts.day(period.start), end=texts.day(period.end), days=period.days))}). "
+        f"<strong>{e(texts.t('intro.compared'))}:</strong> {e(texts.t('intro.previous', label=prev.label))}; "
+        f"{e(texts.t('intro.last_year', label=ly.label))}.</p>",
+        f"<p><strong>{e(texts.t('intro.data'))}:</strong> "
+        f"{e(texts.t('intro.tables', n=len(data.present), names=names))}; "
+        f"{e(texts.t('intro.fingerprint'))} "
+        f'<code class="snb-fingerprint">{e(data.fingerprint)}</code>.</p>',
     ]
     if analyst_note.strip():
-        parts.append(f'<blockquote class="snb-note"><strong>Analyst note:</strong> '
-                     f"{html.escape(analyst_note.strip())}</blockquote>")
+        parts.append(f'<blockquote class="snb-note"><strong>{e(texts.t("intro.note"))}:</strong> '
+                     f"{e(analyst_note.strip())}</blockquote>")
     return HTML("\n".join(parts))
+
+
+def result_word(result: str) -> str:
+    """A check's result (``ok``, ``warning``, ``missing``, ``failed``) in the report's language."""
+    return texts.t(f"result.{result}") if f"result.{result}" in texts.catalogue("en") else result
 
 
 def result_badges(checks: pd.DataFrame) -> HTML:
     """One line counting the checks by result, e.g. ``6 ok · 1 warning``."""
     counts = checks["result"].value_counts()
     text = " · ".join(f'<span style="color:{_RESULT_COLOURS.get(str(k), "inherit")}">'
-                      f"{int(v)} {html.escape(str(k))}</span>" for k, v in counts.items())
-    return HTML(f"<p><strong>Checks:</strong> {text}</p>")
+                      f"{int(v)} {html.escape(result_word(str(k)))}</span>" for k, v in counts.items())
+    return HTML(f"<p><strong>{html.escape(texts.t('intro.checks'))}:</strong> {text}</p>")
 
 
 def note(text: str) -> HTML:
@@ -128,8 +144,8 @@ def with_interval(df: pd.DataFrame, column: str, low: str, high: str, *, percent
         if v != v:
             return "–"
         if percent:
-            return f"{v:.1%} ({lo * 100:.1f}–{hi * 100:.1f}%)"
-        return f"{v:,.2f} ({lo:,.2f}–{hi:,.2f})"
+            return f"{texts.percent(v)} ({texts.number(lo * 100, 1)}–{texts.percent(hi)})"
+        return f"{texts.number(v, 2)} ({texts.number(lo, 2)}–{texts.number(hi, 2)})"
 
     out = df.copy()
     out[column] = [text(v, lo, hi) for v, lo, hi in zip(df[column], df[low], df[high], strict=True)]

@@ -377,8 +377,8 @@ def export_html(nb: Any, job: Job, *, seconds: float, commit: str, record: Mappi
     from nbconvert import HTMLExporter
 
     from salesnb.params import record_params
-    from salesnb.texts import day, number
     from salesnb.secrets import redact_text
+    from salesnb.texts import day, number
 
     p = parse_period(job.period, fiscal_year_start=int(job.parameters.get("fiscal_year_start", 1)))
     exporter = HTMLExporter(template_name="salesnb", extra_template_basedirs=[str(TEMPLATES)],
@@ -733,7 +733,8 @@ def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence
                 note = t("index.kept") if page.is_file() else t("index.no_page")
             elif status == "stale":
                 note = t("index.stale_note")
-            cells.append({"status": status, "status_text": t(f"index.{status}"), "href": f"{folder}/{nb}.html" if page.is_file() else None,
+            cells.append({"status": status, "status_text": t(f"index.{status}"),
+                          "href": f"{folder}/{nb}.html" if page.is_file() else None,
                           "note": note})
         headline = manifest[period].get("_period", {}).get("headline", {})
         label = parse_period(period, fiscal_year_start=fiscal_year_start).label

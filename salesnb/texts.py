@@ -31,7 +31,8 @@ from typing import Any
 import yaml
 
 __all__ = ["LANGUAGES", "set_language", "language", "t", "catalogue", "number", "money", "percent", "month",
-           "day", "period_label", "cell_key", "english_hash", "translate_cells", "CatalogueError"]
+           "day", "period_label", "column", "yes_no", "gate", "table_name", "cell_key", "english_hash",
+           "translate_cells", "CatalogueError"]
 
 LANGUAGES = ("en", "ru")
 LOCALES = Path(__file__).with_name("locales")
@@ -137,6 +138,29 @@ def month(d: date) -> str:
     return str(format_date(d, "LLLL y", locale=_BABEL[language()]))
 
 
+def column(name: str) -> str:
+    """A table column's name in the current language (as it is where no translation exists)."""
+    if language() == "en":
+        return name
+    return str(catalogue(language()).get(f"column.{name}", name))
+
+
+def table_name(name: str) -> str:
+    """A canonical table's name for readers: as is in English (``orders``), ``заказы`` in Russian."""
+    key = f"table_name.{name}"
+    return name if language() == "en" or key not in catalogue("en") else t(key)
+
+
+def gate(status: str) -> str:
+    """Why no verdict, in plain words (``too few events to judge``)."""
+    key = f"gate.{status}"
+    return t(key) if key in catalogue("en") else status.replace("_", " ")
+
+
+def yes_no(value: Any) -> str:
+    return t("value.yes") if bool(value) else t("value.no")
+
+
 def _fmt(d: date, pattern: str) -> str:
     from babel.dates import format_date
 
@@ -151,8 +175,8 @@ def period_label(p: Any) -> str:
     elif p.kind == "quarter":
         text = f"{p.name} ({_fmt(p.start, 'LLL')}–{_fmt(end, 'LLL y')})"
     elif p.kind == "year":
-        text = p.name if p.fiscal_year_start == 1 else t("period.fiscal_year", name=p.name, start=_fmt(p.start, "LLL y"),
-                                                         end=_fmt(end, "LLL y"))
+        text = p.name if p.fiscal_year_start == 1 else t(
+            "period.fiscal_year", name=p.name, start=_fmt(p.start, "LLL y"), end=_fmt(end, "LLL y"))
     elif p.kind == "week":
         text = f"{p.name} ({_fmt(p.start, 'd MMM')}–{_fmt(end, 'd MMM y')})"
     else:
