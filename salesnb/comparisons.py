@@ -54,6 +54,7 @@ from salesnb.stats import (
     two_sample,
 )
 from salesnb.stats.calendar import day_weights
+from salesnb.texts import t
 
 __all__ = ["kpi_table", "compare", "reasons", "sales_cycle", "revenue_drivers", "kpi_trend",
            "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS", "Data", "baseline_missing", "elapsed_share", "period_targets"]
@@ -145,7 +146,7 @@ def kpi_table(data: Data, period: str | Period, *, by: str | None = None,
             elif kpi.kind == "proportion" and immature(kpi.name, key[1], w, end, lags):
                 status = "immature"
             rows.append({"kpi": kpi.name, "stage": key[1], col: key[2],
-                         "label": kpi.label + (f": {key[1]} → next" if key[1] else ""),
+                         "label": kpi.label + (t("label.stage_next", stage=key[1]) if key[1] else ""),
                          "value": s.value, "unit": kpi.unit, "n": int(s.n), "status": status,
                          "definition": kpi.definition})
     out = _frame(rows, ["kpi", "stage", col, "label", "value", "unit", "n", "status", "definition"])

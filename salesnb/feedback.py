@@ -28,6 +28,7 @@ from salesnb.stats import Counts, Daily, Moments, Proportion, bh_qvalues, calend
 from salesnb.stats.anomaly import MonthCheck, month_prediction
 from salesnb.stats.calendar import day_weights
 from salesnb.stats.scores import nps, nps_change
+from salesnb.texts import t
 
 __all__ = ["summary", "themes", "anomalies", "assign_themes", "linked_reasons"]
 
@@ -78,7 +79,7 @@ def summary(ctx: ReportContext) -> pd.DataFrame:
     s = {k: _scores(_feedback(data, w), w) for k, w in windows.items()}
     rows = []
     for measure in ("csat", "satisfied_share", "nps", "responses"):
-        row: dict[str, Any] = {"measure": measure}
+        row: dict[str, Any] = {"measure": t(f"feedback.measure.{measure}")}
         for k in windows:
             c = s[k]["csat"]
             if measure == "csat":

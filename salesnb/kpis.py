@@ -202,11 +202,13 @@ def _custom(name: str, spec: Mapping[str, Any]) -> KPI:
                                 "ratio": "share"}[kind]
     if unit not in get_args(Unit):
         raise ValueError(f"{where}.unit: one of {', '.join(get_args(Unit))}; got {unit!r}")
-    formula = spec.get("formula") or f"{kind} of {table}" + (
-        f".{spec['column']}" if spec.get("column") else "") + (
-        f" where {dict(spec['where'])}" if spec.get("where") else "")
+    from salesnb.texts import t
+
+    what = f"{table}.{spec['column']}" if spec.get("column") else table
+    formula = spec.get("formula") or t(f"custom.{kind}", what=what) + (
+        t("custom.where", where=dict(spec["where"])) if spec.get("where") else "")
     return KPI(name, str(spec.get("label", name)), cast(Unit, unit), formula,
-               f"{table} by {date} in the period (custom KPI from params)", good,
+               t("custom.population", table=table, date=date), good,
                kind, (table,), dict(spec, date=date))
 
 

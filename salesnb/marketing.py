@@ -24,6 +24,7 @@ from salesnb.context import ATTRIBUTION_DAYS, ReportContext
 from salesnb.engines import as_source
 from salesnb.periods import Period, parse_period
 from salesnb.stats.scores import rate_interval, spend_return_interval
+from salesnb.texts import t
 
 __all__ = ["channel_table", "channels_shown", "complete_window", "conversion_lag", "ATTRIBUTION_DAYS", "MIN_LEADS",
            "MIN_CUSTOMERS"]
@@ -128,18 +129,18 @@ def channel_table(ctx: ReportContext, *, by: Literal["channel", "campaign_id"] =
     rankable = g[~g["small"] & g["romi"].notna()] if complete else g.iloc[0:0]
     g["rank"] = pd.Series({k: 1 + int((rankable["romi_low"] > r["romi_high"]).sum())
                            for k, r in rankable.iterrows()}, dtype=float).reindex(g.index)
-    no_spend = "no spend loaded: CAC and ROMI not shown"
-    g["note"] = np.where(~paid, no_spend, np.where(g["small"], "small: not ranked",
-                         "" if complete else "attribution window still open: not ranked"))
+    no_spend = t("marketing.no_spend")
+    g["note"] = np.where(~paid, no_spend, np.where(g["small"], t("marketing.small"),
+                         "" if complete else t("marketing.window_open")))
     if len(rankable) > 1:
         order = rankable.sort_values("romi", ascending=False)
         first, second = order.iloc[0], order.iloc[1]
         if first["romi_low"] > second["romi_high"]:
-            g.loc[order.index[0], "note"] = "best return on spend"
+            g.loc[order.index[0], "note"] = t("marketing.best")
         last, before = order.iloc[-1], order.iloc[-2]
         if last["romi_high"] < before["romi_low"]:
             pays = last["romi"] >= 0
-            g.loc[order.index[-1], "note"] = "worst return on spend" + ("" if pays else ": spend does not pay back")
+            g.loc[order.index[-1], "note"] = t("marketing.worst") if pays else t("marketing.worst_no_payback")
     return g[COLUMNS].sort_values(["rank", "romi"], ascending=[True, False], na_position="last").reset_index()
 
 
@@ -167,7 +168,6 @@ def channels_shown(table: pd.DataFrame) -> pd.DataFrame:
     """A channel table for the page: conversion and ROMI with their intervals in one column
     each, in the report's language; the flags folded into the note."""
     from salesnb import present
-    from salesnb.texts import t
 
     if not len(table):
         return table

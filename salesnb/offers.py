@@ -32,6 +32,7 @@ import pandas as pd
 from salesnb.aggregate import collect, data_end
 from salesnb.comparisons import Data
 from salesnb.engines import as_source
+from salesnb.texts import t
 
 __all__ = ["next_offers", "holdout", "purchases", "by_rep", "ACTIVE_DAYS", "HOLDOUT_DAYS", "REGULAR_ORDERS",
            "WINDOW_DAYS", "RECENT_DAYS", "offers_or_note"]
@@ -204,7 +205,7 @@ def holdout(data: Data, *, as_of: Any = None, cutoff: Any = None, k: int = 3) ->
     for method in ("follow-up", "popular"):
         offers = model.offers(src, cut, judged, k, method).groupby("customer_id")["product"].apply(set)
         hits = sum(1 for c in judged if offers.get(c, set()) & wanted[c])
-        rows.append({"method": method, "hit_rate": hits / len(judged) if judged else math.nan,
+        rows.append({"method": t(f"offers.method.{method}"), "hit_rate": hits / len(judged) if judged else math.nan,
                      "customers": len(judged), "hits": hits})
     return pd.DataFrame(rows)
 

@@ -44,6 +44,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from salesnb import texts
 from salesnb.aggregate import Window, cohort_lags, data_end, families_of, immature, prefetch, summaries
 from salesnb.comparisons import DEFAULT_FUNNEL, DEFAULT_MIN_EVENTS, Data
 from salesnb.context import ReportContext
@@ -52,6 +53,7 @@ from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats import Change, Summary, two_sample
 from salesnb.stats.did import POWER, mde_for, monthly_effect, months_needed, operating_characteristics
+from salesnb.texts import t
 
 __all__ = ["Initiative", "CheckResult", "read_register", "register_from",
            "parse_register", "check", "check_each", "check_all",
@@ -90,7 +92,7 @@ class Initiative:
 
     @property
     def segment_label(self) -> str:
-        return ", ".join(f"{k} = {v}" for k, v in self.segment.items()) or "whole company"
+        return ", ".join(f"{k} = {v}" for k, v in self.segment.items()) or t("pdca_text.whole_company")
 
     @property
     def control_label(self) -> str:
@@ -349,24 +351,23 @@ def decide(effect: Change, target_abs: float, good: str, *, alpha: float, status
            days_needed: float) -> tuple[Verdict, str]:
     """The Act verdict and a one-line reason a manager can read."""
     if status == "insufficient_data" or math.isnan(effect.p_value):
-        return "insufficient_data", "too few events in the baseline or the check window to judge"
+        return "insufficient_data", t("pdca_text.too_few")
     if math.isinf(days_needed) and not effect.p_value < alpha:
-        return "keep_running", ("no clear effect, and not reachable at this volume: the baseline months "
-                                "vary too much for any check window to show the target change")
+        return "keep_running", t("pdca_text.not_reachable")
     sign = 1 if good == "up" else -1
     improved, harmed = effect.abs_change * sign > 0, effect.abs_change * sign < 0
     significant = effect.p_value < alpha
     if significant and harmed:
-        return "roll_back", "the KPI moved the wrong way, beyond noise: undo the change"
+        return "roll_back", t("pdca_text.roll_back")
     if significant and improved and effect.abs_change * sign >= abs(target_abs):
         if status == "check_window_open":
-            return "keep_running", "on track: the target is met so far, but the check window is still open"
-        return "standardise", "the target is met and the improvement is beyond noise: make it the standard"
+            return "keep_running", t("pdca_text.on_track")
+        return "standardise", t("pdca_text.standardise")
     if significant and improved:
-        return "adjust", "a real improvement, short of the target: adjust the change and check again"
-    wait = f"about {days_needed:.0f} more days of data" if days_needed == days_needed and days_needed > 0 \
-        else "more data"
-    return "keep_running", f"no clear effect yet: the target change needs {wait} to show"
+        return "adjust", t("pdca_text.adjust")
+    wait = t("pdca_text.more_days", days=texts.number(days_needed)) if days_needed == days_needed and days_needed > 0 \
+        else t("pdca_text.more_data")
+    return "keep_running", t("pdca_text.no_effect_yet", wait=wait)
 
 
 def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None, alpha: float = 0.05,
@@ -397,11 +398,11 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
                         math.nan, math.nan, math.nan, math.nan)
     if end < ini.check_start:
         return _replace(empty, status="not_started", verdict="keep_running",
-                        reason=f"the check window starts on {ini.check_start}")
+                        reason=t("pdca_text.window_starts", start=texts.day(ini.check_start)))
     tb = _summary(src, kpi, base_p, ini.segment, ini.stage, stages)
     tc = _summary(src, kpi, chk_p, ini.segment, ini.stage, stages)
     if tb is None or tc is None:
-        return _replace(empty, status="insufficient_data", reason="no events in the segment")
+        return _replace(empty, status="insufficient_data", reason=t("pdca_text.no_events"))
     change = two_sample(tc, tb, alpha=alpha)
     target_abs = ini.target_change * (abs(change.baseline) if ini.target_relative else 1.0)
     status = "ok"
@@ -428,7 +429,7 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
         if cb is not None and cc is not None:
             control_effect = two_sample(cc, cb, alpha=alpha).abs_change
         if np.isfinite(control).sum() >= 4:
-            series, design = series - np.array(control, float), f"vs control ({ini.control_label})"
+            series, design = series - np.array(control, float), t("pdca_text.vs_control", control=ini.control_label)
             history = history - early_control
     try:
         ly_b, ly_c = _summary(src, kpi, base_p.last_year(), ini.segment, ini.stage, stages), \
@@ -440,7 +441,7 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
                 year_ago, _ = _monthly(src, kpi, [base_p.last_year(), chk_p.last_year()], ini.segment,
                                        ini.stage, stages, ts, lags)
                 if len(year_ago) == len(series) and np.isfinite(year_ago).sum() >= 4:
-                    series, design = series - np.array(year_ago, float), "vs the same months a year earlier"
+                    series, design = series - np.array(year_ago, float), t("pdca_text.vs_year_ago")
                     history = history[12:] - history[:-12] if len(history) > 12 else history[:0]
     except ValueError:
         pass
@@ -463,7 +464,7 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
 
     oc = operating_characteristics(est, target_abs / scale * (1 if kpi.good == "up" else -1), rule, alpha=alpha)
     if status == "baseline_overlap":
-        reason = "the baseline overlaps another initiative on the same KPI and segment: " + reason
+        reason = t("pdca_text.overlaps") + reason
     return CheckResult(
         ini.id, ini.kpi, ini.stage, ini.segment_label, change.baseline, change.current, change.abs_change,
         change.rel_change, change.ci_low, change.ci_high, change.p_value, control_effect, did, did_low,
@@ -529,8 +530,8 @@ def next_cycle(ctx: ReportContext, *, as_of: str | date | None = None) -> str:
     if not rates:
         return ""
     worst = min(rates, key=lambda s: rates[s])
-    return (f"next cycle: raise conversion at the '{worst}' stage — {rates[worst]:.0%} of deals move on "
-            f"({window.start:%b}–{window.end:%b %Y}), the weakest of the funnel")
+    return t("pdca_text.next_cycle", stage=worst, share=texts.percent(rates[worst], 0),
+             window=f"{texts.day(window.start)} – {texts.day(window.end)}")
 
 
 def register_states(initiatives: Sequence[Initiative], periods: Sequence[str | Period]) -> pd.DataFrame:
@@ -552,10 +553,21 @@ def register_states(initiatives: Sequence[Initiative], periods: Sequence[str | P
                 state = "checking"
             else:
                 state = "decided"
-            rows.append({"period": p.name, "id": ini.id, "state": state})
+            rows.append({"period": p.name, "id": ini.id, "state": t(f"pdca_state.{state}")})
     if not rows:  # no register
         return pd.DataFrame(columns=["id", *[parse_period(x).name for x in periods]])
     return pd.DataFrame(rows).pivot(index="id", columns="period", values="state").reset_index()
+
+
+def _kpi_words(ini: Initiative) -> str:
+    """The initiative's KPI by its label (``Stage conversion (qualified)``), the code for a custom one."""
+    kpi = registry().get(ini.kpi)
+    label = kpi.label if kpi is not None else ini.kpi
+    return f"{label} ({ini.stage})" if ini.stage else label
+
+
+def _signed(text: str, value: float) -> str:
+    return ("+" if value > 0 else "-" if value < 0 else "") + text
 
 
 def register_table(initiatives: Sequence[Initiative], checks: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -564,15 +576,19 @@ def register_table(initiatives: Sequence[Initiative], checks: pd.DataFrame | Non
     rows = []
     for ini in initiatives:
         c = by_id.get(ini.id, {})
-        target = f"{ini.target_change:+.0%}" if ini.target_relative else f"{ini.target_change:+g}"
+        target = (_signed(texts.percent(abs(ini.target_change), 0), ini.target_change) if ini.target_relative
+                  else f"{ini.target_change:+g}")
+        day = texts.day
         rows.append({
             "id": ini.id, "title": ini.title, "owner": ini.owner,
-            "Plan": f"{ini.kpi_label} in {ini.segment_label}: {target} "
-                    f"(baseline {ini.baseline_start:%d %b %Y}–{ini.baseline_end:%d %b %Y})",
-            "Do": f"from {ini.start:%d %b %Y}: {ini.change}",
-            "Check": (f"{ini.check_start:%d %b %Y}–{ini.check_end:%d %b %Y}"
-                      + (f" vs control {ini.control_label}" if ini.control_segment else "")),
-            "Act": ini.decision or (f"suggested: {c['verdict'].replace('_', ' ')}" if c else "—"),
+            "Plan": t("pdca_text.plan", kpi=_kpi_words(ini), segment=ini.segment_label, target=target,
+                      start=day(ini.baseline_start), end=day(ini.baseline_end)),
+            "Do": t("pdca_text.do", start=day(ini.start), change=ini.change),
+            "Check": (f"{day(ini.check_start)} – {day(ini.check_end)}"
+                      + (t("pdca_text.check_control", control=ini.control_label) if ini.control_segment else "")),
+            "Act": (t(f"pdca_verdict.{ini.decision}") if ini.decision and f"pdca_verdict.{ini.decision}" in
+                    texts.catalogue("en") else ini.decision) or (
+                t("pdca_text.suggested", verdict=t(f"pdca_verdict.{c['verdict']}")) if c else "—"),
         })
     return pd.DataFrame(rows, columns=["id", "title", "owner", "Plan", "Do", "Check", "Act"])
 
@@ -623,35 +639,37 @@ def result_table(result: CheckResult, kpi_unit: str) -> pd.DataFrame:
     def fmt(v: float) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return "–"
-        return f"{v * 100:+.1f} pp" if kpi_unit == "share" else f"{v:+,.2f}"
+        if kpi_unit == "share":
+            return t("unit.pp", n=_signed(texts.number(abs(v) * 100, 1), v))
+        return _signed(texts.number(abs(v), 2), v)
 
     def level(v: float) -> str:
-        return "–" if math.isnan(v) else (f"{v:.1%}" if kpi_unit == "share" else f"{v:,.2f}")
+        return "–" if math.isnan(v) else (texts.percent(v) if kpi_unit == "share" else texts.number(v, 2))
 
     def share(v: float) -> str:
-        return "–" if v != v else f"{v:.0%}"
+        return "–" if v != v else texts.percent(v, 0)
 
+    p_text = texts.number(result.did_p_value, 2) if result.did_p_value >= 0.01 else f"{result.did_p_value:.1e}"
     rows = [
-        ("baseline → check window", f"{level(result.baseline)} → {level(result.current)} "
-                                    f"(n = {result.n_baseline:,} → {result.n_check:,})"),
-        ("before → after, all rows pooled", f"{fmt(result.effect)} ({fmt(result.ci_low)} to {fmt(result.ci_high)}): "
-                                            "a description; months share shocks, so the verdict uses the line below"),
-        ("effect month by month " + (f"({result.design})" if result.design else ""),
-         f"{fmt(result.did_effect)} ({fmt(result.did_ci_low)} to {fmt(result.did_ci_high)}), "
-         f"p = {result.did_p_value:.3g}" if not math.isnan(result.did_effect) else "too few months to judge"),
-        ("control segment moved", fmt(result.control_effect)),
-        ("same windows a year earlier", fmt(result.seasonal_effect)),
-        ("target change", fmt(result.target_change)),
-        ("smallest detectable effect (80% power)", fmt(result.mde)),
-        ("how this rule errs (simulated)",
-         f"at no real effect: a verdict other than keep running {share(result.false_action_rate)}, "
-         f"standardise {share(result.standardise_at_zero)}; at exactly the target: standardise "
-         f"{share(result.standardise_at_target)}"),
-        ("verdict", f"{result.verdict.replace('_', ' ')}: {result.reason}"),
+        (t("pdca_result.levels"), f"{level(result.baseline)} → {level(result.current)} "
+                                  f"(n = {texts.number(result.n_baseline)} → {texts.number(result.n_check)})"),
+        (t("pdca_result.pooled"), t("pdca_result.pooled_text", effect=fmt(result.effect), low=fmt(result.ci_low),
+                                    high=fmt(result.ci_high))),
+        (t("pdca_result.monthly") + (f" ({result.design})" if result.design else ""),
+         t("pdca_result.monthly_text", effect=fmt(result.did_effect), low=fmt(result.did_ci_low),
+           high=fmt(result.did_ci_high), p=p_text)
+         if not math.isnan(result.did_effect) else t("pdca_result.too_few_months")),
+        (t("pdca_result.control_moved"), fmt(result.control_effect)),
+        (t("pdca_result.year_earlier"), fmt(result.seasonal_effect)),
+        (t("pdca_result.target_change"), fmt(result.target_change)),
+        (t("pdca_result.mde"), fmt(result.mde)),
+        (t("pdca_result.errs"), t("pdca_result.errs_text", act=share(result.false_action_rate),
+                                  zero=share(result.standardise_at_zero), target=share(result.standardise_at_target))),
+        (t("pdca_result.verdict"), f"{t(f'pdca_verdict.{result.verdict}')}: {result.reason}"),
     ]
     if result.verdict == "keep_running" and result.days_needed == result.days_needed:
-        rows.append(("days still needed", "not reachable at this volume" if math.isinf(result.days_needed)
-                     else f"about {result.days_needed:,.0f}"))
+        rows.append((t("pdca_result.days_needed"), t("pdca_result.not_reachable") if math.isinf(result.days_needed)
+                     else t("pdca_result.about", days=texts.number(result.days_needed))))
     return pd.DataFrame(rows, columns=["check", "finding"])
 
 
@@ -659,7 +677,6 @@ def register_sheet(initiatives: Sequence[Initiative], checks: pd.DataFrame | Non
     """The register with each check's numbers and verdict, as a sheet of the period's
     ``kpis.xlsx`` (:mod:`salesnb.workbook`): dates as dates, effects as numbers."""
     from salesnb import workbook
-    from salesnb.texts import t
 
     by_id = {} if checks is None else {r["id"]: r for r in checks.to_dict("records")}
     rows = []

@@ -10,7 +10,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from salesnb import texts
 from salesnb.periods import Period, parse_period
+from salesnb.texts import t
 
 __all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_drivers", "plot_reasons",
            "plot_initiative", "show", "plot_cycle", "plot_anomalies", "plot_romi", "short", "plot_forecast",
@@ -68,7 +70,7 @@ def plot_rows_per_month(counts: pd.DataFrame, *, period: Period | str | None = N
                   bbox_to_anchor=(1.0, 1.0), frameon=False)
     if period is not None:
         _shade(ax, parse_period(period))
-    ax.set(xlabel=None, ylabel="rows per month (log scale)", title="Rows per month by table")
+    ax.set(xlabel=None, ylabel=t("plot.rows_ylabel"), title=t("plot.rows_title"))
     return ax
 
 
@@ -117,16 +119,19 @@ def plot_revenue_drivers(drivers: pd.DataFrame, *, ax: plt.Axes | None = None) -
         _, ax = plt.subplots(figsize=(8, 3.2))
     if drivers.empty:  # the first period of the data: nothing to compare with
         ax.set_axis_off()
-        ax.text(0.5, 0.5, "No data for the previous period: nothing to split", ha="center", va="center")
+        ax.text(0.5, 0.5, t("plot.nothing_to_split"), ha="center", va="center")
         return ax
     seg_col = next((c for c in drivers.columns if c not in ("part", "effect")), None)
-    labels = [short(f"{r['part']}: {r[seg_col]}") if seg_col and isinstance(r[seg_col], str) else r["part"]
-              for r in drivers.to_dict("records")]
+    def part(code: str) -> str:
+        return t(f"driver.{code}") if texts.language() != "en" else code
+
+    labels = [short(f"{part(r['part'])}: {r[seg_col]}") if seg_col and isinstance(r[seg_col], str)
+              else part(r["part"]) for r in drivers.to_dict("records")]
     colours = ["#1b7837" if v >= 0 else "#b2182b" for v in drivers["effect"]]
     ax.barh(labels, drivers["effect"], color=colours)
     ax.axvline(0, color="0.3", linewidth=0.8)
     ax.invert_yaxis()
-    ax.set(xlabel="effect on revenue", title="What moved revenue")
+    ax.set(xlabel=t("plot.effect_on_revenue"), title=t("plot.drivers_title"))
     return ax
 
 
@@ -136,7 +141,7 @@ def plot_reasons(reasons: pd.DataFrame, *, title: str, ax: plt.Axes | None = Non
         _, ax = plt.subplots(figsize=(7, 0.35 * max(len(reasons), 3) + 1))
     if len(reasons):
         sns.barplot(data=_short_column(reasons, "reason"), y="reason", x="count", ax=ax, color="#2c5d8f")
-    ax.set(title=title, xlabel="count", ylabel=None)
+    ax.set(title=title, xlabel=texts.column("count"), ylabel=None)
     return ax
 
 
@@ -151,7 +156,7 @@ def plot_initiative(series: pd.DataFrame, initiative: object, result: object, *,
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 3.6))
     colours = {"segment": "#2c5d8f", "control": "#999999"}
-    labels = {"segment": short(ini.segment_label), "control": short(f"control: {ini.control_label}")}  # type: ignore[attr-defined]
+    labels = {"segment": short(ini.segment_label), "control": short(t("plot.control", control=ini.control_label))}  # type: ignore[attr-defined]
     for group, d in series.groupby("group"):
         ax.plot(d["month"], d["value"], marker="o", markersize=3, color=colours[str(group)],
                 label=labels[str(group)])
@@ -160,10 +165,10 @@ def plot_initiative(series: pd.DataFrame, initiative: object, result: object, *,
     ax.axvspan(b0, b1, color="0.93", zorder=0)
     ax.axvspan(c0, c1, color="#fee8c8", zorder=0)
     ax.hlines(res.baseline, b0, b1, color="#2c5d8f", linestyle=":", linewidth=1.5)  # type: ignore[attr-defined]
-    ax.hlines(res.current, c0, c1, color="#e08214", linewidth=2, label="check-window level")  # type: ignore[attr-defined]
+    ax.hlines(res.current, c0, c1, color="#e08214", linewidth=2, label=t("plot.check_level"))  # type: ignore[attr-defined]
     if res.ci_low == res.ci_low:  # type: ignore[attr-defined]
         ax.fill_between([c0, c1], res.baseline + res.ci_low, res.baseline + res.ci_high,  # type: ignore[attr-defined]
-                        color="#e08214", alpha=0.15, label="baseline + 95% interval of the effect")
+                        color="#e08214", alpha=0.15, label=t("plot.effect_interval"))
     ax.axvline(pd.Timestamp(ini.start), color="#762a83", linestyle="--", linewidth=1)  # type: ignore[attr-defined]
     ax.annotate("start", (pd.Timestamp(ini.start), 1.0), xycoords=("data", "axes fraction"),  # type: ignore[attr-defined]
                 ha="left", va="top", color="#762a83", fontsize="small")
@@ -192,15 +197,15 @@ def plot_cycle(incidence: pd.DataFrame, won: pd.DataFrame, *, axes: list[plt.Axe
         _, grid = plt.subplots(1, 2, figsize=(11, 3.4), constrained_layout=True)
         axes = list(grid)
     if len(incidence):
-        axes[0].step(incidence["days"], incidence["won"], where="post", color="#1b7837", label="won")
-        axes[0].step(incidence["days"], incidence["lost"], where="post", color="#b2182b", label="lost")
+        axes[0].step(incidence["days"], incidence["won"], where="post", color="#1b7837", label=texts.column("won"))
+        axes[0].step(incidence["days"], incidence["lost"], where="post", color="#b2182b", label=t("plot.lost"))
         axes[0].legend(frameon=False, loc="upper left")
     axes[0].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    axes[0].set(title="Deals created in the period: won and lost so far", xlabel="days since first contact",
+    axes[0].set(title=t("plot.cycle_title"), xlabel=t("plot.days_since_contact"),
                 ylabel=None, ylim=(0, 1.02))
     if len(won):
         sns.histplot(won["days"], bins=20, ax=axes[1], color="#2c5d8f")
-    axes[1].set(title="Days to sign, deals won in the period", xlabel="days", ylabel="deals")
+    axes[1].set(title=t("plot.days_to_sign"), xlabel=t("plot.days"), ylabel=texts.column("deals"))
     return axes
 
 
@@ -214,9 +219,9 @@ def plot_anomalies(table: pd.DataFrame, *, by: str, ax: plt.Axes | None = None) 
     sns.lineplot(data=d, x="month", y="value", hue=by, ax=ax, linewidth=1.2)
     hits = d[d["anomaly"]]
     ax.scatter(hits["month"], hits["value"], s=120, facecolors="none", edgecolors="#b2182b", linewidths=2,
-               zorder=5, label="stands out")
+               zorder=5, label=t("plot.stands_out"))
     ax.legend(fontsize="small", ncols=2, frameon=False)
-    ax.set(title=None, xlabel=None, ylabel="per month")
+    ax.set(title=None, xlabel=None, ylabel=t("plot.per_month"))
     return ax
 
 
@@ -226,8 +231,7 @@ def plot_romi(channels: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.2))
     basis = str(channels["romi_basis"].iloc[0]) if len(channels) and "romi_basis" in channels else "revenue"
-    label = f"({basis} − spend) ÷ spend"
-    ax.set(title=f"Return on marketing spend (ROMI on {basis})", xlabel=label, ylabel=None)
+    ax.set(title=t(f"plot.romi_title_{basis}"), xlabel=t(f"plot.romi_axis_{basis}"), ylabel=None)
     if channels.empty:
         return ax
     key = channels.columns[0]
@@ -254,14 +258,16 @@ def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, *, title: str,
     ax.set(title=title, xlabel=None, ylabel=None)
     if not history.empty:
         ax.plot(pd.PeriodIndex(history["month"], freq="M").to_timestamp(), history["value"], color="0.2",
-                marker="o", markersize=3, linewidth=1.2, label="actual")
+                marker="o", markersize=3, linewidth=1.2, label=t("plot.actual"))
     if not forecast.empty:
         when = pd.PeriodIndex(forecast["period"], freq="M").to_timestamp()
         model = str(forecast["model"].iloc[0])
-        ax.fill_between(when, forecast["lo95"], forecast["hi95"], color="#4393c3", alpha=0.2, label="95% interval")
-        ax.fill_between(when, forecast["lo80"], forecast["hi80"], color="#4393c3", alpha=0.35, label="80% interval")
+        ax.fill_between(when, forecast["lo95"], forecast["hi95"], color="#4393c3", alpha=0.2,
+                        label=texts.column("95% interval"))
+        ax.fill_between(when, forecast["lo80"], forecast["hi80"], color="#4393c3", alpha=0.35,
+                        label=texts.column("80% interval"))
         ax.plot(when, forecast["forecast"], color="#2166ac", marker="o", markersize=4, linestyle="--",
-                label=f"forecast ({short(model)})")
+                label=t("plot.forecast", model=short(model)))
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper left", fontsize="small", frameon=False)
     return ax
@@ -272,8 +278,7 @@ def plot_calibration(calibration: pd.DataFrame, *, ax: plt.Axes | None = None) -
     :func:`salesnb.scoring.fit`): on the diagonal when the scores mean what they say."""
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 4.2))
-    ax.set(title="Calibration on the newest cohorts", xlabel="predicted chance of converting",
-           ylabel="share that converted")
+    ax.set(title=t("plot.calibration_title"), xlabel=t("plot.predicted"), ylabel=t("plot.observed"))
     if calibration.empty:
         return ax
     top = float(max(calibration["predicted"].max(), calibration["observed"].max()) * 1.1) or 1.0

@@ -19,7 +19,8 @@ from salesnb.data import SalesData
 from salesnb.kpis import KPI
 from salesnb.periods import Period
 
-__all__ = ["table", "bullets", "page_intro", "result_badges", "result_word", "heading", "note", "with_interval", "run_record",
+__all__ = ["table", "bullets", "page_intro", "result_badges", "result_word", "heading", "note", "with_interval",
+           "run_record",
            "attach_csv", "csv_text", "CSV_NAME", "RECORD_MIME"]
 
 # the media type of a page's machine-readable run record: read by the publisher, never shown
@@ -73,6 +74,12 @@ def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[
                             subset=["result"])
         if texts.language() != "en":
             styler = styler.format(lambda v: html.escape(result_word(str(v))), subset=["result"])
+    if "part" in df.columns and texts.language() != "en":  # the parts of a revenue change
+        styler = styler.format(lambda v: html.escape(texts.t(f"driver.{v}") if f"driver.{v}" in texts.catalogue("en")
+                                                     else str(v)), subset=["part"])
+    if "status" in df.columns and texts.language() != "en":  # ok, immature, insufficient_data …
+        styler = styler.format(lambda v: html.escape(texts.status(str(v))) if isinstance(v, str) else "–",
+                               subset=["status"])
     if caption:
         styler = styler.set_caption(html.escape(caption))
     return styler

@@ -32,9 +32,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from salesnb import texts
 from salesnb.aggregate import collect, data_end
 from salesnb.comparisons import Data
 from salesnb.engines import as_source
+from salesnb.texts import t
 
 __all__ = ["fit", "score_leads", "lead_frame", "LeadModel", "FEATURES", "MATURITY_DAYS", "fit_or_note",
            "validation_lines", "validation_auc"]
@@ -50,6 +52,18 @@ LABELS = {"channel": "channel", "region": "region", "segment": "segment", "campa
 # first response: hours to the first activity, as bands a manager can act on
 RESPONSE_BANDS = ((1.0, "within 1 hour"), (24.0, "within a day"), (24.0 * FIRST_DAYS, "within a week"))
 NO_RESPONSE = "no contact in the first week"
+_LEVEL_KEYS = {"within 1 hour": "hour", "within a day": "day", "within a week": "week", NO_RESPONSE: "none",
+               "other": "other"}
+
+
+def feature_label(feature: str) -> str:
+    """A lead feature's name for readers, in the report's language."""
+    return t(f"scoring.feature.{feature}") if feature in LABELS else feature
+
+
+def level_text(level: str) -> str:
+    """A level for readers: the first-response bands and "other" in the report's language."""
+    return t(f"scoring.level.{_LEVEL_KEYS[level]}") if level in _LEVEL_KEYS else level
 
 
 @dataclass
@@ -280,8 +294,8 @@ def _odds_ratios(model: LeadModel) -> pd.DataFrame:
             continue
         feature, level = name.split("=", 1)
         lo, hi = model.conf_int.loc[name]
-        rows.append({"feature": LABELS.get(feature, feature), "level": level,
-                     "against": model.reference[feature], "odds_ratio": _odds(model.params[name]),
+        rows.append({"feature": feature_label(feature), "level": level_text(level),
+                     "against": level_text(model.reference[feature]), "odds_ratio": _odds(model.params[name]),
                      "ci_low": _odds(lo), "ci_high": _odds(hi)})
     return pd.DataFrame(rows, columns=["feature", "level", "against", "odds_ratio", "ci_low", "ci_high"])
 
@@ -290,12 +304,12 @@ def _reasons(model: LeadModel, leads: pd.DataFrame, top: int = 2) -> list[str]:
     """Each lead's features that raise its odds most against the reference levels."""
     contrib = (model.design(leads).drop(columns=["const"]) * model.params.drop("const")).to_numpy(float)
     names = [n for n in model.params.index if n != "const"]
-    texts = [f"{LABELS.get(n.split('=')[0], n)}: {n.split('=', 1)[1]}" for n in names]
+    words = [f"{feature_label(n.split('=')[0])}: {level_text(n.split('=', 1)[1])}" for n in names]
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
     out = []
     for row, idx in zip(contrib, order, strict=True):
-        parts = [f"{texts[i]} (odds ×{_odds(row[i]):.1f})" for i in idx if row[i] > 0]
-        out.append("; ".join(parts) or "no feature above the usual")
+        parts = [t("scoring.reason", feature=words[i], odds=texts.number(_odds(row[i]), 1)) for i in idx if row[i] > 0]
+        out.append("; ".join(parts) or t("scoring.no_reason"))
     return out
 
 
@@ -334,14 +348,15 @@ def fit_or_note(data: Data, *, as_of: str | pd.Timestamp | None = None) -> tuple
 def validation_lines(model: LeadModel) -> list[str]:
     """The time-split validation in sentences a manager can read."""
     v = model.validation
-    lines = [f"Fitted on leads created {model.train[0]} – {model.test[0]}, judged on the {v['n_test']:,} leads "
-             f"created {model.test[0]} – {model.test[1]} ({v['conversions_test']:,} converted within "
-             f"{MATURITY_DAYS} days), then refitted on all of them to score the open leads."]
-    lines.append(f"AUC {v['auc']:.2f}: a converting lead outranks a non-converting one {v['auc']:.0%} of the time "
-                 "(0.5 is a coin toss).")
+    day = texts.day
+    lines = [t("scoring.fitted", train=day(pd.Timestamp(model.train[0])), test=day(pd.Timestamp(model.test[0])),
+               end=day(pd.Timestamp(model.test[1])), n=texts.number(v["n_test"]),
+               converted=texts.number(v["conversions_test"]), days=MATURITY_DAYS)]
+    lines.append(t("scoring.auc", auc=texts.number(v["auc"], 2), share=texts.percent(v["auc"], 0)))
     if v["calibration_slope"] == v["calibration_slope"]:
-        lines.append(f"Calibration slope {v['calibration_slope']:.2f} (1 when the scores are neither too confident "
-                     f"nor too timid), intercept {v['calibration_intercept']:+.2f}.")
+        lines.append(t("scoring.calibration", slope=texts.number(v["calibration_slope"], 2),
+                       intercept=("+" if v["calibration_intercept"] >= 0 else "-")
+                       + texts.number(abs(v["calibration_intercept"]), 2)))
     if v["top_decile_lift"] == v["top_decile_lift"]:
-        lines.append(f"The top tenth of scores converted {v['top_decile_lift']:.1f}× as often as leads on average.")
+        lines.append(t("scoring.lift", lift=texts.number(v["top_decile_lift"], 1)))
     return lines

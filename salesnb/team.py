@@ -12,11 +12,13 @@ import math
 import numpy as np
 import pandas as pd
 
+from salesnb import texts
 from salesnb.aggregate import Window, collect, cycle_frame, in_window, segmented
 from salesnb.comparisons import compare
 from salesnb.context import ReportContext
 from salesnb.stats import Daily, Proportion, bh_qvalues, two_sample
 from salesnb.stats.scores import beta_prior, shrunk_rate
+from salesnb.texts import t
 
 __all__ = ["rep_table", "coaching_signals", "training_topics", "MIN_DEALS", "TRAINING"]
 
@@ -94,11 +96,11 @@ def coaching_signals(reps: pd.DataFrame, *, alpha: float = 0.05) -> list[str]:
         if r["small"]:
             continue
         if r["win_gap_q"] < alpha and r["win_rate"] < r["team_win_rate"]:
-            out.append(f"{r['owner']}: wins {r['win_rate']:.0%} of {r['deals']} closed deals against the team's "
-                       f"{r['team_win_rate']:.0%} (q = {r['win_gap_q']:.3f}) — review lost deals together")
+            out.append(t("team.wins", owner=r["owner"], rate=texts.percent(r["win_rate"], 0), deals=r["deals"],
+                         team=texts.percent(r["team_win_rate"], 0), q=texts.number(r["win_gap_q"], 3)))
         if r["cycle_days"] == r["cycle_days"] and team_cycle and r["cycle_days"] > 1.5 * team_cycle:
-            out.append(f"{r['owner']}: deals take {r['cycle_days']:.0f} days to sign against the team's "
-                       f"median {team_cycle:.0f} — look at where they stall")
+            out.append(t("team.slow", owner=r["owner"], days=texts.number(r["cycle_days"]),
+                         team=texts.number(team_cycle)))
     return out
 
 
@@ -142,5 +144,6 @@ def training_topics(ctx: ReportContext, *, min_deals: int = MIN_DEALS) -> pd.Dat
         return df
     df = df[(df["deals"] >= min_deals) & (df["gap"] >= MIN_GAP)]
     weakest = df.sort_values("gap", ascending=False).groupby("owner", sort=False).head(1)
-    weakest = weakest.assign(topic=weakest["stage"].map(TRAINING).fillna("the stage after " + weakest["stage"]))
+    known = {stage: t(f"team.training.{stage}") for stage in TRAINING}
+    weakest = weakest.assign(topic=[known.get(s) or t("team.stage_after", stage=s) for s in weakest["stage"]])
     return weakest.sort_values(["gap"], ascending=False).reset_index(drop=True)

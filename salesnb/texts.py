@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 __all__ = ["LANGUAGES", "set_language", "language", "t", "catalogue", "number", "money", "percent", "month",
-           "day", "period_label", "column", "yes_no", "gate", "table_name", "cell_key", "english_hash",
+           "day", "period_label", "column", "yes_no", "gate", "status", "table_name", "cell_key", "english_hash",
            "translate_cells", "CatalogueError"]
 
 LANGUAGES = ("en", "ru")
@@ -149,6 +149,11 @@ def table_name(name: str) -> str:
     """A canonical table's name for readers: as is in English (``orders``), ``заказы`` in Russian."""
     key = f"table_name.{name}"
     return name if language() == "en" or key not in catalogue("en") else t(key)
+
+
+def status(code: str) -> str:
+    """A row's status code (``ok``, ``immature`` …) in words of the current language."""
+    return t("result.ok") if code == "ok" else gate(code)
 
 
 def gate(status: str) -> str:

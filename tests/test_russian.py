@@ -1,0 +1,148 @@
+"""A Russian run of the demo: no English word of the interface on any page (read as a
+reader's browser shows it), numbers in the Russian format, the workbook and the e-mail in
+Russian.
+
+Data values (names, regions, products, reasons in the demo's tables), the data model's
+identifiers (table, column and KPI names, which an analyst maps their exports onto) and
+code (``<code>``, ``<pre>``) are not interface text; neither are the acronyms a Russian
+sales report uses as they are (KPI, PDCA, NPS, CSAT, ROMI, CAC, AUC, MAE, MASE …).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+import yaml
+
+from salesnb import config, texts
+from salesnb.data.schema import TABLES
+from salesnb.kpis import BUILTIN
+from salesnb.publish import publish
+from tests.browser import Browser, chromium
+
+ACRONYMS = {"KPI", "PDCA", "NPS", "CSAT", "ROMI", "CAC", "AUC", "MAE", "MASE", "ETS", "SARIMA", "ARIMA", "CRM", "CSV",
+            "ISO", "UTC", "Excel", "salesnb"}
+RUSSIAN_TEXTS = {  # what a Russian analyst writes in their own params
+    "PDCA-01": ("Новый скрипт первого звонка", "Структурированный первый звонок выводит больше лидов на встречу.",
+                "Менеджеры региона используют новый скрипт в каждом первом звонке."),
+    "PDCA-02": ("Право на скидку на переговорах", "Менеджеры, которые могут дать скидку до 5 %, чаще закрывают сделки.",
+                "Менеджеры могут давать скидку до 5 % без согласования."),
+    "PDCA-03": ("Комплект в рассылках", "Предложение комплекта в письмах поднимает средний чек.",
+                "Каждое письмо кампании предлагает комплект."),
+}
+
+
+def _russian_params(demo_dir: Path, out: Path) -> dict:
+    params = config.read_params(config.PARAMS_DIR / "base.yaml")
+    register = yaml.safe_load((config.ROOT / "params" / "initiatives.yaml").read_text(encoding="utf-8"))
+    for ini in register["initiatives"]:
+        ini["title"], ini["hypothesis"], ini["do"]["change"] = RUSSIAN_TEXTS[ini["id"]]
+    for i, spec in enumerate(params.get("custom_kpis", {}).values()):
+        spec["label"] = f"Собственный показатель {i + 1}"
+    themes = {"delivery": "доставка", "price": "цена", "quality": "качество", "support": "поддержка",
+              "manager": "менеджер", "internal tools": "внутренние системы", "objections": "возражения"}
+    params["feedback_themes"] = {themes.get(k, k): v for k, v in params.get("feedback_themes", {}).items()}
+    params.update(source=str(demo_dir), language="ru", currency="RUB", initiatives=register["initiatives"],
+                  analyst_note="Примечание аналитика к периоду", report={**params["report"], "out": str(out)})
+    return params
+
+
+@pytest.fixture(scope="module")
+def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("ru")
+    base = tmp / "params" / "base.yaml"
+    base.parent.mkdir()
+    base.write_text(yaml.safe_dump(_russian_params(demo_dir, tmp / "out"), allow_unicode=True), encoding="utf-8")
+    try:
+        report = publish(base=base, period="2026-10", progress=False)
+    finally:
+        texts.set_language("en")
+    assert not report.failures, [r.line() for r in report.failures]
+    return tmp / "out"
+
+
+def _allowed(demo_dir: Path) -> set[str]:
+    """Words that are not interface: the demo's data values and the data model's names."""
+    words = set(ACRONYMS)
+    for path in demo_dir.glob("*.parquet"):
+        df = pd.read_parquet(path)
+        for c in df.columns:
+            if pd.api.types.is_string_dtype(df[c]) or df[c].dtype == object:
+                for v in df[c].dropna().astype(str).unique():
+                    words |= set(re.findall(r"[A-Za-z]{2,}", v))
+    for name, table in TABLES.items():
+        words |= set(re.findall(r"[A-Za-z]{2,}", name))
+        for col in table.column_names:
+            words |= set(re.findall(r"[A-Za-z]{2,}", col))
+    for name in BUILTIN:
+        words |= set(re.findall(r"[A-Za-z]{2,}", name))
+    params = config.read_params(config.PARAMS_DIR / "base.yaml")
+    for name in params.get("custom_kpis", {}):
+        words |= set(re.findall(r"[A-Za-z]{2,}", name))
+    return words
+
+
+VISIBLE_TEXT = """(() => {
+  const copy = document.body.cloneNode(true);
+  copy.querySelectorAll('code, pre, script, style').forEach(e => e.remove());
+  document.body.after(copy);
+  const text = copy.innerText;
+  copy.remove();
+  return text;
+})()"""
+
+
+@pytest.mark.skipif(chromium() is None, reason="Chromium is not installed (apt-get install -y chromium; .ci/run does)")
+def test_no_english_word_of_the_interface_remains(site: Path, demo_dir: Path) -> None:
+    allowed = _allowed(demo_dir)
+    pages = [site / "index.html", *sorted((site / "2026-10").glob("*.html"))]
+    assert len(pages) == 8
+    browser = Browser()
+    try:
+        left: dict[str, list[str]] = {}
+        for page in pages:
+            browser.open(page)
+            text = str(browser.evaluate(VISIBLE_TEXT))
+            assert len(re.findall("[а-яё]", text, re.IGNORECASE)) > 300, page.name  # a Russian page
+            for line in text.splitlines():
+                for word in re.findall(r"[A-Za-z]{2,}", line):
+                    if word not in allowed:
+                        left.setdefault(page.name, []).append(f"{word} ← {line.strip()[:100]}")
+    finally:
+        browser.close()
+    assert not left, "\n".join(f"{page}: {w}" for page, words in left.items() for w in words[:15])
+
+
+def test_numbers_dates_and_labels_in_russian(site: Path) -> None:
+    overview = (site / "2026-10" / "kpi_overview.html").read_text(encoding="utf-8")
+    assert '<html lang="ru">' in overview
+    assert "Объём продаж" in overview and "октябрь 2026" in overview
+    assert re.search(r"\d{1,3}(?:\xa0\d{3})+\xa0₽", overview)  # 1 955 761 ₽
+    assert re.search(r"\d+,\d\xa0%", overview)  # 2,8 %
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "Отчёты salesnb" in index and "₽" in index
+
+
+def test_the_workbook_and_the_mail_are_russian(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from salesnb.deliver import deliver
+
+    book = openpyxl.load_workbook(site / "2026-10" / "kpis.xlsx")
+    assert book.sheetnames[:2] == ["Сводка KPI", "По регионам"] and "Реестр PDCA" in book.sheetnames
+    assert book["Сводка KPI"]["A2"].value == "Объём продаж"
+    assert book["Сводка KPI"]["B2"].number_format == '#,##0 "RUB"'
+    base = site.parent / "params" / "base.yaml"
+    try:
+        delivery, written = deliver("2026-10", ["manager@example.ru"], base=base, dry_run=True, environ={})
+    finally:
+        texts.set_language("en")
+    assert delivery.ok and written is not None
+    msg = email.message_from_bytes(written.read_bytes(), policy=email.policy.default)
+    assert msg["Subject"] == "Отчёт о продажах 2026-10"
+    body = msg.get_body(("plain",)).get_content()
+    assert "Объём продаж:" in body and "₽" in body
