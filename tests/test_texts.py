@@ -30,7 +30,8 @@ def test_every_key_has_a_russian_text_with_the_same_placeholders() -> None:
 
 def test_russian_texts_are_russian() -> None:
     """A Russian text with no Cyrillic letter is an untranslated one (codes and symbols aside)."""
-    allowed = {"KPI", "id", "PDCA", "NPS", "CSAT", "CRM", "CSV", "ROMI", "CAC", "AUC", "MAE", "MASE", "ETS", "SARIMA", "FY"}
+    allowed = {"KPI", "id", "PDCA", "NPS", "CSAT", "CRM", "CSV", "ROMI", "CAC", "AUC", "MAE", "MASE", "ETS", "SARIMA",
+               "FY"}
     for key, text in texts.catalogue("ru").items():
         if key.startswith("cells.") or re.search("[а-яё]", str(text), re.IGNORECASE):
             continue
