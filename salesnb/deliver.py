@@ -32,7 +32,7 @@ from typing import Any
 
 from salesnb import config
 from salesnb.secrets import dotenv, redact_text
-from salesnb.texts import set_language, t
+from salesnb.texts import t, using
 
 __all__ = ["DeliveryError", "SmtpSettings", "smtp_settings", "Delivery", "prepare", "send", "deliver",
            "latest_closed_period"]
@@ -140,7 +140,11 @@ def _validate_recipients(to: Sequence[str]) -> list[str]:
 def prepare(period: str, to: Sequence[str], *, sender: str, base: Path | None = None) -> Delivery:
     """The message for ``period``: the report, or a failure notice when a page is not whole."""
     params, out, pages = _base(base)
-    set_language(params.get("language") or "en")
+    with using(params.get("language") or "en"):
+        return _prepare(period, to, sender, out, pages)
+
+
+def _prepare(period: str, to: Sequence[str], sender: str, out: Path, pages: list[str]) -> Delivery:
     recipients = _validate_recipients(to)
     manifest = _manifest(out)
     entries = manifest.get(period)

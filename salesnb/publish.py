@@ -376,17 +376,22 @@ def export_html(nb: Any, job: Job, *, seconds: float, commit: str, record: Mappi
     """The executed notebook as one self-contained HTML page (code hidden)."""
     from nbconvert import HTMLExporter
 
-    from salesnb.params import record_params
-    from salesnb.secrets import redact_text
-    from salesnb.texts import day, number
-
     p = parse_period(job.period, fiscal_year_start=int(job.parameters.get("fiscal_year_start", 1)))
     exporter = HTMLExporter(template_name="salesnb", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, embed_images=True)
-    from salesnb.texts import set_language, t
+    from salesnb.texts import using
 
-    language = set_language(str(job.parameters.get("language") or "en"))
+    with using(str(job.parameters.get("language") or "en")) as language:
+        return _export_html(nb, job, exporter, language, seconds=seconds, commit=commit, record=record, p=p)
+
+
+def _export_html(nb: Any, job: Job, exporter: Any, language: str, *, seconds: float, commit: str,
+                 record: Mapping[str, Any], p: Any) -> str:
+    from salesnb.params import record_params
+    from salesnb.secrets import redact_text
+    from salesnb.texts import day, number, t
+
     exporter.language_code = language  # <html lang="ru">: a screen reader and the spell checker
     title = str(record.get("title") or notebook_title(config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb", language))
     nb.metadata["title"] = f"{title} · {p.label}"
@@ -692,11 +697,21 @@ def write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence
     (the page's notebook, parameters, code or data changed since it was made);
     ``missing``. The manifest (``<out>/manifest.json``) keeps what earlier runs published.
     """
+
+    from salesnb.texts import using
+
+    with using(language):
+        return _write_index(out_dir, results, notebooks, current_keys=current_keys,
+                            fiscal_year_start=fiscal_year_start, language=language)
+
+
+def _write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequence[str], *,
+                 current_keys: Mapping[tuple[str, str], str] | None, fiscal_year_start: int,
+                 language: str) -> Path:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    from salesnb.texts import set_language, t
+    from salesnb.texts import t
 
-    language = set_language(language)
     manifest = _read_manifest(out_dir)
     now = datetime.now().astimezone().isoformat(timespec="seconds")
     for r in results:

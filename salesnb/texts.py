@@ -24,13 +24,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["LANGUAGES", "set_language", "language", "t", "catalogue", "number", "money", "percent", "month",
+__all__ = ["LANGUAGES", "set_language", "language", "using", "t", "catalogue", "number", "money", "percent", "month",
            "day", "period_label", "column", "yes_no", "gate", "status", "table_name", "cell_key", "english_hash",
            "translate_cells", "CatalogueError"]
 
@@ -50,11 +52,38 @@ def set_language(lang: str | None) -> str:
     if lang not in LANGUAGES:
         raise ValueError(f"language: {lang!r} is not one of {', '.join(LANGUAGES)}")
     _state["language"] = lang
+    _chart_dates(lang)
     return lang
+
+
+def _chart_dates(lang: str) -> None:
+    """Chart date ticks as numbers outside English: matplotlib names months in English
+    whatever the locale (``Oct 2026`` on a Russian page)."""
+    import sys
+
+    if "matplotlib" not in sys.modules:  # a page imports it before it draws: set_theme runs first
+        return
+    import matplotlib as mpl
+
+    numeric = {"year": "%Y", "month": "%m.%Y", "day": "%d.%m.%Y"}
+    for unit, fmt in numeric.items():
+        key = f"date.autoformatter.{unit}"
+        mpl.rcParams[key] = fmt if lang != "en" else mpl.rcParamsDefault[key]  # type: ignore[index]
 
 
 def language() -> str:
     return _state["language"]
+
+
+@contextmanager
+def using(lang: str | None) -> Iterator[str]:
+    """The texts in ``lang`` within the block; the language before it afterwards (the
+    publisher and the mailer run in a long-lived process that other reports share)."""
+    before = language()
+    try:
+        yield set_language(lang)
+    finally:
+        set_language(before)
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:

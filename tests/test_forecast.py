@@ -193,4 +193,4 @@ def test_the_outlook_says_in_a_line_what_a_crm_export_without_orders_cannot_fore
     ctx = salesnb.report_context("2026-10", crm)
     forecasts, backtests = F.outlook_tables(ctx)
     assert forecasts.empty and F.outlook_charts(ctx) == [] and F.target_outlook(ctx).empty
-    assert list(backtests["note"]) == ["not forecast (missing table)"] * len(F.OUTLOOK_KPIS)
+    assert list(backtests["note"]) == ["not forecast (data not loaded)"] * len(F.OUTLOOK_KPIS)
