@@ -58,7 +58,7 @@ from salesnb.texts import t
 __all__ = ["Initiative", "CheckResult", "read_register", "register_from",
            "parse_register", "check", "check_each", "check_all",
            "decide", "register_states", "register_table", "next_cycle", "monthly_series",
-           "trend_marks", "active_in", "result_table", "review_date", "Verdict", "POWER"]
+           "trend_marks", "active_in", "result_table", "register_sheet", "review_date", "Verdict", "POWER"]
 
 Verdict = Literal["standardise", "adjust", "roll_back", "keep_running", "insufficient_data"]
 

@@ -54,7 +54,7 @@ class _Markup(HTMLParser):
             if name.startswith("on"):
                 self.handlers.append(f"{tag} {name}")
             if name in ("href", "src", "action") and value and not value.startswith(("data:image/", "#")) \
-                    and not re.fullmatch(r"[\w./-]+\.html", value):
+                    and not re.fullmatch(r"[\w./-]+\.(html|xlsx)", value):
                 self.urls.append(f"{tag} {name}={value[:60]}")
 
 
