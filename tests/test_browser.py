@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from salesnb import config
-from salesnb.publish import publish
 from tests.browser import Browser, chromium
+from tests.sites import demo_params, publish_site
 
 pytestmark = pytest.mark.skipif(chromium() is None,
                                 reason="Chromium is not installed (apt-get install -y chromium; .ci/run does)")
@@ -21,16 +20,8 @@ pytestmark = pytest.mark.skipif(chromium() is None,
 
 @pytest.fixture(scope="module")
 def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("site")
-    params = config.read_params(config.PARAMS_DIR / "base.yaml")
-    params["source"] = str(demo_dir)
-    params["analyst_note"] = "A note with <script>alert('x')</script> & markup in it"
-    base = tmp / "params" / "base.yaml"
-    base.parent.mkdir()
-    base.write_text(yaml.safe_dump(params), encoding="utf-8")
-    report = publish(base=base, period="2026-10", out_dir=tmp / "out", progress=False)
-    assert not report.failures, [r.line() for r in report.failures]
-    return tmp / "out"
+    params = demo_params(demo_dir, analyst_note="A note with <script>alert('x')</script> & markup in it")
+    return publish_site(tmp_path_factory.mktemp("site"), params)
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from salesnb import config
 from salesnb.cli import main
-from salesnb.publish import publish
+from tests.sites import demo_params, publish_site
 
 aiosmtpd = pytest.importorskip("aiosmtpd", reason="aiosmtpd is a dev dependency (pip install -e .[dev])")
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -66,14 +64,8 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 @pytest.fixture(scope="module")
 def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("mail")
-    params = config.read_params(config.PARAMS_DIR / "base.yaml")
-    params.update(source=str(demo_dir), report={"notebooks": ["kpi_overview", "funnel"], "out": str(tmp / "out")})
-    base = tmp / "params" / "base.yaml"
-    base.parent.mkdir()
-    base.write_text(yaml.safe_dump(params), encoding="utf-8")
-    report = publish(base=base, period="2026-10", progress=False)
-    assert not report.failures, [r.line() for r in report.failures]
-    return base
+    publish_site(tmp, demo_params(demo_dir, report={"notebooks": ["kpi_overview", "funnel"], "out": str(tmp / "out")}))
+    return tmp / "params" / "base.yaml"
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, port: int, **extra: str) -> None:

@@ -23,8 +23,8 @@ import yaml
 from salesnb import config, texts
 from salesnb.data.schema import TABLES
 from salesnb.kpis import BUILTIN
-from salesnb.publish import publish
 from tests.browser import Browser, chromium
+from tests.sites import publish_site
 
 ACRONYMS = {"KPI", "PDCA", "NPS", "CSAT", "ROMI", "CAC", "AUC", "MAE", "MASE", "ETS", "SARIMA", "ARIMA", "CRM", "CSV",
             "ISO", "UTC", "Excel", "salesnb"}
@@ -56,15 +56,7 @@ def _russian_params(demo_dir: Path, out: Path) -> dict:
 @pytest.fixture(scope="module")
 def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("ru")
-    base = tmp / "params" / "base.yaml"
-    base.parent.mkdir()
-    base.write_text(yaml.safe_dump(_russian_params(demo_dir, tmp / "out"), allow_unicode=True), encoding="utf-8")
-    try:
-        report = publish(base=base, period="2026-10", progress=False)
-    finally:
-        texts.set_language("en")
-    assert not report.failures, [r.line() for r in report.failures]
-    return tmp / "out"
+    return publish_site(tmp, _russian_params(demo_dir, tmp / "out"))
 
 
 def _allowed(demo_dir: Path) -> set[str]:

@@ -10,27 +10,19 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-import yaml
 
 import salesnb
 from salesnb import config, overview, pdca, texts, workbook
 from salesnb.comparisons import kpi_table
-from salesnb.publish import publish
+from tests.sites import demo_params, publish_site
 
 INJECTIONS = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1:A2)", "=1+1"]
 
 
 @pytest.fixture(scope="module")
 def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("book")
-    params = config.read_params(config.PARAMS_DIR / "base.yaml")
-    params.update(source=str(demo_dir), report={"notebooks": ["kpi_overview", "pdca_review"]})
-    base = tmp / "params" / "base.yaml"
-    base.parent.mkdir()
-    base.write_text(yaml.safe_dump(params), encoding="utf-8")
-    report = publish(base=base, period="2026-10", out_dir=tmp / "out", progress=False)
-    assert not report.failures, [r.line() for r in report.failures]
-    return tmp / "out"
+    params = demo_params(demo_dir, report={"notebooks": ["kpi_overview", "pdca_review"]})
+    return publish_site(tmp_path_factory.mktemp("book"), params)
 
 
 def _rows(ws: openpyxl.worksheet.worksheet.Worksheet) -> list[dict[str, object]]:
