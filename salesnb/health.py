@@ -12,7 +12,7 @@ from salesnb.data import TABLES, SalesData
 from salesnb.periods import Period, parse_period
 from salesnb.texts import t
 
-__all__ = ["table_summary", "key_checks", "column_completeness", "rows_per_month"]
+__all__ = ["table_summary", "key_checks", "column_completeness", "rows_per_month", "warning_lines"]
 
 
 def table_summary(data: SalesData, period: Period | str) -> pd.DataFrame:
@@ -174,3 +174,23 @@ def rows_per_month(data: SalesData, *, since: pd.Timestamp | str | None = None) 
         return pd.DataFrame({"table": pd.Series(dtype="str"), "month": pd.Series(dtype="datetime64[us]"),
                              "rows": pd.Series(dtype="int64")})
     return pd.concat(frames, ignore_index=True)
+
+
+def warning_lines(data: SalesData) -> list[str]:
+    """The load's validation warnings in the report's language (a note the catalogue does not
+    know, such as a mapping's own, stays as the loader wrote it).
+
+    >>> warning_lines(SalesData({}, warnings=["orders.amount: orders of amount 0: 80 rows"]))
+    ['orders.amount: orders of amount 0: 80 rows']
+    """
+    import re
+
+    from salesnb.data.validation import ODDITIES
+
+    known = {text: key for key, text in ODDITIES.items()}
+    out = []
+    for line in data.warnings:
+        m = re.fullmatch(r"(.*): (\d+) rows", line)
+        key = known.get(m.group(1)) if m else None
+        out.append(t(f"warning.{key}", n=texts.number(int(m.group(2)))) if m and key else line)
+    return out

@@ -57,7 +57,7 @@ def purchases(data: Data, *, since: Any = None, until: Any = None) -> pd.DataFra
 def _purchases(src: Any, since: Any, until: Any) -> pd.DataFrame:
     table = "order_lines" if src.has("order_lines") else "orders"
     if not src.has("orders") or "product" not in src.columns(table) or "customer_id" not in src.columns("orders"):
-        raise ValueError("next offers need orders with customers and products (order_lines or orders.product)")
+        raise ValueError(t("offers.needs_products"))
     # orders that hold their product themselves need no join with lines
     orders = src.frame("orders").select("order_id", "customer_id", "ordered_at", "status",
                                         *(["product"] if table == "orders" else []))

@@ -212,7 +212,8 @@ def breakdown(ctx: ReportContext, by: str, *,
     rows: dict[str, dict[str, Any]] = {}
     for r in c.to_dict("records"):
         kpi = reg[r["kpi"]]
-        row = rows.setdefault(str(r[by]), {texts.column(by): str(r[by]), "_sort": math.nan})
+        seg = str(r[by])
+        row = rows.setdefault(seg, {texts.column(by): t("value.all") if seg == "all" else seg, "_sort": math.nan})
         row[kpi.label] = format_value(r["current"], kpi.unit, currency)
         text, tone = format_change(r, kpi.unit, kpi.good, currency)
         change = t("overview.change_of", label=kpi.label)

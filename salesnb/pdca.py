@@ -417,7 +417,8 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
     treated, n_t = _monthly(src, kpi, [base_p, chk_p], ini.segment, ini.stage, stages, ts, lags)
     after = np.array([False] * _months(base_p) + [True] * _months(chk_p))
     control_effect = seasonal = math.nan
-    series, design = np.array(treated, float), "pre/post"
+    pre_post = t("pdca_text.pre_post")
+    series, design = np.array(treated, float), pre_post
     early = _early(base_p)
     history = np.array(_monthly(src, kpi, [early], ini.segment, ini.stage, stages, ts, lags)[0], float)
     if ini.control_segment:
@@ -436,7 +437,7 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
             _summary(src, kpi, chk_p.last_year(), ini.segment, ini.stage, stages)
         if ly_b is not None and ly_c is not None and ly_b.n >= min_events and ly_c.n >= min_events:
             seasonal = two_sample(ly_c, ly_b, alpha=alpha).abs_change
-            if design == "pre/post":
+            if design == pre_post:
                 # no control segment: the same windows a year earlier are the control
                 year_ago, _ = _monthly(src, kpi, [base_p.last_year(), chk_p.last_year()], ini.segment,
                                        ini.stage, stages, ts, lags)

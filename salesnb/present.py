@@ -58,6 +58,10 @@ def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[
                 if c not in fmt and pd.api.types.is_float_dtype(df[c])})
     fmt.update({c: (lambda v: texts.yes_no(v)) for c in df.columns
                 if c not in fmt and pd.api.types.is_bool_dtype(df[c])})
+    if texts.language() != "en":  # "all": salesnb's name for the whole, when a table has no segments
+        whole = html.escape(texts.t("value.all"))
+        fmt.update({c: (lambda v, w=whole: w if v == "all" else v) for c in df.columns
+                    if c not in fmt and (pd.api.types.is_string_dtype(df[c]) or df[c].dtype == object)})
     fmt = {c: f for c, f in fmt.items() if c in df.columns}  # a column a page dropped is not an error
     # escape="html" escapes a cell before its formatter runs: a formatter escapes what it adds
     styler = (df.style.format(fmt, na_rep="–", escape="html")

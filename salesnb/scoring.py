@@ -120,7 +120,7 @@ def lead_frame(data: Data, *, as_of: str | pd.Timestamp | None = None,
     """
     src = as_source(data)
     if not src.has("leads"):
-        raise ValueError("lead scoring needs the leads table")
+        raise ValueError(t("scoring.needs_leads"))
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
     key = ("lead_frame", end, None if since is None else pd.Timestamp(since))
     if key not in src.cache:
@@ -216,12 +216,10 @@ def fit(data: Data, *, as_of: str | pd.Timestamp | None = None,
     leads = leads[leads["mature"]]
     y_all = leads["converted_in_time"].to_numpy(int)
     if len(leads) < 200 or y_all.sum() < 20:
-        raise ValueError(f"lead scoring needs at least 200 matured leads and 20 conversions; "
-                         f"there are {len(leads)} and {int(y_all.sum())}")
+        raise ValueError(t("scoring.too_few", leads=len(leads), conversions=int(y_all.sum())))
     names = [f for f in (features or FEATURES) if f in leads.columns and leads[f].nunique() > 1]
     if not names:
-        raise ValueError("lead scoring: the leads have no feature that varies (channel, region, segment, "
-                         "campaign, activities)")
+        raise ValueError(t("scoring.no_feature"))
     split = (mature_end.to_period("M") - TEST_MONTHS + 1).start_time
     train, test = leads[leads["created_at"] < split], leads[leads["created_at"] >= split]
 

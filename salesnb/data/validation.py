@@ -252,6 +252,18 @@ def _foreign_key(tables: Mapping[str, pd.DataFrame], child: str, col: str, paren
     return [f"{child}.{col}: {int(unknown.sum())} rows point at no row of {parent} ({sample})"]
 
 
+# the oddities a load reports, each as "<text>: <n> rows" (salesnb.health translates them)
+ODDITIES = {
+    "zero_amount": "orders.amount: orders of amount 0",
+    "guest_orders": "orders.customer_id: guest orders without a customer (in sales; not in new customers)",
+    "returned_before_order": "returns.returned_at: returned before the order was placed",
+    "return_above_order": "returns.amount: more than the order's amount",
+    "closed_before_created": "deals.closed_at: closed before created",
+    "closed_without_date": "deals.closed_at: won or lost deals without a close date",
+    "converted_before_created": "leads.converted_at: converted before created",
+}
+
+
 def _oddities(tables: Mapping[str, pd.DataFrame], funnel_stages: list[str] | None) -> list[str]:
     """Warnings: things that look wrong but do not stop a report."""
     out: list[str] = []
@@ -262,25 +274,25 @@ def _oddities(tables: Mapping[str, pd.DataFrame], funnel_stages: list[str] | Non
 
     orders, returns, deals, leads = (tables.get(n) for n in ("orders", "returns", "deals", "leads"))
     if orders is not None and "amount" in orders.columns:
-        warn(orders["amount"] == 0, "orders.amount: orders of amount 0")
+        warn(orders["amount"] == 0, ODDITIES["zero_amount"])
     if orders is not None and "customer_id" in orders.columns:
         warn(orders["customer_id"].isna(),
-             "orders.customer_id: guest orders without a customer (in sales; not in new customers)")
+             ODDITIES["guest_orders"])
     if returns is not None and orders is not None and {"order_id", "returned_at"} <= set(returns.columns):
         linked = returns.merge(orders[["order_id", "ordered_at", "amount"]], on="order_id",
                                how="inner", suffixes=("", "_order"))
         warn(linked["returned_at"] < linked["ordered_at"],
-             "returns.returned_at: returned before the order was placed")
+             ODDITIES["returned_before_order"])
         if "amount" in linked.columns:
             warn(linked["amount"] > linked["amount_order"] + 0.005,
-                 "returns.amount: more than the order's amount")
+                 ODDITIES["return_above_order"])
     if deals is not None and {"closed_at", "created_at", "outcome"} <= set(deals.columns):
-        warn(deals["closed_at"] < deals["created_at"], "deals.closed_at: closed before created")
+        warn(deals["closed_at"] < deals["created_at"], ODDITIES["closed_before_created"])
         warn(deals["outcome"].isin(["won", "lost"]) & deals["closed_at"].isna(),
-             "deals.closed_at: won or lost deals without a close date")
+             ODDITIES["closed_without_date"])
     if leads is not None and "converted_at" in leads.columns:
         warn(leads["converted_at"] < leads["created_at"],
-             "leads.converted_at: converted before created")
+             ODDITIES["converted_before_created"])
     stages = tables.get("deal_stages")
     if stages is not None and funnel_stages and {"deal_id", "stage", "entered_at"} <= set(stages.columns):
         known = stages[stages["stage"].isin(funnel_stages)]
