@@ -26,6 +26,7 @@ __all__ = ["table", "bullets", "page_intro", "result_badges", "result_word", "he
 # the media type of a page's machine-readable run record: read by the publisher, never shown
 RECORD_MIME = "application/vnd.salesnb.record+json"
 
+_OWN_LABELS = {"all": "all", "(none)": "none", "(several)": "several"}
 _RESULT_COLOURS = {"ok": "#1b7837", "warning": "#b35806", "missing": "#6c6c6c",
                    "failed": "#b2182b"}
 
@@ -58,9 +59,9 @@ def table(df: pd.DataFrame, *, integers: Sequence[str] = (), percents: Sequence[
                 if c not in fmt and pd.api.types.is_float_dtype(df[c])})
     fmt.update({c: (lambda v: texts.yes_no(v)) for c in df.columns
                 if c not in fmt and pd.api.types.is_bool_dtype(df[c])})
-    if texts.language() != "en":  # "all": salesnb's name for the whole, when a table has no segments
-        whole = html.escape(texts.t("value.all"))
-        fmt.update({c: (lambda v, w=whole: w if v == "all" else v) for c in df.columns
+    if texts.language() != "en":  # the labels salesnb itself gives: the whole, no value, several values
+        own = {label: html.escape(texts.t(f"value.{key}")) for label, key in _OWN_LABELS.items()}
+        fmt.update({c: (lambda v, own=own: own.get(v, v)) for c in df.columns
                     if c not in fmt and (pd.api.types.is_string_dtype(df[c]) or df[c].dtype == object)})
     fmt = {c: f for c, f in fmt.items() if c in df.columns}  # a column a page dropped is not an error
     # escape="html" escapes a cell before its formatter runs: a formatter escapes what it adds
