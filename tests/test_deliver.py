@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from salesnb import config
 from salesnb.cli import main
 from tests.sites import demo_params, publish_site
 
@@ -171,3 +172,16 @@ def test_starttls_with_the_servers_certificate(site: Path, monkeypatch: pytest.M
     finally:
         controller.stop()
     assert inbox.logins == [(USER, PASSWORD)] and len(inbox.messages) == 1
+
+
+@pytest.mark.skipif(shutil.which("make") is None or not (config.ROOT / ".venv" / "bin" / "salesnb").exists(),
+                    reason="make deliver runs the project's .venv")
+def test_make_deliver_is_the_command_a_schedule_runs(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the README's cron line and systemd unit run: make deliver with PERIOD and TO."""
+    written = site.parent.parent / "out" / "mail" / "2026-10.eml"
+    written.unlink(missing_ok=True)
+    command = ["make", "-s", "deliver", "PERIOD=2026-10", "TO=ann@example.com", "DRY_RUN=1", f"BASE={site}"]
+    done = subprocess.run(command, cwd=config.ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    msg = email.message_from_bytes(written.read_bytes(), policy=email.policy.default)
+    assert msg["To"] == "ann@example.com" and len(list(msg.iter_attachments())) == 3

@@ -34,7 +34,7 @@ with _quiet_pyspark():
 
 from salesnb.data.schema import TABLES  # noqa: E402  (after pandera's quiet import)
 
-__all__ = ["Problems", "Problem", "validate", "DataValidationError", "is_in"]
+__all__ = ["Problems", "Problem", "validate", "DataValidationError", "is_in", "ODDITIES"]
 
 _SAMPLES = 5
 
