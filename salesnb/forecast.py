@@ -472,10 +472,16 @@ def outlook_kpis(ctx: Any, kpis: Sequence[str] = OUTLOOK_KPIS) -> tuple[list[str
 
 def outlook_charts(ctx: Any, *, as_of: pd.Timestamp | None = None,
                    kpis: Sequence[str] = OUTLOOK_KPIS) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
-    """(label, the last two years of history, the forecast) per KPI the data can give."""
+    """(label, the last two years of history, the forecast) per KPI the data can give; the
+    forecast's ``model`` named in the page's language, for the chart's legend."""
     end = as_of if as_of is not None else page_as_of(ctx)
     return [(ctx.kpis[k].label, history(ctx.src, k, as_of=end, custom_kpis=ctx.custom_kpis).tail(24),
-             forecast(ctx.src, k, as_of=end, custom_kpis=ctx.custom_kpis)) for k in outlook_kpis(ctx, kpis)[0]]
+             _named(forecast(ctx.src, k, as_of=end, custom_kpis=ctx.custom_kpis)))
+            for k in outlook_kpis(ctx, kpis)[0]]
+
+
+def _named(ahead: pd.DataFrame) -> pd.DataFrame:
+    return ahead.assign(model=ahead["model"].map(model_name)) if "model" in ahead.columns else ahead
 
 
 def target_outlook(ctx: Any, *, kpis: Sequence[str] = OUTLOOK_KPIS,

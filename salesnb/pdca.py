@@ -58,7 +58,8 @@ from salesnb.texts import t
 __all__ = ["Initiative", "CheckResult", "read_register", "register_from",
            "parse_register", "check", "check_each", "check_all",
            "decide", "register_states", "register_table", "next_cycle", "monthly_series",
-           "trend_marks", "active_in", "result_table", "register_sheet", "review_date", "Verdict", "POWER"]
+           "trend_marks", "active_in", "result_table", "chart_title", "register_sheet", "review_date",
+           "Verdict", "POWER"]
 
 Verdict = Literal["standardise", "adjust", "roll_back", "keep_running", "insufficient_data"]
 
@@ -565,6 +566,20 @@ def _kpi_words(ini: Initiative) -> str:
     kpi = registry().get(ini.kpi)
     label = kpi.label if kpi is not None else ini.kpi
     return f"{label} ({ini.stage})" if ini.stage else label
+
+
+def chart_title(ini: Initiative) -> str:
+    """An initiative's chart title: its id and its KPI in the page's language.
+
+    >>> from salesnb import texts
+    >>> d = date(2026, 1, 1)
+    >>> ini = Initiative("PDCA-01", "title", "owner", "hypothesis", "stage_conversion", {}, 0.05, True,
+    ...                  d, d, d, "change", d, d, stage="qualified")
+    >>> with texts.using("ru"):
+    ...     chart_title(ini)
+    'PDCA-01: Конверсия этапа (qualified)'
+    """
+    return f"{ini.id}: {_kpi_words(ini)}"
 
 
 def _signed(text: str, value: float) -> str:

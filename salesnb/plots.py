@@ -6,9 +6,14 @@ Every function draws on ``ax`` (a new figure when ``None``) and returns it; none
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import Formatter
 
 from salesnb import texts
 from salesnb.periods import Period, parse_period
@@ -16,7 +21,7 @@ from salesnb.texts import t
 
 __all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_drivers", "plot_reasons",
            "plot_initiative", "show", "plot_cycle", "plot_anomalies", "plot_romi", "short", "plot_forecast",
-           "plot_calibration"]
+           "plot_calibration", "LocaleNumbers", "describe"]
 
 
 def set_theme() -> None:
@@ -28,10 +33,141 @@ def set_theme() -> None:
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind",
                   rc={"figure.figsize": (10, 4), "figure.dpi": 96, "axes.titleweight": "bold",
                       "axes.spines.top": False, "axes.spines.right": False, "text.parse_math": False})
+    _describe_figures()
+
+
+def describe(fig: Any) -> str:
+    """A chart's text alternative, in the page's language: its titles (or axis labels).
+
+    >>> fig, ax = plt.subplots(); _ = ax.set(title="Sales volume")
+    >>> describe(fig)
+    'Chart: Sales volume'
+    >>> plt.close(fig)
+    """
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    parts = [ax.get_title() for ax in shown if ax.get_title()] or [
+        ax.get_ylabel() or ax.get_xlabel() for ax in shown if ax.get_ylabel() or ax.get_xlabel()]
+    return t("plot.alt", what="; ".join(dict.fromkeys(parts))) if parts else t("plot.chart")
+
+
+def _describe_figures() -> None:
+    """Give every chart a page shows its text alternative (``alt``) for screen readers.
+
+    The inline backend draws figures to PNG without one, and nbconvert then writes an
+    English "No description has been provided" into every page. The PNG formatter is
+    wrapped once per kernel to return the description as the image's metadata; the page
+    template writes it into ``alt``.
+    """
+    try:
+        from IPython import get_ipython
+        from matplotlib.figure import Figure
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        draw = formatter.lookup_by_type(Figure)
+    except KeyError:
+        return
+    if getattr(draw, "salesnb_alt", False):  # a warm kernel runs set_theme once per page
+        return
+
+    def png(fig: Any, **kwargs: Any) -> Any:
+        data = draw(fig, **kwargs)
+        data, metadata = data if isinstance(data, tuple) else (data, {})
+        return data, {**(metadata or {}), "alt": describe(fig)}
+
+    png.salesnb_alt = True  # type: ignore[attr-defined]
+    formatter.for_type(Figure, png)
 
 
 # also when a chart is drawn without set_theme (tests, a notebook of one's own)
 plt.rcParams["text.parse_math"] = False
+
+
+_Draw = TypeVar("_Draw", bound=Callable[..., Any])
+
+
+class LocaleNumbers(Formatter):
+    """Axis numbers in the page's language: ``1,500,000`` / ``1 500 000``, ``0.25`` /
+    ``0,25``, with as many decimals as the ticks' spacing needs; ``share=True`` gives
+    ``25%`` / ``25 %``.
+
+    matplotlib's own formatters write English numbers, an offset such as ``1e6`` and, on a
+    log axis, mathtext (``$10^{3}$``) that is drawn as written once math parsing is off.
+
+    >>> from salesnb import texts
+    >>> f = LocaleNumbers(); f.set_locs([0, 500_000, 1_000_000])
+    >>> with texts.using("ru"):
+    ...     f(1_500_000)
+    '1\xa0500\xa0000'
+    >>> f.set_locs([0.0, 0.25, 0.5]); f(0.25)
+    '0.25'
+    >>> s = LocaleNumbers(share=True); s.set_locs([0.0, 0.05, 0.1])
+    >>> with texts.using("ru"):
+    ...     s(0.05)
+    '5\xa0%'
+    """
+
+    def __init__(self, *, share: bool = False) -> None:
+        self.share = share
+        self._ticks: list[float] = []
+
+    def set_locs(self, locs: Any) -> None:  # matplotlib 3.11 deprecates reading ``self.locs``
+        ticks = [float(v) for v in locs]
+        if self.axis is not None:  # a log locator adds decades outside the view: not drawn, not counted
+            lo, hi = sorted(self.axis.get_view_interval())
+            slack = (hi - lo) * 1e-9
+            ticks = [v for v in ticks if lo - slack <= v <= hi + slack]
+        self._ticks = ticks
+
+    def _decimals(self) -> int:
+        """The fewest decimals that write every tick exactly (0.25 → 2, 1,000 → 0)."""
+        import math
+
+        scale = 100 if self.share else 1
+        ticks = [v * scale for v in self._ticks if math.isfinite(v)]
+        for decimals in range(7):
+            if all(abs(v - round(v, decimals)) <= 1e-9 * max(1.0, abs(v)) for v in ticks):
+                return decimals
+        return 6
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        decimals = self._decimals()
+        return texts.percent(x, decimals) if self.share else texts.number(x, decimals)
+
+
+def _localised(draw: _Draw) -> _Draw:
+    """A chart function whose value axes are then given :func:`_localise`, and whose figure
+    a page shows with its description (:func:`_describe_figures`)."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        drawn = draw(*args, **kwargs)
+        _localise(*(drawn if isinstance(drawn, list) else [drawn]))
+        _describe_figures()  # now: the inline backend sets up its formatters with the first figure
+        return drawn
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _localise(*axes: plt.Axes) -> None:
+    """Numbers on every value axis in the page's language (see :class:`LocaleNumbers`);
+    date axes are left to :mod:`salesnb.texts`' date formats."""
+    from matplotlib.ticker import LogFormatter, NullFormatter, PercentFormatter, ScalarFormatter
+
+    for ax in axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            major = axis.get_major_formatter()
+            if isinstance(major, PercentFormatter) and major.xmax == 1.0:
+                axis.set_major_formatter(LocaleNumbers(share=True))
+            elif isinstance(major, LogFormatter):
+                axis.set_major_formatter(LocaleNumbers())
+                axis.set_minor_formatter(NullFormatter())
+            elif type(major) is ScalarFormatter:
+                axis.set_major_formatter(LocaleNumbers())
 
 
 def short(text: object, width: int = 40) -> str:
@@ -54,6 +190,7 @@ def _shade(ax: plt.Axes, period: Period) -> None:
                label=f"{period.name}")
 
 
+@_localised
 def plot_rows_per_month(counts: pd.DataFrame, *, period: Period | str | None = None,
                         ax: plt.Axes | None = None) -> plt.Axes:
     """Rows per month of each table (from :func:`salesnb.health.rows_per_month`), log scale.
@@ -63,8 +200,8 @@ def plot_rows_per_month(counts: pd.DataFrame, *, period: Period | str | None = N
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4.2))
     if len(counts):
-        sns.lineplot(data=counts, x="month", y="rows", hue="table", marker="o", markersize=3,
-                     ax=ax)
+        sns.lineplot(data=counts.assign(table=counts["table"].map(texts.table_name)), x="month", y="rows",
+                     hue="table", marker="o", markersize=3, ax=ax)
         ax.set_yscale("log")
         ax.legend(title=None, ncols=2, fontsize="small", loc="upper left",
                   bbox_to_anchor=(1.0, 1.0), frameon=False)
@@ -74,10 +211,7 @@ def plot_rows_per_month(counts: pd.DataFrame, *, period: Period | str | None = N
     return ax
 
 
-_UNIT_FORMAT = {"share": "{x:.0%}", "currency": "{x:,.0f}", "count": "{x:,.0f}", "days": "{x:,.0f}",
-                "units": "{x:,.0f}"}
-
-
+@_localised
 def plot_kpi_trends(trend: pd.DataFrame, kpis: list[str], *, marks: dict[str, list[pd.Timestamp]] | None = None,
                     ncols: int = 2, axes: list[plt.Axes] | None = None) -> list[plt.Axes]:
     """Small multiples of KPI values over periods (from :func:`salesnb.kpi_trend`).
@@ -86,8 +220,6 @@ def plot_kpi_trends(trend: pd.DataFrame, kpis: list[str], *, marks: dict[str, li
     each date given for a KPI (e.g. the start of an improvement initiative). Values whose
     status is not ``ok`` are drawn hollow.
     """
-    from matplotlib.ticker import StrMethodFormatter
-
     if axes is None:
         nrows = -(-len(kpis) // ncols)
         fig, grid = plt.subplots(nrows, ncols, figsize=(11, 2.6 * nrows), squeeze=False,
@@ -107,12 +239,13 @@ def plot_kpi_trends(trend: pd.DataFrame, kpis: list[str], *, marks: dict[str, li
         ax.scatter([last["start"]], [last["value"]], s=60, color="#e08214", zorder=4)
         for when in (marks or {}).get(kpi, []):
             ax.axvline(when, color="#762a83", linestyle="--", linewidth=1)
-        ax.yaxis.set_major_formatter(StrMethodFormatter(_UNIT_FORMAT.get(str(last["unit"]), "{x:,.2f}")))
+        ax.yaxis.set_major_formatter(LocaleNumbers(share=str(last["unit"]) == "share"))
         ax.set(title=short(last["label"], 60), xlabel=None, ylabel=None)
         ax.tick_params(axis="x", labelrotation=30, labelsize="small")
     return axes
 
 
+@_localised
 def plot_revenue_drivers(drivers: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
     """Bars of the revenue change's parts (from :func:`salesnb.revenue_drivers`)."""
     if ax is None:
@@ -135,6 +268,7 @@ def plot_revenue_drivers(drivers: pd.DataFrame, *, ax: plt.Axes | None = None) -
     return ax
 
 
+@_localised
 def plot_reasons(reasons: pd.DataFrame, *, title: str, ax: plt.Axes | None = None) -> plt.Axes:
     """Horizontal bars of counts by reason (from :func:`salesnb.reasons`), largest first."""
     if ax is None:
@@ -145,11 +279,14 @@ def plot_reasons(reasons: pd.DataFrame, *, title: str, ax: plt.Axes | None = Non
     return ax
 
 
-def plot_initiative(series: pd.DataFrame, initiative: object, result: object, *,
+@_localised
+def plot_initiative(series: pd.DataFrame, initiative: object, result: object, *, title: str | None = None,
                     ax: plt.Axes | None = None) -> plt.Axes:
     """An initiative's KPI month by month, segment and control, with the baseline and check
     windows shaded, the start date marked and the two windows' levels with the effect's
-    interval (from :func:`salesnb.pdca.monthly_series` and :func:`salesnb.pdca.check`)."""
+    interval (from :func:`salesnb.pdca.monthly_series` and :func:`salesnb.pdca.check`); ``title``
+    defaults to the initiative's id and KPI code (:func:`salesnb.pdca.chart_title` names the KPI
+    in the page's language)."""
     from matplotlib.ticker import PercentFormatter
 
     ini, res = initiative, result
@@ -170,12 +307,14 @@ def plot_initiative(series: pd.DataFrame, initiative: object, result: object, *,
         ax.fill_between([c0, c1], res.baseline + res.ci_low, res.baseline + res.ci_high,  # type: ignore[attr-defined]
                         color="#e08214", alpha=0.15, label=t("plot.effect_interval"))
     ax.axvline(pd.Timestamp(ini.start), color="#762a83", linestyle="--", linewidth=1)  # type: ignore[attr-defined]
-    ax.annotate("start", (pd.Timestamp(ini.start), 1.0), xycoords=("data", "axes fraction"),  # type: ignore[attr-defined]
+    ax.annotate(t("plot.start"), (pd.Timestamp(ini.start), 1.0), xycoords=("data", "axes fraction"),  # type: ignore[attr-defined]
                 ha="left", va="top", color="#762a83", fontsize="small")
     if series["value"].max() <= 1.0:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set(title=short(f"{ini.id}: {ini.kpi_label}", 80), xlabel=None, ylabel=None)  # type: ignore[attr-defined]
-    ax.legend(fontsize="small", loc="lower left", frameon=False)
+    title = title if title is not None else f"{ini.id}: {ini.kpi_label}"  # type: ignore[attr-defined]
+    ax.set(title=short(title, 80), xlabel=None, ylabel=None)
+    # beside the chart: inside it, the legend hid the lines it names
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return ax
 
 
@@ -188,6 +327,7 @@ def show(ax: plt.Axes) -> None:
     plt.close(fig)  # type: ignore[arg-type]
 
 
+@_localised
 def plot_cycle(incidence: pd.DataFrame, won: pd.DataFrame, *, axes: list[plt.Axes] | None = None) -> list[plt.Axes]:
     """Shares of a cohort's deals won and lost over time (cumulative incidence), and the
     histogram of days to sign."""
@@ -209,6 +349,7 @@ def plot_cycle(incidence: pd.DataFrame, won: pd.DataFrame, *, axes: list[plt.Axe
     return axes
 
 
+@_localised
 def plot_anomalies(table: pd.DataFrame, *, by: str, ax: plt.Axes | None = None) -> plt.Axes:
     """Monthly values per segment with the anomalies circled (from salesnb.anomalies)."""
     if ax is None:
@@ -221,10 +362,11 @@ def plot_anomalies(table: pd.DataFrame, *, by: str, ax: plt.Axes | None = None) 
     ax.scatter(hits["month"], hits["value"], s=120, facecolors="none", edgecolors="#b2182b", linewidths=2,
                zorder=5, label=t("plot.stands_out"))
     ax.legend(fontsize="small", ncols=2, frameon=False)
-    ax.set(title=None, xlabel=None, ylabel=t("plot.per_month"))
+    ax.set(title=t("plot.anomalies_title"), xlabel=None, ylabel=t("plot.per_month"))
     return ax
 
 
+@_localised
 def plot_romi(channels: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
     """ROMI per channel (bars) with its bootstrap interval; small channels hatched, the
     break-even line at zero; the axis says whether ROMI is on margin or on revenue."""
@@ -249,6 +391,7 @@ def plot_romi(channels: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes
     return ax
 
 
+@_localised
 def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, *, title: str,
                   ax: plt.Axes | None = None) -> plt.Axes:
     """A KPI's months (``month``, ``value``) and its forecast (``period``, ``forecast``,
@@ -273,6 +416,7 @@ def plot_forecast(history: pd.DataFrame, forecast: pd.DataFrame, *, title: str,
     return ax
 
 
+@_localised
 def plot_calibration(calibration: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
     """Predicted against observed conversion per bin of the predicted chance (from
     :func:`salesnb.scoring.fit`): on the diagonal when the scores mean what they say."""

@@ -369,7 +369,7 @@ def _title(path: Path, _mtime: int, language: str) -> str:
 _TEMPLATE_KEYS = ("template.all_reports", "template.compared_with", "template.previous", "template.last_year",
                   "template.run_record", "template.ran", "template.in", "template.fingerprint",
                   "template.commit", "template.notebook", "template.parameters", "template.definitions",
-                  "template.page_key")
+                  "template.page_key", "plot.chart")
 
 
 def export_html(nb: Any, job: Job, *, seconds: float, commit: str, record: Mapping[str, Any]) -> str:
@@ -397,7 +397,7 @@ def _export_html(nb: Any, job: Job, exporter: Any, language: str, *, seconds: fl
     nb.metadata["title"] = f"{title} · {p.label}"
     resources = {"salesnb": {
         "notebook": job.notebook, "period_name": p.name, "period_label": p.label,
-        "language": language, "text": {k.removeprefix("template."): t(k) for k in _TEMPLATE_KEYS},
+        "language": language, "text": {k.split(".", 1)[1]: t(k) for k in _TEMPLATE_KEYS},
         "period_span": t("template.span", start=day(p.start), end=day(p.end)),
         "previous": p.previous().label, "last_year": p.last_year().label,
         "pages": [{"name": n, "title": notebook_title(config.NOTEBOOKS_DIR / f"{n}.ipynb", language)}

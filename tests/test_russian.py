@@ -146,6 +146,59 @@ def test_the_workbook_and_the_mail_are_russian(site: Path, monkeypatch: pytest.M
     assert "Объём продаж:" in body and "₽" in body
 
 
+def test_every_chart_has_a_russian_text_alternative(site: Path) -> None:
+    """nbconvert writes an English "No description has been provided for this image"
+    into every chart without one; a screen reader reads it out."""
+    for page in sorted((site / "2026-10").glob("*.html")):
+        markup = page.read_text(encoding="utf-8")
+        alts = re.findall(r'<img\b[^>]*?\balt="([^"]*)"', markup)
+        assert len(alts) == markup.count("<img"), page.name
+        assert alts and all(a.startswith("График") for a in alts), (page.name, alts)
+    overview = (site / "2026-10" / "kpi_overview.html").read_text(encoding="utf-8")
+    assert 'alt="График: Объём продаж; Заказы; Новые клиенты;' in overview
+    assert 'alt="График: Что сдвинуло выручку"' in overview
+
+
+def _chart_texts(page: Path) -> list[str]:
+    """The texts drawn in a page's charts (published as SVG with text kept as text)."""
+    import base64
+    import html
+
+    found = []
+    for data in re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", page.read_text(encoding="utf-8")):
+        svg = base64.b64decode(data).decode("utf-8")
+        found += [html.unescape(re.sub(r"<[^>]+>", "", x)).strip() for x in re.findall(r"<text\b.*?</text>", svg, re.S)]
+    return [x for x in found if x]
+
+
+def test_chart_text_is_russian_too(demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Titles, axes, legends, notes and tick labels of every chart: the kernels draw SVG
+    besides PNG (an IPython profile) with text kept as text (a matplotlibrc), so the test
+    reads what a reader sees in the pictures."""
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text('c.InlineBackend.figure_formats = {"png", "svg"}\n')
+    (tmp_path / "matplotlibrc").write_text("svg.fonttype: none\n")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("MATPLOTLIBRC", str(tmp_path / "matplotlibrc"))
+    out = publish_site(tmp_path, _russian_params(demo_dir, tmp_path / "out"))
+    allowed = _allowed(demo_dir)
+    left, drawn = [], {}
+    for page in sorted((out / "2026-10").glob("*.html")):
+        drawn[page.stem] = texts_ = _chart_texts(page)
+        for text in texts_:
+            assert "$" not in text and "mathdefault" not in text and not re.fullmatch(r"1e\d+", text), text
+            left += [f"{page.name}: {w} ← {text}" for w in re.findall(r"[A-Za-z]{2,}", text) if w not in allowed]
+    assert not left, "\n".join(left[:30])
+    assert set(drawn) == {"data_health", "kpi_overview", "pdca_review", "funnel", "feedback", "marketing",
+                          "forecast"} and all(drawn.values()), {k: len(v) for k, v in drawn.items()}
+    assert "Строки по месяцам по таблицам" in drawn["data_health"] and "заказы" in drawn["data_health"]
+    assert "10\xa0000" in drawn["data_health"]  # a log axis in numbers, grouped the Russian way
+    assert any(re.fullmatch(r"\d{1,3}(\xa0\d{3})+", x) for x in drawn["forecast"])
+    assert "прогноз (ETS с сезонностью)" in drawn["forecast"] or "прогноз (ETS)" in drawn["forecast"]
+    assert "PDCA-03: Средний чек" in drawn["pdca_review"] and "начало" in drawn["pdca_review"]
+
+
 CDNOW = config.ROOT.parent / "shared" / "data" / "cdnow_transactions" / "CDNOW_master.txt"
 
 
