@@ -476,12 +476,9 @@ def outlook_charts(ctx: Any, *, as_of: pd.Timestamp | None = None,
     forecast's ``model`` named in the page's language, for the chart's legend."""
     end = as_of if as_of is not None else page_as_of(ctx)
     return [(ctx.kpis[k].label, history(ctx.src, k, as_of=end, custom_kpis=ctx.custom_kpis).tail(24),
-             _named(forecast(ctx.src, k, as_of=end, custom_kpis=ctx.custom_kpis)))
+             forecast(ctx.src, k, as_of=end, custom_kpis=ctx.custom_kpis).pipe(
+                 lambda ahead: ahead.assign(model=ahead["model"].map(model_name))))
             for k in outlook_kpis(ctx, kpis)[0]]
-
-
-def _named(ahead: pd.DataFrame) -> pd.DataFrame:
-    return ahead.assign(model=ahead["model"].map(model_name)) if "model" in ahead.columns else ahead
 
 
 def target_outlook(ctx: Any, *, kpis: Sequence[str] = OUTLOOK_KPIS,

@@ -7,6 +7,7 @@ Every function draws on ``ax`` (a new figure when ``None``) and returns it; none
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,7 +34,6 @@ def set_theme() -> None:
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind",
                   rc={"figure.figsize": (10, 4), "figure.dpi": 96, "axes.titleweight": "bold",
                       "axes.spines.top": False, "axes.spines.right": False, "text.parse_math": False})
-    _describe_figures()
 
 
 def describe(fig: Any) -> str:
@@ -71,7 +71,7 @@ def _describe_figures() -> None:
         draw = formatter.lookup_by_type(Figure)
     except KeyError:
         return
-    if getattr(draw, "salesnb_alt", False):  # a warm kernel runs set_theme once per page
+    if getattr(draw, "salesnb_alt", False):  # wrapped by an earlier chart of this kernel
         return
 
     def png(fig: Any, **kwargs: Any) -> Any:
@@ -113,30 +113,26 @@ class LocaleNumbers(Formatter):
 
     def __init__(self, *, share: bool = False) -> None:
         self.share = share
-        self._ticks: list[float] = []
+        self.decimals = 0
 
     def set_locs(self, locs: Any) -> None:  # matplotlib 3.11 deprecates reading ``self.locs``
-        ticks = [float(v) for v in locs]
+        ticks = [float(v) for v in locs if math.isfinite(v)]
         if self.axis is not None:  # a log locator adds decades outside the view: not drawn, not counted
             lo, hi = sorted(self.axis.get_view_interval())
             slack = (hi - lo) * 1e-9
             ticks = [v for v in ticks if lo - slack <= v <= hi + slack]
-        self._ticks = ticks
+        self.decimals = self._decimals([v * 100 for v in ticks] if self.share else ticks)
 
-    def _decimals(self) -> int:
+    @staticmethod
+    def _decimals(ticks: list[float]) -> int:
         """The fewest decimals that write every tick exactly (0.25 → 2, 1,000 → 0)."""
-        import math
-
-        scale = 100 if self.share else 1
-        ticks = [v * scale for v in self._ticks if math.isfinite(v)]
         for decimals in range(7):
             if all(abs(v - round(v, decimals)) <= 1e-9 * max(1.0, abs(v)) for v in ticks):
                 return decimals
         return 6
 
     def __call__(self, x: float, pos: int | None = None) -> str:
-        decimals = self._decimals()
-        return texts.percent(x, decimals) if self.share else texts.number(x, decimals)
+        return texts.percent(x, self.decimals) if self.share else texts.number(x, self.decimals)
 
 
 def _localised(draw: _Draw) -> _Draw:
@@ -156,14 +152,12 @@ def _localised(draw: _Draw) -> _Draw:
 def _localise(*axes: plt.Axes) -> None:
     """Numbers on every value axis in the page's language (see :class:`LocaleNumbers`);
     date axes are left to :mod:`salesnb.texts`' date formats."""
-    from matplotlib.ticker import LogFormatter, NullFormatter, PercentFormatter, ScalarFormatter
+    from matplotlib.ticker import LogFormatter, NullFormatter, ScalarFormatter
 
     for ax in axes:
         for axis in (ax.xaxis, ax.yaxis):
             major = axis.get_major_formatter()
-            if isinstance(major, PercentFormatter) and major.xmax == 1.0:
-                axis.set_major_formatter(LocaleNumbers(share=True))
-            elif isinstance(major, LogFormatter):
+            if isinstance(major, LogFormatter):
                 axis.set_major_formatter(LocaleNumbers())
                 axis.set_minor_formatter(NullFormatter())
             elif type(major) is ScalarFormatter:
@@ -287,8 +281,6 @@ def plot_initiative(series: pd.DataFrame, initiative: object, result: object, *,
     interval (from :func:`salesnb.pdca.monthly_series` and :func:`salesnb.pdca.check`); ``title``
     defaults to the initiative's id and KPI code (:func:`salesnb.pdca.chart_title` names the KPI
     in the page's language)."""
-    from matplotlib.ticker import PercentFormatter
-
     ini, res = initiative, result
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 3.6))
@@ -310,7 +302,7 @@ def plot_initiative(series: pd.DataFrame, initiative: object, result: object, *,
     ax.annotate(t("plot.start"), (pd.Timestamp(ini.start), 1.0), xycoords=("data", "axes fraction"),  # type: ignore[attr-defined]
                 ha="left", va="top", color="#762a83", fontsize="small")
     if series["value"].max() <= 1.0:
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.yaxis.set_major_formatter(LocaleNumbers(share=True))
     title = title if title is not None else f"{ini.id}: {ini.kpi_label}"  # type: ignore[attr-defined]
     ax.set(title=short(title, 80), xlabel=None, ylabel=None)
     # beside the chart: inside it, the legend hid the lines it names
@@ -331,8 +323,6 @@ def show(ax: plt.Axes) -> None:
 def plot_cycle(incidence: pd.DataFrame, won: pd.DataFrame, *, axes: list[plt.Axes] | None = None) -> list[plt.Axes]:
     """Shares of a cohort's deals won and lost over time (cumulative incidence), and the
     histogram of days to sign."""
-    from matplotlib.ticker import PercentFormatter
-
     if axes is None:
         _, grid = plt.subplots(1, 2, figsize=(11, 3.4), constrained_layout=True)
         axes = list(grid)
@@ -340,7 +330,7 @@ def plot_cycle(incidence: pd.DataFrame, won: pd.DataFrame, *, axes: list[plt.Axe
         axes[0].step(incidence["days"], incidence["won"], where="post", color="#1b7837", label=texts.column("won"))
         axes[0].step(incidence["days"], incidence["lost"], where="post", color="#b2182b", label=t("plot.lost"))
         axes[0].legend(frameon=False, loc="upper left")
-    axes[0].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    axes[0].yaxis.set_major_formatter(LocaleNumbers(share=True))
     axes[0].set(title=t("plot.cycle_title"), xlabel=t("plot.days_since_contact"),
                 ylabel=None, ylim=(0, 1.02))
     if len(won):

@@ -66,16 +66,15 @@ def test_money_axes_are_grouped_in_the_language_without_an_offset() -> None:
     assert "факт" in legend and "прогноз (ETS с сезонностью)" in legend, legend
 
 
-@pytest.mark.parametrize(("lang", "expected"), [("en", ["0%", "10%", "20%", "30%"]),
-                                                ("ru", ["0\xa0%", "10\xa0%", "20\xa0%", "30\xa0%"])])
+@pytest.mark.parametrize(("lang", "expected"), [("en", ["0%", "20%", "40%", "60%", "80%", "100%"]),
+                                                ("ru", ["0\xa0%", "20\xa0%", "40\xa0%", "60\xa0%", "80\xa0%",
+                                                        "100\xa0%"])])
 def test_share_axes_are_percent_in_the_language(lang: str, expected: list[str]) -> None:
-    calibration = pd.DataFrame({"predicted": [0.05, 0.15, 0.25], "observed": [0.04, 0.16, 0.27],
-                                "leads": [100, 80, 40]})
+    incidence = pd.DataFrame({"days": [0, 10, 20, 30], "won": [0.0, 0.05, 0.1, 0.2], "lost": [0.0, 0.1, 0.3, 0.4]})
+    won = pd.DataFrame({"days": [12, 25, 31, 44]})
     with texts.using(lang):
-        ax = plots.plot_calibration(calibration)
-        ax.xaxis.set_major_formatter(plots.LocaleNumbers(share=True))
-        ax.set_xticks([0.0, 0.1, 0.2, 0.3])
-        labels = _drawn(ax, "x")
+        axes = plots.plot_cycle(incidence, won)
+        labels = _drawn(axes[0])
     assert labels == expected
 
 

@@ -159,6 +159,17 @@ def test_every_chart_has_a_russian_text_alternative(site: Path) -> None:
     assert 'alt="График: Что сдвинуло выручку"' in overview
 
 
+def _draw_svg_too(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the kernels a publish starts draw every chart as SVG besides PNG (an IPython
+    profile; nbconvert then shows the SVG) with text kept as text (a matplotlibrc)."""
+    profile = folder / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text('c.InlineBackend.figure_formats = {"png", "svg"}\n')
+    (folder / "matplotlibrc").write_text("svg.fonttype: none\n")
+    monkeypatch.setenv("IPYTHONDIR", str(folder / "ipython"))
+    monkeypatch.setenv("MATPLOTLIBRC", str(folder / "matplotlibrc"))
+
+
 def _chart_texts(page: Path) -> list[str]:
     """The texts drawn in a page's charts (published as SVG with text kept as text)."""
     import base64
@@ -175,12 +186,7 @@ def test_chart_text_is_russian_too(demo_dir: Path, tmp_path: Path, monkeypatch: 
     """Titles, axes, legends, notes and tick labels of every chart: the kernels draw SVG
     besides PNG (an IPython profile) with text kept as text (a matplotlibrc), so the test
     reads what a reader sees in the pictures."""
-    profile = tmp_path / "ipython" / "profile_default"
-    profile.mkdir(parents=True)
-    (profile / "ipython_kernel_config.py").write_text('c.InlineBackend.figure_formats = {"png", "svg"}\n')
-    (tmp_path / "matplotlibrc").write_text("svg.fonttype: none\n")
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    monkeypatch.setenv("MATPLOTLIBRC", str(tmp_path / "matplotlibrc"))
+    _draw_svg_too(tmp_path, monkeypatch)
     out = publish_site(tmp_path, _russian_params(demo_dir, tmp_path / "out"))
     allowed = _allowed(demo_dir)
     left, drawn = [], {}
@@ -204,9 +210,11 @@ CDNOW = config.ROOT.parent / "shared" / "data" / "cdnow_transactions" / "CDNOW_m
 
 @pytest.mark.skipif(chromium() is None or not CDNOW.is_file(),
                     reason="needs Chromium and ../shared/data/cdnow_transactions (a real export: orders only)")
-def test_a_real_export_in_russian_has_no_english_interface(tmp_path: Path) -> None:
+def test_a_real_export_in_russian_has_no_english_interface(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """CDNOW has orders only: every page takes its branches for missing tables, short
-    histories and models that cannot be fitted — each of those notes must be Russian too."""
+    histories and models that cannot be fitted — each of those notes must be Russian too,
+    and so must the text drawn in its charts."""
+    _draw_svg_too(tmp_path, monkeypatch)
     params = config.read_params(config.ROOT / "params" / "examples" / "cdnow.yaml")
     params["source"]["tables"]["orders"]["path"] = str(CDNOW)
     register = yaml.safe_load((config.ROOT / "params" / "examples" / "cdnow_initiatives.yaml").read_text())
@@ -228,4 +236,10 @@ def test_a_real_export_in_russian_has_no_english_interface(tmp_path: Path) -> No
                          if w not in allowed]
     finally:
         browser.close()
+    charts = {page.stem: _chart_texts(page) for page in sorted((out / "1998-06").glob("*.html"))}
+    assert sum(map(len, charts.values())) > 50, {k: len(v) for k, v in charts.items()}  # charts were read
+    for name, drawn in charts.items():
+        for text in drawn:
+            assert "$" not in text and "mathdefault" not in text and not re.fullmatch(r"1e\d+", text), text
+            left += [f"{name} (chart): {w} ← {text}" for w in re.findall(r"[A-Za-z]{2,}", text) if w not in allowed]
     assert not left, "\n".join(left[:30])
