@@ -7,13 +7,14 @@ notebooks, the command line and the tests agree wherever they run from.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["ROOT", "PARAMS_DIR", "OUTPUTS_DIR", "NOTEBOOKS_DIR", "DEMO_DIR", "read_params",
+__all__ = ["ParamsLoader", "ROOT", "PARAMS_DIR", "OUTPUTS_DIR", "NOTEBOOKS_DIR", "DEMO_DIR", "read_params",
            "merge_params", "period_params_files"]
 
 ROOT = Path(os.environ.get("SALESNB_ROOT", Path(__file__).resolve().parents[1]))
@@ -23,15 +24,33 @@ NOTEBOOKS_DIR = ROOT / "notebooks"
 DEMO_DIR = ROOT / "data" / "demo"
 
 
+class ParamsLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` with YAML 1.2's core schema for booleans: only ``true`` and
+    ``false`` are booleans, so ``on``, ``off``, ``yes``, ``no`` (a lookup's ``on:`` key, a
+    value map ``{Yes: won}``) stay text.
+
+    >>> yaml.load("{on: {Order: Order}, flag: true, answer: no}", Loader=ParamsLoader)
+    {'on': {'Order': 'Order'}, 'flag': True, 'answer': 'no'}
+    """
+
+
+ParamsLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+ParamsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
 def read_params(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A params YAML file as a dict (``yaml.safe_load``; an empty file is ``{}``).
+    """A params YAML file as a dict (safe, YAML 1.2 booleans: :class:`ParamsLoader`; an
+    empty file is ``{}``).
 
     Raises ``ValueError`` naming the file for YAML errors or a top level that is not a
     mapping.
     """
     p = Path(path)
     try:
-        content = yaml.safe_load(p.read_text(encoding="utf-8"))
+        content = yaml.load(p.read_text(encoding="utf-8"), Loader=ParamsLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise ValueError(f"params file {p} does not exist") from None
     except yaml.YAMLError as exc:

@@ -45,6 +45,7 @@ class Lookup(_Strict):
     on: dict[str, str] = Field(description="this file's column: the other file's column")
     columns: Columns = Field(description="the other file's column: canonical column")
     aggregate: Literal["first", "sum"] = "first"
+    sheet: str | int | None = Field(None, description="the other workbook's sheet (default: the table's)")
 
 
 class TableOptions(_Strict):
@@ -65,6 +66,8 @@ class TableOptions(_Strict):
     values: dict[str, dict[str, Any]] | None = Field(None, description="column: {export value: value}")
     defaults: dict[str, Any] | None = Field(None, description="canonical column: value for every row")
     aggregate_lines: bool = Field(False, description="orders only: one row per line, summed per order")
+    rollup: dict[str, Literal["first", "most_common", "sum", "max"]] | None = Field(
+        None, description="aggregate_lines: how a column that differs between an order's lines rolls up")
     fill_from_order: dict[str, str] | None = Field(None, description="returns only: column: order column")
     where: dict[str, Any] | None = Field(None, description="keep only the rows matching these conditions")
     na_values: list[str] | None = Field(None, description="texts that mean missing")
@@ -149,6 +152,15 @@ class ParamsFile(_Strict):
         None, description="where the analyses run: pandas, duckdb or spark", json_schema_extra={"record": True})
     spark_master: str | None = Field(None, description="Spark: local[2], spark://host:7077, yarn or sc://host:15002",
                                      json_schema_extra={"record": True})
+    top_segments: int | None = Field(None, ge=1, le=200, description="segments shown per breakdown; the rest "
+                                     "pooled as all others (the workbook lists every one)",
+                                     json_schema_extra={"record": True})
+    calendar: Literal["days", "months"] | None = Field(
+        None, description="days: the earlier period put on this period's calendar; months: period totals as they are",
+        json_schema_extra={"record": True})
+    data_complete_through: date | str | None = Field(
+        None, description="the data is complete through this day (else: through its last event)",
+        json_schema_extra={"record": True})
     report: Report | None = Field(None, description="publisher settings (base file only)")
 
     @field_validator("holidays")

@@ -231,3 +231,93 @@ def test_lookup_from_other_files(tmp_path: Path) -> None:
         _load(tmp_path, text, delimiter=";", columns={"Заказ": "order_id"},
               lookup=[{"path": str(tmp_path / "payments.csv"), "on": {"Заказ": "Order"},
                        "columns": {"Оплата": "amount"}}])
+
+
+LINES = """Invoice,Date,Stock,Qty,Price,Country,Size
+1,2026-10-01 09:00,A,2,1.5,UK,S
+1,2026-10-01 09:01,B,1,3,UK,M
+1,2026-10-01 09:01,C,1,3,France,M
+2,2026-10-02 10:00,A,1,4,France,L
+"""
+LINE_MAPPING = {"aggregate_lines": True, "defaults": {"status": "completed"},
+                "columns": {"Invoice": "order_id", "Date": "ordered_at", "Stock": "product", "Qty": "quantity",
+                            "Country": "region", "Size": "channel"},
+                "compute": {"amount": "Qty * Price"}}
+
+
+def test_a_line_level_column_must_say_how_it_rolls_up(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"orders\.region: differs between the lines of one order "
+                                         r"\(order_id '1'\); say how it rolls up under "
+                                         r"source\.tables\.orders\.rollup") as err:
+        _load(tmp_path, LINES, **LINE_MAPPING)
+    assert "orders.channel: differs" in str(err.value) and "orders.ordered_at: differs" in str(err.value)
+    rolled = {**LINE_MAPPING, "rollup": {"region": "most_common", "channel": "max", "ordered_at": "first"}}
+    orders = _load(tmp_path, LINES, **rolled)["orders"].set_index("order_id")
+    assert orders.loc["1", "region"] == "UK" and orders.loc["1", "channel"] == "S"  # 'M' < 'S'
+    assert orders.loc["1", "amount"] == pytest.approx(9.0) and orders.loc["1", "product"] == "(several)"
+    assert orders.loc["1", "ordered_at"] == pd.Timestamp("2026-10-01 09:00")
+
+
+@pytest.mark.parametrize(("rollup", "message"), [
+    ({"region": "mode"}, r"rollup\.region: one of first, most_common, sum, max, not 'mode'"),
+    ("first", r"rollup: give a mapping"),
+], ids=["unknown", "not-a-mapping"])
+def test_rollup_errors_name_the_key(tmp_path: Path, rollup: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _load(tmp_path, LINES, **{**LINE_MAPPING, "rollup": rollup})
+
+
+def test_a_problem_in_the_lines_is_named_with_its_fix(tmp_path: Path) -> None:
+    """An empty product on a line once ended in KeyError: 'order_lines'."""
+    text = LINES.replace("1,2026-10-01 09:01,B,", "1,2026-10-01 09:01,,")
+    rolled = {**LINE_MAPPING, "rollup": {"region": "first", "channel": "first", "ordered_at": "first"}}
+    with pytest.raises(ValueError, match=r"order_lines\.product: empty in a required column \(the lines of "
+                                         r"orders\.csv, kept by aggregate_lines: .*fill: \{product: …\}.*"
+                                         r"invalid_rows: drop\) — 1 value, line 3"):
+        _load(tmp_path, text, **rolled)
+    lines = _load(tmp_path, text, **rolled, fill={"product": "(no name)"})["order_lines"]
+    assert sorted(lines["product"]) == ["(no name)", "A", "A", "C"]
+
+
+@pytest.mark.parametrize(("encoding", "delimiter"), [("utf-8", ","), ("utf-8-sig", ";"), ("cp1251", ";"),
+                                                     ("cp1251", "\t")], ids=["utf8-comma", "bom-semicolon",
+                                                                              "cp1251-semicolon", "cp1251-tab"])
+def test_encoding_and_delimiter_read_from_the_file(tmp_path: Path, encoding: str, delimiter: str) -> None:
+    text = "Номер;Дата;Сумма;Статус\n1;2026-10-01;10.5;Выполнен\n2;2026-10-02;7;Отменён\n".replace(";", delimiter)
+    (tmp_path / "orders.csv").write_bytes(text.encode(encoding))
+    data = salesnb.load({"tables": {"orders": {
+        "path": "orders.csv", "columns": {"Номер": "order_id", "Дата": "ordered_at", "Сумма": "amount",
+                                          "Статус": "status"},
+        "values": {"status": {"Выполнен": "completed", "Отменён": "cancelled"}}}}}, base_dir=tmp_path)
+    assert data["orders"]["status"].tolist() == ["completed", "cancelled"]
+
+
+def test_a_wrong_encoding_or_delimiter_says_what_the_file_is(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_bytes("Номер,Сумма\n1,10\n".encode())
+    spec = {"path": "orders.csv", "columns": {"Номер": "order_id"}}
+    with pytest.raises(ValueError, match=r"orders\.csv is not cp1251 text|with ';' the header"):
+        salesnb.load({"tables": {"orders": {**spec, "delimiter": ";"}}}, base_dir=tmp_path)
+    (tmp_path / "orders.csv").write_bytes("Номер,Сумма\n1,10\n".encode("cp1251"))
+    with pytest.raises(ValueError, match=r"encoding: orders\.csv is not utf-8 text .*the file looks like cp1251: "
+                                         r"set encoding: cp1251"):
+        salesnb.load({"tables": {"orders": {**spec, "encoding": "utf-8"}}}, base_dir=tmp_path)
+
+
+def test_yaml_reads_on_off_yes_no_as_text(tmp_path: Path) -> None:
+    """YAML 1.1 reads an unquoted `on` as true: the README's lookup example failed with
+    "keys should be strings, not True"."""
+    from salesnb.config import read_params
+    from salesnb.params import check_params
+
+    (tmp_path / "base.yaml").write_text(
+        "source:\n  tables:\n    orders:\n      path: orders.csv\n"
+        "      lookup: [{path: pay.xlsx, sheet: Payments, on: {Order: Order}, columns: {Paid: amount}}]\n"
+        "      values: {status: {yes: completed, no: cancelled, On: completed, Off: cancelled}}\n"
+        "analyst_note: no\n", encoding="utf-8")
+    params = read_params(tmp_path / "base.yaml")
+    lookup = params["source"]["tables"]["orders"]["lookup"][0]
+    assert lookup["on"] == {"Order": "Order"} and lookup["sheet"] == "Payments"
+    assert params["source"]["tables"]["orders"]["values"]["status"] == {
+        "yes": "completed", "no": "cancelled", "On": "completed", "Off": "cancelled"}
+    assert params["analyst_note"] == "no"
+    assert check_params(params, "base.yaml") == []  # sheet is a lookup key now

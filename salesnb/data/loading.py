@@ -59,10 +59,12 @@ SUPPORTED_SUFFIXES = (".parquet", ".csv", ".tsv", ".txt", ".xlsx", ".xls")
 _TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz", ".zip")
 _SPEC_KEYS = {
     "path", "encoding", "delimiter", "decimal", "thousands", "date_format", "sheet",
-    "columns", "values", "defaults", "aggregate_lines", "fill_from_order", "where", "na_values",
+    "columns", "values", "defaults", "aggregate_lines", "rollup", "fill_from_order", "where", "na_values",
     "fill", "compute", "deduplicate", "id", "timezone", "header", "names", "invalid_rows", "lookup",
     "url", "table", "query", "since",
 }
+_LOOKUP_KEYS = {"path", "on", "columns", "aggregate", "sheet"}
+ROLLUPS = ("first", "most_common", "sum", "max")
 # Characters that CRM exports put between thousands: space, no-break space, narrow
 # no-break space, apostrophe (Swiss).
 _THOUSANDS_CHARS = (" ", "\u00a0", "\u202f", "'")
@@ -74,8 +76,8 @@ class TableSpec:
 
     table: str
     path: Path
-    encoding: str = "utf-8-sig"
-    delimiter: str = ","
+    encoding: str | None = None  # None: detected from the file (UTF-8, cp1251 or Latin-1)
+    delimiter: str | None = None  # None: detected from the file's first lines
     decimal: str = "."
     thousands: str | None = None
     date_format: str | Mapping[str, str] | None = None
@@ -84,6 +86,7 @@ class TableSpec:
     values: Mapping[str, Mapping[str, str]] | None = None
     defaults: Mapping[str, Any] | None = None
     aggregate_lines: bool = False
+    rollup: Mapping[str, str] | None = None
     fill_from_order: Mapping[str, str] | None = None
     where: Mapping[str, Any] | None = None
     na_values: tuple[str, ...] = ()
@@ -262,6 +265,15 @@ def _check_options(name: str, options: dict[str, Any]) -> None:
         raise ValueError(f"{key}: header: false needs names: [...] for the file's columns")
     if isinstance(options.get("id"), list):
         options["id"] = tuple(options["id"])
+    if "rollup" in options:
+        rollup = options["rollup"]
+        if not options.get("aggregate_lines"):
+            raise ValueError(f"{key}.rollup: applies with aggregate_lines: true (one row per order line)")
+        if not isinstance(rollup, Mapping):
+            raise ValueError(f"{key}.rollup: give a mapping {{column: {' | '.join(ROLLUPS)}}}")
+        for col, how in rollup.items():
+            if how not in ROLLUPS:
+                raise ValueError(f"{key}.rollup.{col}: one of {', '.join(ROLLUPS)}, not {how!r}")
     if "lookup" in options:
         entries = options["lookup"]
         entries = [entries] if isinstance(entries, Mapping) else entries
@@ -272,8 +284,9 @@ def _check_options(name: str, options: dict[str, Any]) -> None:
             if not isinstance(entry, Mapping) or not {"path", "on", "columns"} <= set(entry):
                 raise ValueError(f"{where}: give path, on ({{source column: column of the other file}}) "
                                  f"and columns ({{other column: canonical column}})")
-            if set(entry) - {"path", "on", "columns", "aggregate"}:
-                raise ValueError(f"{where}: unknown keys {sorted(set(entry) - {'path', 'on', 'columns', 'aggregate'})}")
+            if set(entry) - _LOOKUP_KEYS:
+                raise ValueError(f"{where}: unknown keys {sorted(set(entry) - _LOOKUP_KEYS)}; "
+                                 f"keys are {', '.join(sorted(_LOOKUP_KEYS))}")
             if entry.get("aggregate", "first") not in ("first", "sum"):
                 raise ValueError(f"{where}.aggregate: sum or first, not {entry['aggregate']!r}")
             if not isinstance(entry["on"], Mapping) or len(entry["on"]) != 1:
@@ -295,6 +308,9 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
     if spec.database:
         return _read_database(spec)
     suffix = _suffix(spec.path)
+    given = spec
+    if suffix in (*_TEXT_SUFFIXES, ".xls") and (spec.encoding is None or spec.delimiter is None):
+        spec = _detected(spec, suffix)
     na = ["", *spec.na_values]
     try:
         if suffix == ".parquet":
@@ -309,7 +325,7 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
                                  f".xlsx or .csv")
             from io import StringIO
 
-            html = spec.path.read_bytes().decode(spec.encoding, errors="strict")
+            html = spec.path.read_bytes().decode(spec.encoding or "utf-8", errors="strict")
             df = pd.read_html(StringIO(html), flavor="lxml", keep_default_na=False, na_values=na,
                               converters=_TextConverters())[0]
             df.columns = [str(c) for c in df.columns]
@@ -318,8 +334,7 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
             df = pd.read_excel(spec.path, sheet_name=spec.sheet if spec.sheet is not None else 0,
                                dtype=object, keep_default_na=False, na_values=na)
         elif suffix in _TEXT_SUFFIXES:
-            sep = r"\s+" if spec.delimiter == "whitespace" else (
-                "\t" if suffix.startswith(".tsv") and spec.delimiter == "," else spec.delimiter)
+            sep = r"\s+" if spec.delimiter == "whitespace" else spec.delimiter
             df = pd.read_csv(spec.path, sep=sep, encoding=spec.encoding, dtype=str,
                              keep_default_na=False, na_values=na, skipinitialspace=True,
                              header=0 if spec.header else None,
@@ -328,12 +343,22 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
             raise ValueError(f"{spec.table}: cannot read {spec.path.name}: "
                              f"use one of {', '.join(SUPPORTED_SUFFIXES)}")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{spec.table}: {spec.path.name} is not {spec.encoding} text "
-                         f"({exc.reason} at byte {exc.start}); set encoding, e.g. cp1251") from None
+        seems = detect_encoding(_sample_bytes(spec.path, suffix))
+        hint = (f"the file looks like {seems}: set encoding: {seems}, or remove encoding to detect it"
+                if seems != spec.encoding else "set encoding, e.g. cp1251 or latin-1")
+        raise ValueError(f"source.tables.{spec.table}.encoding: {spec.path.name} is not {spec.encoding} text "
+                         f"({exc.reason} at byte {exc.start}); {hint}") from None
     except (pd.errors.ParserError, ValueError) as exc:
         if str(exc).startswith(spec.table):
             raise
         raise ValueError(f"{spec.table}: cannot read {spec.path}: {exc}") from None
+    if (suffix in _TEXT_SUFFIXES and given.delimiter is not None and spec.delimiter != "whitespace"
+            and len(df.columns) == 1):
+        seems = detect_delimiter(_sample_bytes(spec.path, suffix).decode(spec.encoding or "utf-8", errors="replace"))
+        if seems != spec.delimiter:
+            raise ValueError(f"source.tables.{spec.table}.delimiter: with {spec.delimiter!r} the header of "
+                             f"{spec.path.name} reads as one column ({str(df.columns[0])[:80]!r}); the file looks "
+                             f"separated by {seems!r}: set delimiter: {seems!r}, or remove delimiter to detect it")
     notes = _header_notes(spec, [str(c) for c in df.columns])
     df.columns = [str(c).strip() for c in df.columns]
     first = 2 if spec.header else 1  # the file line of the first row
@@ -344,6 +369,81 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
             df.index = pd.Index(lines)
     df.attrs["notes"] = notes
     return df
+
+
+def _sample_bytes(path: Path, suffix: str, size: int = 65_536) -> bytes:
+    """The first ``size`` bytes of a text source, decompressed (``.gz``, the first file of a ``.zip``)."""
+    import gzip
+    import zipfile
+
+    try:
+        if suffix.endswith(".gz"):
+            with gzip.open(path, "rb") as fh:
+                return fh.read(size)
+        if suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if not n.endswith("/")]
+                if not names:
+                    return b""
+                with archive.open(names[0]) as fh:
+                    return fh.read(size)
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except (OSError, EOFError, zipfile.BadZipFile):
+        return b""  # the reader that follows says what is wrong with the file
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without a byte-order mark), else cp1251 where the text is mostly
+    Cyrillic, else Latin-1.
+
+    >>> detect_encoding("Сумма;Дата".encode("utf-8")), detect_encoding("Сумма;Дата".encode("cp1251"))
+    ('utf-8-sig', 'cp1251')
+    >>> detect_encoding("Café;Prix".encode("latin-1"))
+    'latin-1'
+    """
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    for cut in range(4):  # the sample may end inside a character
+        try:
+            sample[: len(sample) - cut].decode("utf-8")
+            return "utf-8-sig"
+        except UnicodeDecodeError:
+            continue
+    # read as cp1251, Russian words are Cyrillic throughout; Latin-1 accents read as cp1251
+    # land one by one inside Latin words ("Café" → "Cafй")
+    words = re.findall(r"[^\W\d_]+", sample.decode("cp1251", errors="replace"))
+    cyrillic = sum(all(ord(ch) > 127 for ch in w) for w in words if any(ord(ch) > 127 for ch in w))
+    mixed = sum(not all(ord(ch) > 127 for ch in w) for w in words if any(ord(ch) > 127 for ch in w))
+    return "cp1251" if cyrillic >= mixed else "latin-1"
+
+
+def detect_delimiter(text: str) -> str:
+    """The separator of a text file's first lines (``csv.Sniffer`` over , ; tab |), ``,`` when unsure.
+
+    >>> detect_delimiter('"ID";"Name";\\n"1";"Ann";\\n'), detect_delimiter("a,b\\n1,2\\n")
+    (';', ',')
+    """
+    import csv
+
+    head = "\n".join(text.splitlines()[:20])
+    try:
+        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _detected(spec: TableSpec, suffix: str) -> TableSpec:
+    """The spec with the encoding and delimiter that params leave open read from the file."""
+    from dataclasses import replace
+
+    sample = _sample_bytes(spec.path, suffix)
+    encoding = spec.encoding or detect_encoding(sample)
+    delimiter = spec.delimiter
+    if delimiter is None:
+        delimiter = "\t" if suffix.startswith(".tsv") else detect_delimiter(
+            sample.decode(encoding, errors="replace"))
+    return replace(spec, encoding=encoding, delimiter=delimiter)
 
 
 def _read_database(spec: TableSpec) -> pd.DataFrame:
@@ -413,7 +513,8 @@ def _record_lines(spec: TableSpec, records: int) -> list[int] | None:
         return None
     try:
         with open(spec.path, encoding=spec.encoding, newline="") as f:
-            reader = csv.reader(f, delimiter=spec.delimiter if len(spec.delimiter) == 1 else ",")
+            delimiter = spec.delimiter or ","
+            reader = csv.reader(f, delimiter=delimiter if len(delimiter) == 1 else ",")
             starts, previous_end = [], 0
             for i, _ in enumerate(reader):
                 if i or not spec.header:
@@ -462,7 +563,8 @@ def _lookup(raw: pd.DataFrame, spec: TableSpec, table: Table, entry: Mapping[str
             number: Any) -> dict[str, pd.Series]:
     """Columns looked up in another file (read with the table's options) by a key column."""
     other_spec = TableSpec(**{**spec.__dict__, "path": Path(entry["path"]), "where": None, "compute": None,
-                              "id": None, "lookup": (), "names": None, "header": True})
+                              "id": None, "lookup": (), "names": None, "header": True,
+                              "sheet": entry.get("sheet", spec.sheet)})
     other = _read_raw(other_spec)
     (mine, theirs), = entry["on"].items()
     for col, where in ((mine, "the file"), (theirs, Path(entry["path"]).name)):
@@ -618,28 +720,50 @@ def _convert(df: pd.DataFrame, spec: TableSpec, table: Table, problems: Problems
 
 
 def _aggregate_lines(df: pd.DataFrame, spec: TableSpec, problems: Problems) -> pd.DataFrame:
-    """Order lines → orders: amounts, quantities and margins summed, other columns from the first line.
+    """Order lines → orders: amounts, quantities and margins summed, a product that differs
+    between lines as ``(several)``, every other column as ``rollup`` says.
 
-    An order whose lines name different customers is reported (it cannot be one check).
+    A column whose lines differ within an order and that ``rollup`` does not name is reported
+    (taking one line's value silently would be a guess); so is an order whose lines name
+    different customers (it cannot be one check).
     """
     if "order_id" not in df.columns:
         return df
     lines = df.assign(_line=df.index)
-    if "customer_id" in lines.columns:
-        n_customers = lines.groupby("order_id", sort=False)["customer_id"].transform("nunique")
-        several = lines[n_customers > 1]
-        if len(several):
-            problems.add(spec.table, "customer_id",
-                         "order lines of one order name several customers (order_id "
-                         + ", ".join(map(repr, several["order_id"].unique()[:5])) + ")",
-                         several["customer_id"], spec.row_word)
+    rollup = dict(spec.rollup or {})
+    groups = lines.groupby("order_id", sort=False, dropna=False)
     sums = [c for c in ("amount", "quantity", "margin") if c in lines.columns]
-    agg: dict[str, Any] = {c: "first" for c in lines.columns if c not in sums and c != "order_id"}
-    if "product" in lines.columns:  # not the first line's product for the whole order
+    for col in [c for c in lines.columns if c not in (*sums, "order_id", "product", "_line")]:
+        if col in rollup:
+            continue
+        n_values = groups[col].transform("nunique")
+        differ = lines[n_values > 1]
+        if not len(differ):
+            continue
+        orders = ", ".join(map(repr, differ["order_id"].unique()[:5]))
+        if col == "customer_id":
+            problems.add(spec.table, col, f"order lines of one order name several customers (order_id {orders})",
+                         differ[col], spec.row_word)
+        else:
+            problems.add(spec.table, col,
+                         f"differs between the lines of one order (order_id {orders}); say how it rolls up "
+                         f"under source.tables.{spec.table}.rollup: {{{col}: {' | '.join(ROLLUPS)}}}",
+                         differ[col], spec.row_word)
+    agg: dict[str, Any] = {c: "first" for c in lines.columns if c not in sums and c not in ("order_id", "_line")}
+    if "product" in lines.columns and "product" not in rollup:  # not the first line's product for the order
         agg["product"] = lambda s: s.iloc[0] if s.nunique(dropna=True) <= 1 else "(several)"
     agg.update({c: lambda s: s.sum(min_count=1) for c in sums})
+    for col, how in rollup.items():
+        if col not in lines.columns:
+            continue
+        if how == "most_common":  # ties: the value of the earliest line
+            agg[col] = lambda s: s.mode(dropna=True).iloc[0] if s.notna().any() else s.iloc[0]
+        elif how == "sum":
+            agg[col] = lambda s: s.sum(min_count=1)
+        else:
+            agg[col] = how
     agg["_line"] = "min"
-    orders = lines.groupby("order_id", sort=False, dropna=False).agg(agg).reset_index()
+    orders = groups.agg(agg).reset_index()
     orders.index = pd.Index(orders.pop("_line").to_numpy())
     return orders
 
@@ -714,7 +838,10 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any], *,
         row_words["order_lines"] = specs["orders"].row_word
     for _ in range(3):  # dropping rows of one table can orphan rows of another: check again
         found = list(validate(tables, row_words, problems, as_of=cutoff, funnel_stages=funnel_stages))
-        droppable = [p for p in problems.items if p.all_rows and specs[p.table].invalid_rows == "drop"]
+        # order lines built by aggregate_lines come from the orders' file and follow its rules
+        droppable = [p for p in problems.items
+                     if p.all_rows and specs.get(p.table, specs.get("orders")) is not None
+                     and specs.get(p.table, specs["orders"]).invalid_rows == "drop"]
         if not droppable or len(droppable) < len(problems.items):
             break  # nothing to leave out, or problems that stop the load anyway: report them all
         for problem in droppable:
@@ -723,6 +850,15 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any], *,
             warnings_found.append(f"left out (invalid_rows: drop): {problem}")
         problems = Problems()
     warnings = warnings_found + found
+    if "order_lines" in tables and "order_lines" not in specs:  # lines that aggregate_lines kept
+        from dataclasses import replace
+
+        made = specs["orders"]
+        problems.items = [
+            replace(p, message=f"{p.message} (the lines of {made.label}, kept by aggregate_lines: fix them under "
+                               f"source.tables.orders — e.g. fill: {{{p.column}: …}} — or leave them out "
+                               f"with invalid_rows: drop)")
+            if p.table == "order_lines" else p for p in problems.items]
     problems.raise_if_any()
     ordered = {}
     for name in TABLES:
