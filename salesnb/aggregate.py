@@ -28,7 +28,8 @@ from salesnb.periods import Period
 from salesnb.stats import Counts, Daily, Moments, RatioMoments, Summary
 from salesnb.stats.calendar import weekday
 
-__all__ = ["Window", "Key", "summaries", "SEG", "NotSegmentable", "data_end", "data_start", "cohort_lags",
+__all__ = ["Window", "Key", "summaries", "fold_segments", "segment_sizes", "OTHERS_LABEL", "NONE_LABEL",
+           "set_complete_through", "SEG", "NotSegmentable", "data_end", "data_start", "cohort_lags",
            "weekday_profile",
            "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "families_of", "kpi_problem",
            "stage_moves"]
@@ -36,6 +37,7 @@ __all__ = ["Window", "Key", "summaries", "SEG", "NotSegmentable", "data_end", "d
 SEG = "_seg"
 DEFAULT_STAGES_KEY = ["qualified", "meeting", "proposal", "negotiation", "won"]  # comparisons' default funnel
 NONE_LABEL = "(none)"
+OTHERS_LABEL = "(all others)"  # the segments folded beyond the top ones (see fold_segments)
 # how a table without the `by` column reaches one that has it: table -> (key, parent)
 _LINKS = {"returns": ("order_id", "orders"), "deal_stages": ("deal_id", "deals"),
           "deals": ("lead_id", "leads")}
@@ -675,6 +677,52 @@ def summaries(src: Source, kpis: Iterable[KPI], w: Window, by: str | None, *,
     return dict(result), dict(problems)
 
 
+def segment_sizes(parts: Iterable[Mapping[Key, Summary]], kpi: KPI) -> dict[str, float]:
+    """Each segment's size in ``kpi``: its value summed over the windows for a flow (money,
+    orders), its events otherwise — what a segment contributes to the headline."""
+    sizes: dict[str, float] = {}
+    for part in parts:
+        for (name, _, seg), summary in part.items():
+            if name == kpi.name:
+                size = abs(summary.value) if kpi.is_flow else summary.n
+                sizes[seg] = sizes.get(seg, 0.0) + (size if size == size else 0.0)
+    return sizes
+
+
+def fold_segments(parts: Sequence[dict[Key, Summary]], kpis: Sequence[KPI], top: int
+                  ) -> tuple[list[dict[Key, Summary]], list[str], int]:
+    """Keep the ``top`` segments by their size in the first KPI; pool the rest into one
+    :data:`OTHERS_LABEL` segment (summaries add up, so the parts still sum to the whole).
+
+    Returns the folded summaries (one mapping per input), the segments kept, largest first,
+    and how many were folded (0 when at most ``top + 1`` segments exist: folding one
+    segment into "all others" would only rename it).
+
+    >>> from salesnb.kpis import registry
+    >>> from salesnb.stats.summaries import Counts
+    >>> cur = {("orders", None, s): Counts(float(n), 30) for s, n in [("a", 50), ("b", 30), ("c", 5), ("d", 2)]}
+    >>> (folded,), kept, n = fold_segments([cur], [registry()["orders"]], top=2)
+    >>> kept, n, folded[("orders", None, "(all others)")].count
+    (['a', 'b'], 2, 7.0)
+    """
+    sizes = segment_sizes(parts, kpis[0])
+    for kpi in kpis[1:]:  # segments the first KPI does not see still count
+        for seg in segment_sizes(parts, kpi):
+            sizes.setdefault(seg, 0.0)
+    ranked = sorted(sizes, key=lambda seg: (-sizes[seg], seg))
+    if len(ranked) <= top + 1:
+        return [dict(p) for p in parts], ranked, 0
+    keep = set(ranked[:top])
+    out: list[dict[Key, Summary]] = []
+    for part in parts:
+        folded: dict[Key, Summary] = {}
+        for (name, stage, seg), summary in part.items():
+            key = (name, stage, seg if seg in keep else OTHERS_LABEL)
+            folded[key] = folded[key] + summary if key in folded else summary  # type: ignore[operator]
+        out.append(folded)
+    return out, ranked[:top], len(ranked) - top
+
+
 def data_start(src: Source) -> pd.Timestamp:
     """The first moment the data covers: the earliest event date over the event tables
     (orders, leads, deals created; a customer's earlier first purchase does not count)."""
@@ -689,8 +737,22 @@ def data_start(src: Source) -> pd.Timestamp:
     return src.cache["data_start"]
 
 
+def set_complete_through(src: Source, day: str | Any) -> None:
+    """Declare the data complete through ``day`` (params ``data_complete_through``): a
+    period that ends by then is over even when its last days had no event."""
+    try:
+        through = pd.Timestamp(str(day)).normalize()
+    except (ValueError, TypeError):
+        raise ValueError(f"data_complete_through: {day!r} is not a date (YYYY-MM-DD)") from None
+    if pd.isna(through):
+        raise ValueError(f"data_complete_through: {day!r} is not a date (YYYY-MM-DD)")
+    src.cache["complete_through"] = through + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    src.cache.pop("data_end", None)
+
+
 def data_end(src: Source) -> pd.Timestamp:
-    """The last moment the data covers: the latest event date over the event tables."""
+    """The last moment the data covers: the latest event date over the event tables, or the
+    end of the day the data is declared complete through, whichever is later."""
     if "data_end" not in src.cache:
         ends = []
         for table, col in (("orders", "ordered_at"), ("leads", "created_at"), ("deals", "created_at"),
@@ -699,6 +761,8 @@ def data_end(src: Source) -> pd.Timestamp:
                 v = collect(src.frame(table).select(nw.col(col).max()))[col].iloc[0]
                 if v is not None and not pd.isna(v):
                     ends.append(pd.Timestamp(v))
+        if "complete_through" in src.cache:
+            ends.append(src.cache["complete_through"])
         src.cache["data_end"] = max(ends) if ends else pd.Timestamp.now()
     return src.cache["data_end"]
 

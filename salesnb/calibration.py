@@ -66,6 +66,7 @@ class Scenario:
     leads_per_day: float = 40.0
     won_per_day: float = 3.0
     effect: float = 0.0              # relative change planted in the current window
+    quota: bool = False              # a quota-driven team: the month's total, not the day's rate, is steady
 
 
 SCENARIOS = [
@@ -73,6 +74,12 @@ SCENARIOS = [
     Scenario("weekdays + day CV 0.15", day_cv=0.15),
     Scenario("weekdays + day CV 0.30", day_cv=0.30, amount_day_sd=0.2, conversion_day_sd=0.5),
     Scenario("shut Saturdays + CV 0.30", day_cv=0.30, weekday=tuple(SHUT_SATURDAY)),
+]
+# B2B teams on a monthly quota (calendar: months): the month's total is what holds steady
+QUOTA_SCENARIOS = [
+    Scenario("quota months (calendar: months), day CV 0.15", day_cv=0.15, quota=True, orders_per_day=25.0),
+    Scenario("quota months (calendar: months), day CV 0.30", day_cv=0.30, quota=True, orders_per_day=25.0,
+             amount_day_sd=0.2),
 ]
 RU = calendar_of("RU", years=range(2023, 2028))
 
@@ -91,6 +98,8 @@ def _window(rng: np.random.Generator, s: Scenario, dates: np.ndarray, calendar: 
     """One window's summaries of every KPI kind, drawn day by day."""
     wd = weekday(dates)
     level = np.asarray(s.weekday)[wd] * np.where(calendar.is_holiday(dates), s.holiday_factor, 1.0)
+    if s.quota:  # the same monthly number whatever the trading days: fewer days, busier days
+        level = level * 30.4 * float(np.mean(s.weekday)) / level.sum()
     g = rng.gamma(1 / s.day_cv**2, s.day_cv**2, len(dates)) if s.day_cv > 0 else np.ones(len(dates))
     n = rng.poisson(s.orders_per_day * level * g * lift)
     day_amount = np.exp(rng.normal(0, s.amount_day_sd, len(dates))) if s.amount_day_sd else np.ones(len(dates))
@@ -137,16 +146,22 @@ def _row_independent(summary: Summary) -> Summary:
 
 
 def run_trials(trials: Iterator[tuple[dict[str, Summary], dict[str, Summary], Calendar]], *,
-               alpha: float = 0.05, kinds: Sequence[str] = KINDS, contrast: bool = True) -> pd.DataFrame:
+               alpha: float = 0.05, kinds: Sequence[str] = KINDS, contrast: bool = True,
+               basis: str = "days", other_basis: bool = False) -> pd.DataFrame:
     """p < alpha rates per KPI kind over the trials: ``kind``, ``method`` (``salesnb`` or
-    ``row-independent``), ``trials``, ``rate``."""
+    ``row-independent``; with ``other_basis``, also the other ``calendar`` setting), ``trials``,
+    ``rate``. ``basis``: the ``calendar`` setting under test (``days`` or ``months``)."""
+    other = "months" if basis == "days" else "days"
     hits: dict[tuple[str, str], list[bool]] = {}
     for cur, base, cal in trials:
         for kind in kinds:
             if kind not in cur:
                 continue
-            r = two_sample(cur[kind], base[kind], alpha=alpha, calendar=cal)
+            r = two_sample(cur[kind], base[kind], alpha=alpha, calendar=cal, basis=basis)  # type: ignore[arg-type]
             hits.setdefault((kind, "salesnb"), []).append(bool(r.p_value < alpha))
+            if other_basis:
+                r1 = two_sample(cur[kind], base[kind], alpha=alpha, calendar=cal, basis=other)  # type: ignore[arg-type]
+                hits.setdefault((kind, f"calendar: {other}"), []).append(bool(r1.p_value < alpha))
             if contrast:
                 r0 = two_sample(_row_independent(cur[kind]), _row_independent(base[kind]), alpha=alpha)
                 hits.setdefault((kind, "row-independent"), []).append(bool(r0.p_value < alpha))
@@ -230,6 +245,19 @@ def calibration_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 202
         if power:
             planted = Scenario(**{**s.__dict__, "effect": effect})
             found = run_trials((realistic_trial(rng, planted) for _ in range(trials)), alpha=alpha, contrast=False)
+            null = null.merge(found.rename(columns={"rate": "power"}).drop(columns="trials"),
+                              on=["kind", "method"], how="left")
+        frames.append(null.assign(source=s.name))
+    for i, s in enumerate(QUOTA_SCENARIOS):  # calendar: months, on teams that close a monthly number
+        if progress:
+            progress(s.name)
+        rng = np.random.default_rng([seed, 50 + i])
+        null = run_trials((realistic_trial(rng, s) for _ in range(trials)), alpha=alpha, kinds=("orders", "revenue"),
+                          contrast=False, basis="months", other_basis=True)
+        if power:
+            planted = Scenario(**{**s.__dict__, "effect": effect})
+            found = run_trials((realistic_trial(rng, planted) for _ in range(trials)), alpha=alpha,
+                               kinds=("orders", "revenue"), contrast=False, basis="months")
             null = null.merge(found.rename(columns={"rate": "power"}).drop(columns="trials"),
                               on=["kind", "method"], how="left")
         frames.append(null.assign(source=s.name))

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from salesnb.aggregate import (
+    OTHERS_LABEL,
     SEG,
     Key,
     Window,
@@ -28,6 +29,7 @@ from salesnb.aggregate import (
     data_end,
     data_start,
     families_of,
+    fold_segments,
     immature,
     in_window,
     prefetch,
@@ -182,6 +184,21 @@ def period_targets(src: Source, p: Period, kpis: Sequence[KPI], by: str | None) 
     return out
 
 
+def comparison_windows(src: Source, period: Period, against: str, *, as_of: str | pd.Timestamp | None = None
+                       ) -> tuple[Period, Period | None, bool, pd.Timestamp]:
+    """The windows a comparison uses: the period (cut to the data's last day while it is
+    open), its baseline (``None`` against a target), whether the period is still open, and
+    the day the data ends. Every page that restates a comparison (driver splits, workbook)
+    takes its windows from here, so its numbers are the scorecard's."""
+    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+    incomplete = end.normalize() < pd.Timestamp(period.end)
+    p = period
+    if incomplete and end.normalize() >= pd.Timestamp(period.start):
+        p = period.to_date(end.date())
+    base = None if against == "target" else p.previous() if against == "previous" else p.last_year()
+    return p, base, incomplete, end
+
+
 _COMPARE_COLUMNS = ["kpi", "stage", "current", "baseline", "abs_change", "rel_change", "ci_low",
                     "ci_high", "p_value", "q_value", "significant", "status", "note", "method", "dispersion"]
 
@@ -191,8 +208,15 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
             engine: Engine | None = None, custom_kpis: Mapping[str, Any] | None = None,
             funnel_stages: Sequence[str] | None = None, min_events: int = DEFAULT_MIN_EVENTS,
             as_of: str | pd.Timestamp | None = None, fiscal_year_start: int = 1,
-            holidays: str | Sequence[str] | Calendar | None = None) -> pd.DataFrame:
+            holidays: str | Sequence[str] | Calendar | None = None, top: int | None = None,
+            basis: Literal["days", "months"] = "days") -> pd.DataFrame:
     """Compare each KPI of a period with a baseline: previous period, last year or target.
+
+    With ``by`` and ``top``, the ``top`` largest segments (by the first KPI: money for a flow,
+    events otherwise) are compared one by one and the rest pooled into one row
+    ``(all others)`` whose note says how many it holds; segments then still add up to the
+    whole, and Benjamini–Hochberg runs over the rows shown. ``basis``: ``days`` puts the
+    earlier period's flows on this period's calendar, ``months`` compares totals as they are.
 
     Returns
     -------
@@ -222,30 +246,28 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
     src, p, kpi_list = _setup(data, period, kpis, engine, custom_kpis, fiscal_year_start)
     stages = list(funnel_stages or DEFAULT_FUNNEL)
     calendar = calendar_of(holidays) if holidays is not None else (src.calendar or calendar_of(None))
-    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
-    incomplete = end.normalize() < pd.Timestamp(p.end)
     full = p
-    if incomplete and end.normalize() >= pd.Timestamp(p.start):
-        p = p.to_date(end.date())
+    p, base_p, incomplete, end = comparison_windows(src, p, against, as_of=as_of)
     cur_w = Window.of(p)
-    if against != "target":
-        prefetch(src, [cur_w, Window.of(p.previous() if against == "previous" else p.last_year())], by, stages,
-                 families=families_of(kpi_list))
+    if base_p is not None:
+        prefetch(src, [cur_w, Window.of(base_p)], by, stages, families=families_of(kpi_list))
     current, problems = summaries(src, kpi_list, cur_w, by, funnel_stages=stages)
     lags = cohort_lags(src, stages) if any(k.kind == "proportion" for k in kpi_list) else {}
     if against == "target":
-        base_p = None
         targets = period_targets(src, full, kpi_list, by)
         elapsed = elapsed_share(src, full, p, calendar) if incomplete else 1.0
         no_data_note = ""
         baseline: dict[Key, Summary] = {}
     else:
-        base_p = p.previous() if against == "previous" else p.last_year()
+        assert base_p is not None
         baseline, base_problems = summaries(src, kpi_list, Window.of(base_p), by, funnel_stages=stages)
         problems = {**base_problems, **problems}
         no_data_note = baseline_missing(src, base_p, against)
         targets = {}
         elapsed = 1.0
+    folded = 0
+    if by and top is not None:
+        (current, baseline), _, folded = fold_segments([current, baseline], kpi_list, top)
     col = _by_column(by)
     rows: list[dict[str, Any]] = []
     for kpi in kpi_list:
@@ -257,10 +279,12 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
             continue
         for key in keys:
             row = _compare_one(kpi, key, current.get(key), baseline.get(key), targets, against, p, base_p,
-                               cur_w, end, lags, min_events, alpha, incomplete, col, calendar, elapsed)
+                               cur_w, end, lags, min_events, alpha, incomplete, col, calendar, elapsed, basis)
             if no_data_note:  # the baseline period lies before the data: its figures would be zeros
                 row.update(baseline=math.nan, abs_change=math.nan, rel_change=math.nan, ci_low=math.nan,
                            ci_high=math.nan, p_value=math.nan, status="no_data", note=no_data_note)
+            if key[2] == OTHERS_LABEL:
+                row["note"] = "; ".join(filter(None, [f"{folded} segments pooled", row["note"]]))
             rows.append(row)
     out = pd.DataFrame(rows)
     ok = (out["status"] == "ok").to_numpy()
@@ -269,7 +293,9 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
     out["q_value"] = q
     out["significant"] = ok & (out["q_value"] < alpha)
     cols = _COMPARE_COLUMNS[:2] + ([col] if by else []) + _COMPARE_COLUMNS[2:]
-    return out[cols].astype({c: "float64" for c in _COMPARE_COLUMNS[2:10]}).reset_index(drop=True)
+    out = out[cols].astype({c: "float64" for c in _COMPARE_COLUMNS[2:10]}).reset_index(drop=True)
+    out.attrs["folded"] = folded
+    return out
 
 
 def _why(status: str) -> str:
@@ -306,7 +332,7 @@ def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
                  targets: Mapping[tuple[str, str], float], against: str, p: Period,
                  base_p: Period | None, cur_w: Window, end: pd.Timestamp,
                  lags: Mapping[Any, float], min_events: int, alpha: float, incomplete: bool,
-                 col: str, calendar: Calendar, elapsed: float) -> dict[str, Any]:
+                 col: str, calendar: Calendar, elapsed: float, basis: str = "days") -> dict[str, Any]:
     template = cur or base
     assert template is not None
     cur = cur or _empty_like(template, cur_w)
@@ -327,9 +353,9 @@ def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
         return _row(kpi, key, result, "ok", note, col)
     else:
         base = base or _empty_like(template, Window.of(base_p) if base_p is not None else None)
-        result = two_sample(cur, base, alpha=alpha, calendar=calendar)
+        result = two_sample(cur, base, alpha=alpha, calendar=calendar, basis=basis)  # type: ignore[arg-type]
         base_n = base.n
-        notes.append(_method_note(result, base_p, p))
+        notes.append(_method_note(result, base_p, p, basis))
     if kpi.kind == "snapshot":
         result = Change(result.current, result.baseline, result.abs_change, math.nan, math.nan, math.nan)
         return _row(kpi, key, result, "not_tested", "a snapshot at the period's end: not tested", col)
@@ -350,13 +376,15 @@ def _compare_one(kpi: KPI, key: Key, cur: Summary | None, base: Summary | None,
     return _row(kpi, key, result, status, "; ".join(notes), col)
 
 
-def _method_note(r: Change, base_p: Period | None, p: Period) -> str:
+def _method_note(r: Change, base_p: Period | None, p: Period, basis: str = "days") -> str:
     """One sentence on how the change was judged, for the reader."""
     if r.method == "quasi-Poisson":
         text = "daily totals with weekday and holiday terms"
         if r.dispersion == r.dispersion:
             text += f"; days vary {r.dispersion:.1f}× chance" if r.dispersion >= 1.05 else "; days vary as chance"
-        if base_p is not None and base_p.days != p.days:
+        if basis == "months":
+            text += "; totals compared as they are (calendar: months)"
+        elif base_p is not None and base_p.days != p.days:
             text += f"; baseline put on this period's {p.days}-day calendar"
         return text
     if r.method == "quasi-binomial":
@@ -521,75 +549,99 @@ def baseline_missing(src: Source, base: Period, against: str = "previous") -> st
 
 
 def revenue_drivers(data: Data, period: str | Period, *, against: Literal["previous", "last_year"] = "previous",
-                    by: str | None = None, engine: Engine | None = None,
-                    fiscal_year_start: int = 1) -> pd.DataFrame:
-    """Split the revenue change into an orders effect and an average-check effect.
+                    by: str | None = None, engine: Engine | None = None, fiscal_year_start: int = 1,
+                    top: int | None = None, as_of: str | pd.Timestamp | None = None,
+                    holidays: str | Sequence[str] | Calendar | None = None,
+                    basis: Literal["days", "months"] = "days") -> pd.DataFrame:
+    """Split the scorecard's revenue change into an orders effect and an average-check effect.
 
-    With revenue R = O·A (orders × average check), the midpoint (Shapley) split is exact:
+    One convention with :func:`compare`: the same windows (an open period to date) and the
+    same baseline — the earlier period's revenue and orders put on this period's calendar
+    (``basis="days"``; ``"months"``: as they are). With revenue R = O·A (orders × average
+    check) and that baseline, the midpoint (Shapley) split is exact:
     ΔR = ΔO·(A₀+A₁)/2 + ΔA·(O₀+O₁)/2. With ``by``, the average-check effect is split
     further across segments into *mix* (shares of orders moving between segments with
     different checks) and *rate* (checks changing within segments):
-    ΔĀ = Σ Δwₛ·(Aₛ₀+Aₛ₁)/2 + Σ ΔAₛ·(wₛ₀+wₛ₁)/2, also exact. Raw period totals are used
-    (not scaled per day), so the parts add up to the reported revenue change.
+    ΔĀ = Σ Δwₛ·(Aₛ₀+Aₛ₁)/2 + Σ ΔAₛ·(wₛ₀+wₛ₁)/2, also exact; a segment's baseline takes the
+    whole's calendar factor, so segments add up to the whole. With ``top``, segments beyond
+    the ``top`` largest are pooled into one ``(all others)`` row.
 
     Returns one row per part: ``part`` (``orders``, ``average_check`` or, with ``by``,
-    ``mix``/``rate`` per segment and ``total``), the segment column when given, and
-    ``effect``; the row ``total`` equals revenue now − revenue before (raw totals).
-
-    The scorecard (:func:`compare`) states the change differently: it puts the baseline's
-    daily rate on this period's calendar (its weekdays, holidays and length), so a month
-    with one more weekend is not read as a drop. Two last rows reconcile the conventions:
-    ``calendar`` (what the calendar alone explains) and ``scorecard_change`` (the change as
-    :func:`compare` states it); ``calendar + scorecard_change = total``.
+    ``mix``/``rate`` per segment, and ``total``), the ``by`` column when given, and
+    ``effect``. The parts add up to ``total``, which is the scorecard's change (to the cent).
+    ``attrs`` holds ``raw_change`` (now − before, raw totals), ``calendar_effect`` (the raw
+    change less the scorecard's), ``folded`` (segments pooled) and ``note`` (why there is
+    no split, or that ``by`` is not in the data and the split is by the whole).
     """
     src = as_source(data, engine)
+    columns = ["part", *([by] if by else []), "effect"]
+    empty = pd.DataFrame(columns=columns)
     if not src.has("orders"):
-        return pd.DataFrame(columns=["part", *([by] if by else []), "effect"])
-    p = parse_period(period, fiscal_year_start=fiscal_year_start)
-    base = p.previous() if against == "previous" else p.last_year()
+        empty.attrs["note"] = "no orders"
+        return empty
+    p0 = parse_period(period, fiscal_year_start=fiscal_year_start)
+    cal = calendar_of(holidays) if holidays is not None else (src.calendar or calendar_of(None))
+    p, base, _, _ = comparison_windows(src, p0, against, as_of=as_of)
+    assert base is not None
     if baseline_missing(src, base, against):  # the data begins later: there is nothing to split
-        return pd.DataFrame(columns=["part", *([by] if by else []), "effect"])
+        empty.attrs["note"] = baseline_missing(src, base, against)
+        return empty
+    note = ""
+    if by and by not in src.columns("orders"):
+        note = f"orders have no {by} column: split by the whole"
+        by, columns = None, ["part", "effect"]
     reg = registry()
     kpis = [reg["revenue"], reg["orders"]]
-    cur, _ = summaries(src, kpis, Window.of(p), by, funnel_stages=[])
-    old, _ = summaries(src, kpis, Window.of(base), by, funnel_stages=[])
-
-    def table(values: Mapping[Key, Summary]) -> pd.DataFrame:
-        rows = [{"seg": k[2], "orders": v.n, "revenue": v.sum} for k, v in values.items()
-                if k[0] == "revenue" and isinstance(v, Moments)]
-        return pd.DataFrame(rows, columns=["seg", "orders", "revenue"]).astype(
-            {"orders": float, "revenue": float}).set_index("seg")
-
-    t = table(cur).join(table(old), suffixes=("_1", "_0"), how="outer").fillna(0.0)
-    o1, o0 = t["orders_1"].sum(), t["orders_0"].sum()
-    r1, r0 = t["revenue_1"].sum(), t["revenue_0"].sum()
+    whole_now, _ = summaries(src, kpis, Window.of(p), None, funnel_stages=[])
+    whole_before, _ = summaries(src, kpis, Window.of(base), None, funnel_stages=[])
+    r_key, o_key = ("revenue", None, "all"), ("orders", None, "all")
+    if r_key not in whole_now or r_key not in whole_before:
+        out = pd.DataFrame(columns=columns)
+        out.attrs["note"] = "no orders in one of the periods"
+        return out
+    r1, r0 = whole_now[r_key].value, whole_before[r_key].value
+    o1, o0 = whole_now[o_key].value, whole_before[o_key].value
+    # the scorecard's baselines: the same tests on the same summaries
+    r_base = two_sample(whole_now[r_key], whole_before[r_key], calendar=cal, basis=basis).baseline
+    o_base = two_sample(whole_now[o_key], whole_before[o_key], calendar=cal, basis=basis).baseline
+    f_r = r_base / r0 if r0 and r_base == r_base else 1.0
+    f_o = o_base / o0 if o0 and o_base == o_base else 1.0
+    rb, ob = r0 * f_r, o0 * f_o
     a1 = r1 / o1 if o1 else 0.0
-    a0 = r0 / o0 if o0 else 0.0
-    rows = [{"part": "orders", "segment": None, "effect": (o1 - o0) * (a0 + a1) / 2}]
-    check_effect = (a1 - a0) * (o0 + o1) / 2
+    a0 = rb / ob if ob else 0.0
+    rows = [{"part": "orders", "segment": None, "effect": (o1 - ob) * (a0 + a1) / 2}]
+    folded = 0
     if by:
+        cur, _ = summaries(src, kpis, Window.of(p), by, funnel_stages=[])
+        old, _ = summaries(src, kpis, Window.of(base), by, funnel_stages=[])
+        if top is not None:
+            (cur, old), _, folded = fold_segments([cur, old], kpis, top)
+
+        def table(values: Mapping[Key, Summary], f_rev: float, f_ord: float) -> pd.DataFrame:
+            rows_ = [{"seg": k[2], "orders": v.n * f_ord, "revenue": v.sum * f_rev} for k, v in values.items()
+                     if k[0] == "revenue" and isinstance(v, Moments)]
+            return pd.DataFrame(rows_, columns=["seg", "orders", "revenue"]).astype(
+                {"orders": float, "revenue": float}).set_index("seg")
+
+        t = table(cur, 1.0, 1.0).join(table(old, f_r, f_o), suffixes=("_1", "_0"), how="outer").fillna(0.0)
         w1 = t["orders_1"] / o1 if o1 else t["orders_1"] * 0
-        w0 = t["orders_0"] / o0 if o0 else t["orders_0"] * 0
+        w0 = t["orders_0"] / ob if ob else t["orders_0"] * 0
         seg_a1 = (t["revenue_1"] / t["orders_1"]).where(t["orders_1"] > 0)
         seg_a0 = (t["revenue_0"] / t["orders_0"]).where(t["orders_0"] > 0)
         # a segment absent on one side has no check there: use the other side's
         seg_a1, seg_a0 = seg_a1.fillna(seg_a0).fillna(0.0), seg_a0.fillna(seg_a1).fillna(0.0)
-        scale = (o0 + o1) / 2
-        for seg in t.index:
-            rows.append({"part": "mix", "segment": seg,
-                         "effect": (w1[seg] - w0[seg]) * (seg_a0[seg] + seg_a1[seg]) / 2 * scale})
-            rows.append({"part": "rate", "segment": seg,
-                         "effect": (seg_a1[seg] - seg_a0[seg]) * (w0[seg] + w1[seg]) / 2 * scale})
+        scale = (ob + o1) / 2
+        mix = (w1 - w0) * (seg_a0 + seg_a1) / 2 * scale
+        rate = (seg_a1 - seg_a0) * (w0 + w1) / 2 * scale
+        # the orders' own rounding: what the segments' checks leave of the whole's check effect
+        order = (mix.abs() + rate.abs()).sort_values(ascending=False).index
+        for seg in [s for s in order if s != OTHERS_LABEL] + [s for s in order if s == OTHERS_LABEL]:
+            rows.append({"part": "mix", "segment": seg, "effect": float(mix[seg])})
+            rows.append({"part": "rate", "segment": seg, "effect": float(rate[seg])})
     else:
-        rows.append({"part": "average_check", "segment": None, "effect": check_effect})
-    rows.append({"part": "total", "segment": None, "effect": r1 - r0})
-    whole_now, _ = summaries(src, [reg["revenue"]], Window.of(p), None, funnel_stages=[])
-    whole_before, _ = summaries(src, [reg["revenue"]], Window.of(base), None, funnel_stages=[])
-    key = ("revenue", None, "all")
-    if key in whole_now and key in whole_before:
-        scored = two_sample(whole_now[key], whole_before[key], calendar=src.calendar)
-        if scored.abs_change == scored.abs_change:
-            rows.append({"part": "calendar", "segment": None, "effect": (r1 - r0) - scored.abs_change})
-            rows.append({"part": "scorecard_change", "segment": None, "effect": scored.abs_change})
+        rows.append({"part": "average_check", "segment": None, "effect": (a1 - a0) * (ob + o1) / 2})
+    rows.append({"part": "total", "segment": None, "effect": r1 - rb})
     df = pd.DataFrame(rows)
-    return df.rename(columns={"segment": by}) if by else df.drop(columns=["segment"])
+    df = df.rename(columns={"segment": by}) if by else df.drop(columns=["segment"])
+    df.attrs.update(raw_change=r1 - r0, calendar_effect=(r1 - r0) - (r1 - rb), folded=folded, note=note)
+    return df

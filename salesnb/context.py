@@ -21,9 +21,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from salesnb.aggregate import set_complete_through
 from salesnb.comparisons import DEFAULT_FUNNEL as _FUNNEL
 from salesnb.comparisons import DEFAULT_MIN_EVENTS
 from salesnb.data import SalesData
@@ -36,6 +38,7 @@ __all__ = ["ReportContext", "report_context", "context_from", "DEFAULT_FUNNEL", 
 
 DEFAULT_FUNNEL = tuple(_FUNNEL)
 ATTRIBUTION_DAYS = 180  # days of a new customer's revenue counted for ROMI
+TOP_SEGMENTS = 12  # segments shown per breakdown before "all others" (params: top_segments)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class ReportContext:
     feedback_themes: Mapping[str, Sequence[str]] = field(default_factory=dict)
     analyst_note: str = ""
     language: str = "en"
+    top_segments: int = TOP_SEGMENTS
+    calendar: Literal["days", "months"] = "days"
 
     @property
     def previous(self) -> Period:
@@ -80,7 +85,9 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
             currency: str = "", attribution_days: int = ATTRIBUTION_DAYS, gross_margin: float | None = None,
             holidays: str | Sequence[Any] | None = None, feedback_themes: Mapping[str, Sequence[str]] | None = None,
             analyst_note: str = "", language: str = "en", engine: Engine | None = None, spark_master: str | None = None,
-            base_dir: str | os.PathLike[str] | None = None, cache: bool = False) -> ReportContext:
+            base_dir: str | os.PathLike[str] | None = None, cache: bool = False,
+            top_segments: int = TOP_SEGMENTS, calendar: str = "days",
+            data_complete_through: str | date | None = None) -> ReportContext:
     """Build the context of one report.
 
     ``source`` is what params name (a folder or a mapping, loaded and validated here, from
@@ -89,6 +96,8 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
     ``gross_margin`` 0 means unknown (ROMI on revenue). ``engine`` runs the analyses on
     pandas (default), DuckDB or Spark; ``spark_master`` names the Spark cluster (default
     ``local[2]``; ``spark://host:7077``, ``yarn``, or Spark Connect ``sc://host:15002``).
+    ``top_segments``: breakdowns, driver splits and unusual months show this many segments
+    and pool the rest into one "all others" row (the workbook lists them all).
     """
     from salesnb.texts import set_language
 
@@ -104,12 +113,17 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
         data = load(source, base_dir=base_dir, funnel_stages=list(stages), cache=cache)
     src = as_source(data if data is not None else source, engine or None,  # type: ignore[arg-type]
                     holidays=holidays or None, spark_master=spark_master or None)
+    if calendar not in ("days", "months"):
+        raise ValueError(f"calendar: days or months, not {calendar!r}")
+    if data_complete_through:
+        set_complete_through(src, data_complete_through)
     custom = dict(custom_kpis or {})
     return ReportContext(period=p, src=src, data=data, custom_kpis=custom, kpis=registry(custom),
                          funnel_stages=stages, alpha=alpha, min_events=min_events, currency=currency,
                          attribution_days=attribution_days, gross_margin=gross_margin or None,
                          feedback_themes=dict(feedback_themes or {}), analyst_note=analyst_note,
-                         language=language)
+                         language=language, top_segments=max(1, int(top_segments)),
+                         calendar=calendar)  # type: ignore[arg-type]
 
 
 def context_from(namespace: Mapping[str, Any]) -> ReportContext:

@@ -15,7 +15,8 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from salesnb import texts
-from salesnb.comparisons import compare, kpi_table
+from salesnb.aggregate import OTHERS_LABEL, Window, summaries
+from salesnb.comparisons import compare, comparison_windows, kpi_table
 from salesnb.context import ReportContext
 from salesnb.texts import catalogue, t
 
@@ -147,7 +148,7 @@ def scorecard(ctx: ReportContext, *, kpis: Sequence[str] | None = None) -> pd.Da
     names = list(kpis) if kpis is not None else [*HEADLINE_KPIS, *ctx.custom_kpis]
     opts = _options(ctx, names)
     values = kpi_table(data, p, **opts)
-    comparisons = {against: {_key(r): r for r in compare(data, p, against=against, alpha=ctx.alpha,  # type: ignore[arg-type]
+    comparisons = {against: {_key(r): r for r in compare(data, p, against=against, alpha=ctx.alpha, basis=ctx.calendar,  # type: ignore[arg-type]
                                                          **opts).to_dict("records")}
                    for against in ("previous", "last_year", "target")}
     rows = []
@@ -190,7 +191,7 @@ def variation_note(ctx: ReportContext, *, kpis: Sequence[str] | None = None) -> 
     KPI could be judged.
     """
     names = list(kpis) if kpis is not None else HEADLINE_KPIS
-    c = compare(ctx.src, ctx.period, alpha=ctx.alpha, **_options(ctx, names))
+    c = compare(ctx.src, ctx.period, alpha=ctx.alpha, basis=ctx.calendar, **_options(ctx, names))
     reg = ctx.kpis
     parts = [f"{reg[r['kpi']].label.lower()} {texts.number(r['dispersion'], 1)}×" for r in c.to_dict("records")
              if r["dispersion"] == r["dispersion"] and r["dispersion"] >= 1.05 and r["stage"] is None]
@@ -203,25 +204,123 @@ def breakdown(ctx: ReportContext, by: str, *,
               kpis: Sequence[str] = ("revenue", "orders", "average_check")) -> pd.DataFrame:
     """KPIs per segment of ``by`` with their change against the previous period.
 
-    One row per segment; for each KPI a value column and a ``<kpi> change`` column (arrow
-    only where significant after Benjamini–Hochberg over the whole table), plus tone
-    columns ``tone:<kpi>``. Sorted by the first KPI, largest first.
+    One row per segment — the ``ctx.top_segments`` largest by the first KPI, then one
+    "all others" row pooling the rest (so the rows add up to the whole) — and for each KPI
+    a value column and a ``<kpi> change`` column (arrow only where significant after
+    Benjamini–Hochberg over the rows shown), plus tone columns ``tone:<kpi>``. Sorted by the
+    first KPI, largest first, "all others" last. ``attrs["folded"]``: segments pooled.
     """
     reg, currency = ctx.kpis, ctx.currency
-    c = compare(ctx.src, ctx.period, by=by, alpha=ctx.alpha, **_options(ctx, kpis))
+    c = breakdown_comparison(ctx, by, kpis=kpis)
+    if c.empty or (c["status"] == "not_segmentable").all():  # the data has no such column
+        return pd.DataFrame()
     rows: dict[str, dict[str, Any]] = {}
     for r in c.to_dict("records"):
         kpi = reg[r["kpi"]]
         seg = str(r[by])
-        row = rows.setdefault(seg, {texts.column(by): t("value.all") if seg == "all" else seg, "_sort": math.nan})
+        row = rows.setdefault(seg, {texts.column(by): segment_label(seg), "_sort": math.nan,
+                                    "_last": seg == OTHERS_LABEL})
         row[kpi.label] = format_value(r["current"], kpi.unit, currency)
         text, tone = format_change(r, kpi.unit, kpi.good, currency)
         change = t("overview.change_of", label=kpi.label)
         row[change], row[f"tone:{change}"] = text, tone
         if r["kpi"] == kpis[0]:
             row["_sort"] = r["current"]
-    out = pd.DataFrame(list(rows.values())).sort_values("_sort", ascending=False, na_position="last")
-    return out.drop(columns=["_sort"]).reset_index(drop=True)
+    out = pd.DataFrame(list(rows.values()))
+    if out.empty:
+        return out
+    out = out.sort_values(["_last", "_sort"], ascending=[True, False], na_position="last")
+    out = out.drop(columns=["_sort", "_last"]).reset_index(drop=True)
+    out.attrs["folded"] = c.attrs.get("folded", 0)
+    return out
+
+
+def breakdown_comparison(ctx: ReportContext, by: str, *,
+                         kpis: Sequence[str] = ("revenue", "orders", "average_check")) -> pd.DataFrame:
+    """:func:`compare` by ``by`` against the previous period, top segments and "all others"
+    (the numbers behind :func:`breakdown` and its workbook sheet); ``attrs["folded"]``."""
+    return compare(ctx.src, ctx.period, by=by, alpha=ctx.alpha, top=ctx.top_segments, basis=ctx.calendar,
+                   **_options(ctx, kpis))
+
+
+def breakdown_rows(ctx: ReportContext, by: str, *,
+                   kpis: Sequence[str] = ("revenue", "orders", "average_check")) -> pd.DataFrame:
+    """Every segment of ``by``, for the workbook: the page's rows (:func:`breakdown_comparison`:
+    the top segments and "all others", tested), then each pooled segment with its value and
+    baseline, not tested (``status`` ``pooled``). A pooled flow's baseline takes the "all
+    others" row's calendar factor, so the pooled segments add up to that row exactly."""
+    c = breakdown_comparison(ctx, by, kpis=kpis)
+    if not c.attrs.get("folded") or by not in c.columns:
+        return c
+    reg = ctx.kpis
+    kpi_list = [reg[k] for k in kpis]
+    p, base, _, _ = comparison_windows(ctx.src, ctx.period, "previous")
+    assert base is not None
+    stages = list(ctx.funnel_stages)
+    cur, _ = summaries(ctx.src, kpi_list, Window.of(p), by, funnel_stages=stages)
+    old, _ = summaries(ctx.src, kpi_list, Window.of(base), by, funnel_stages=stages)
+    shown = set(c[by].astype(str))
+    rows = []
+    for kpi in kpi_list:
+        others = c[(c["kpi"] == kpi.name) & (c[by].astype(str) == OTHERS_LABEL)]
+        pooled = sorted({k[2] for k in [*cur, *old] if k[0] == kpi.name and k[2] not in shown})
+        raw = sum(old[(kpi.name, None, seg)].value for seg in pooled if (kpi.name, None, seg) in old)
+        factor = (float(others["baseline"].iloc[0]) / raw
+                  if kpi.is_flow and len(others) and raw and others["baseline"].iloc[0] == others["baseline"].iloc[0]
+                  else 1.0)
+        for seg in pooled:
+            now, before = cur.get((kpi.name, None, seg)), old.get((kpi.name, None, seg))
+            value = now.value if now is not None else (0.0 if kpi.is_flow else math.nan)
+            baseline = before.value * factor if before is not None else (0.0 if kpi.is_flow else math.nan)
+            change = value - baseline
+            rows.append({"kpi": kpi.name, "stage": None, by: seg, "current": value, "baseline": baseline,
+                         "abs_change": change, "rel_change": change / baseline if baseline else math.nan,
+                         "status": "pooled", "note": "pooled as all others on the page: not tested",
+                         "significant": False})
+    out = pd.concat([c, pd.DataFrame(rows)], ignore_index=True) if rows else c
+    out.attrs["folded"] = c.attrs["folded"]
+    return out
+
+
+def folded_note(ctx: ReportContext, frame: pd.DataFrame, by: str) -> str:
+    """One line under a breakdown: that the data has no such column, or how many segments
+    were pooled and where the full list is ("" when neither)."""
+    if frame.empty:
+        return t("overview.no_segment", what=texts.column(by).lower())
+    n = int(frame.attrs.get("folded", 0) or 0)
+    if not n:
+        return ""
+    return t("overview.folded", top=texts.number(ctx.top_segments), n=texts.number(n),
+             what=texts.column(by).lower())
+
+
+def drivers_note(ctx: ReportContext, drivers: pd.DataFrame) -> str:
+    """One line under the driver split: the scorecard's change the parts add up to, the raw
+    difference of the totals and what the calendar explains of it."""
+    if drivers.empty:
+        return ""
+    total = float(drivers.loc[drivers["part"] == "total", "effect"].iloc[0])
+    raw, calendar = drivers.attrs.get("raw_change", math.nan), drivers.attrs.get("calendar_effect", math.nan)
+
+    def money(v: float) -> str:
+        return _signed(texts.money(abs(v), ctx.currency, 0), v)
+
+    parts = [t("overview.drivers_sum", total=money(total))]
+    if ctx.calendar == "days" and raw == raw and abs(calendar) >= 0.5:
+        parts.append(t("overview.drivers_calendar", raw=money(raw), calendar=money(calendar)))
+    if drivers.attrs.get("note", "").startswith("orders have no"):
+        parts.append(t("overview.drivers_no_by"))
+    return " ".join(parts)
+
+
+def segment_label(seg: str) -> str:
+    """A segment as a page shows it: salesnb's own labels (the whole, all others) in the
+    page's language, a data value as it is."""
+    if seg == "all":
+        return t("value.all")
+    if seg == OTHERS_LABEL:
+        return t("value.all_others")
+    return seg
 
 
 def style_scorecard(df: pd.DataFrame) -> Styler:
@@ -306,7 +405,7 @@ def workbook_sheets(ctx: ReportContext, *, kpis: Sequence[str] | None = None) ->
     names = list(kpis) if kpis is not None else [*HEADLINE_KPIS, *ctx.custom_kpis]
     opts = _options(ctx, names)
     values = kpi_table(ctx.src, ctx.period, **opts)
-    against = {a: {_key(r): r for r in compare(ctx.src, ctx.period, against=a, alpha=ctx.alpha,  # type: ignore[arg-type]
+    against = {a: {_key(r): r for r in compare(ctx.src, ctx.period, against=a, alpha=ctx.alpha, basis=ctx.calendar,  # type: ignore[arg-type]
                                                **opts).to_dict("records")}
                for a in ("previous", "last_year", "target")}
     rows, kinds = [], []
@@ -333,12 +432,12 @@ def workbook_sheets(ctx: ReportContext, *, kpis: Sequence[str] | None = None) ->
                                             t("workbook.attainment"))})
     sheets = [workbook.sheet(t("workbook.scorecard"), score, formats=formats, currency=ctx.currency)]
     for by in BREAKDOWNS:
-        opts = _options(ctx, ["revenue", "orders", "average_check"])
-        c = compare(ctx.src, ctx.period, by=by, alpha=ctx.alpha, **opts)
+        c = breakdown_rows(ctx, by)
         if c.empty or by not in c.columns:
             continue
         part = pd.DataFrame({
-            t("workbook.segment"): c[by].astype(str), t("workbook.kpi"): [ctx.kpis[k].label for k in c["kpi"]],
+            t("workbook.segment"): [segment_label(str(v)) for v in c[by]],
+            t("workbook.kpi"): [ctx.kpis[k].label for k in c["kpi"]],
             t("workbook.value"): c["current"], t("workbook.previous"): c["baseline"],
             t("workbook.change_previous"): c["rel_change"], t("workbook.verdict_previous"):
                 [_verdict(r) for r in c.to_dict("records")]})

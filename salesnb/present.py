@@ -26,7 +26,7 @@ __all__ = ["table", "bullets", "page_intro", "result_badges", "result_word", "he
 # the media type of a page's machine-readable run record: read by the publisher, never shown
 RECORD_MIME = "application/vnd.salesnb.record+json"
 
-_OWN_LABELS = {"all": "all", "(none)": "none", "(several)": "several"}
+_OWN_LABELS = {"all": "all", "(none)": "none", "(several)": "several", "(all others)": "all_others"}
 _RESULT_COLOURS = {"ok": "#1b7837", "warning": "#b35806", "missing": "#6c6c6c",
                    "failed": "#b2182b"}
 
@@ -138,7 +138,7 @@ def note(text: str) -> HTML:
     >>> note("a < b").data
     '<p class="snb-note"><em>a &lt; b</em></p>'
     """
-    return HTML(f'<p class="snb-note"><em>{html.escape(text)}</em></p>')
+    return HTML(f'<p class="snb-note"><em>{html.escape(text)}</em></p>' if text else "")
 
 
 def heading(text: str, *, level: int = 3) -> HTML:

@@ -273,16 +273,36 @@ def test_open_period_target_prorated_by_the_weekday_profile(demo: salesnb.SalesD
 
 def test_revenue_driver_split_is_exact(demo: salesnb.SalesData) -> None:
     total = _done(demo, OCT)["amount"].sum() - _done(demo, SEP)["amount"].sum()
-    split = revenue_drivers(demo, "2026-10").set_index("part")["effect"]
+    # calendar: months compares the totals as they are: the split checked by hand
+    split = revenue_drivers(demo, "2026-10", basis="months").set_index("part")["effect"]
     assert split["total"] == pytest.approx(total)
     assert split["orders"] + split["average_check"] == pytest.approx(total)
     o1, o0 = len(_done(demo, OCT)), len(_done(demo, SEP))
     a1, a0 = _done(demo, OCT)["amount"].mean(), _done(demo, SEP)["amount"].mean()
     assert split["orders"] == pytest.approx((o1 - o0) * (a0 + a1) / 2)
+    # calendar: days (the default) splits the scorecard's change, to the cent; the raw
+    # difference less that change is the calendar's part
+    scored = compare(demo, "2026-10", kpis=["revenue"]).iloc[0]["abs_change"]
     mix = revenue_drivers(demo, "2026-10", by="channel")
+    assert mix.loc[mix["part"] == "total", "effect"].iloc[0] == pytest.approx(scored, abs=0.005)
     parts = mix[mix["part"].isin(["orders", "mix", "rate"])]["effect"].sum()
-    assert parts == pytest.approx(total)
+    assert parts == pytest.approx(scored, abs=0.005)
+    assert mix.attrs["raw_change"] == pytest.approx(total)
+    assert mix.attrs["calendar_effect"] == pytest.approx(total - scored)
     assert set(mix.loc[mix["part"] == "mix", "channel"]) == set(demo["orders"]["channel"])
+
+
+def test_revenue_drivers_without_the_split_column(demo: salesnb.SalesData) -> None:
+    """No channel column: the split is by the whole and still the scorecard's change (a CRM
+    pipeline once showed orders 0.00, total 0.00 and a calendar row holding everything)."""
+    orders = demo["orders"].drop(columns=["channel"])
+    data = salesnb.SalesData({**demo.tables, "orders": orders})
+    scored = compare(data, "2026-10", kpis=["revenue"]).iloc[0]["abs_change"]
+    split = revenue_drivers(data, "2026-10", by="channel")
+    assert "channel" not in split.columns and split.attrs["note"].startswith("orders have no channel")
+    assert split.set_index("part")["effect"]["total"] == pytest.approx(scored, abs=0.005)
+    assert split.loc[split["part"] != "total", "effect"].sum() == pytest.approx(scored, abs=0.005)
+    assert split.set_index("part")["effect"]["orders"] != 0
 
 
 def test_reasons(demo: salesnb.SalesData) -> None:
@@ -362,6 +382,24 @@ def test_calibration_on_realistic_nulls_and_real_days() -> None:
     assert (old["false_alarms"] > 0.2).all(), old.to_string()
     if shared is not None:
         assert {"cdnow: resampled real days", "superstore: resampled real days"} <= set(table["source"])
+    # calendar: months on teams that close a monthly number whatever the working days: within
+    # α + 2 pp (asserted above); calendar: days there gives false arrows on orders
+    quota = table[table["source"].str.startswith("quota months")]
+    assert set(quota["method"]) == {"salesnb", "calendar: days"}
+    days = quota[(quota["method"] == "calendar: days") & (quota["kind"] == "orders")]
+    assert (days["false_alarms"] > 0.10).all(), days.to_string()
+
+
+def test_calendar_months_compares_totals_as_they_are(demo: salesnb.SalesData) -> None:
+    """calendar: months — the baseline is the earlier period's total; days — on this calendar."""
+    sep, octo = _done(demo, SEP), _done(demo, OCT)
+    months = compare(demo, "2026-10", kpis=["orders", "revenue"], basis="months").set_index("kpi")
+    assert months.loc["orders", "baseline"] == pytest.approx(len(sep))
+    assert months.loc["revenue", "baseline"] == pytest.approx(sep["amount"].sum())
+    assert months.loc["orders", "abs_change"] == pytest.approx(len(octo) - len(sep))
+    assert "totals compared as they are" in months.loc["orders", "note"]
+    days = compare(demo, "2026-10", kpis=["orders"]).set_index("kpi")
+    assert days.loc["orders", "baseline"] != pytest.approx(len(sep))  # October has a different calendar
 
 
 def test_planted_facts_found(demo: salesnb.SalesData, truth: dict) -> None:

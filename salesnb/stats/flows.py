@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Literal
 
 import numpy as np
 import statsmodels.api as sm
@@ -77,11 +78,15 @@ def calendar_design(dates: np.ndarray, current: np.ndarray, calendar: Calendar, 
 
 
 def daily_flow_change(cur: Daily, base: Daily, *, calendar: Calendar | None = None, alpha: float = 0.05,
-                      count: bool = True) -> Change:
+                      count: bool = True, basis: Literal["days", "months"] = "days") -> Change:
     """Compare two windows' daily totals (see the module text).
 
     Returns a :class:`Change` in current-window units: ``baseline`` is the baseline rate
     on the current window's calendar, the interval is that of current − baseline.
+    ``basis="months"`` compares the two windows' totals as they are (a team that closes the
+    same monthly number whatever the working days): the baseline is the earlier total, and
+    the estimate moves by the calendar's part while its standard error, learnt from the
+    days with their weekday and holiday terms, stays.
 
     Examples
     --------
@@ -113,8 +118,8 @@ def daily_flow_change(cur: Daily, base: Daily, *, calendar: Calendar | None = No
         if hol.any() and y[hol].sum() == 0:
             keep &= ~hol
         if c_total <= 0 or b_total <= 0:  # the rate ratio is 0 or infinite: no interval
-            return Change(c_total, b_total * len(cur.x) / max(len(base.x), 1),
-                          c_total - b_total * len(cur.x) / max(len(base.x), 1), nan, nan, nan, "quasi-Poisson", nan)
+            scaled = b_total if basis == "months" else b_total * len(cur.x) / max(len(base.x), 1)
+            return Change(c_total, scaled, c_total - scaled, nan, nan, nan, "quasi-Poisson", nan)
     weekdays = min(len(cur.x), len(base.x)) >= 7
     X = calendar_design(dates[keep], is_cur[keep], cal, weekdays=weekdays)
     yk = y[keep]
@@ -147,14 +152,27 @@ def daily_flow_change(cur: Daily, base: Daily, *, calendar: Calendar | None = No
             mean_mu = float(res.fittedvalues.mean())
             phi = phi * (1 + kappa * mean_mu)  # reported: variance of an average day ÷ Poisson's
     t = float(sps.t.ppf(1 - alpha / 2, df))
+    if basis == "months":
+        # the calendar's part of the daily model's estimate, taken out: the totals themselves
+        if additive:
+            days = int(is_cur[keep].sum())
+            return Change(c_total, b_total, c_total - b_total, c_total - b_total - t * se * days,
+                          c_total - b_total + t * se * days,
+                          float(2 * sps.t.sf(abs(c_total - b_total) / (se * days), df)) if se > 0 else math.nan,
+                          "OLS on daily totals", nan)
+        days_beta, beta = beta, math.log(c_total / b_total)
     p = float(2 * sps.t.sf(abs(beta) / se, df)) if se > 0 else (1.0 if beta == 0 else 0.0)
     if not count:
         # a sum's days are heavy-tailed (a few big orders make a day): the model's p-value is
         # checked by permuting whole days between the periods within weekday/holiday strata,
-        # and the larger of the two is kept
+        # and the larger of the two is kept. For month totals the current days are first
+        # scaled by the calendar's factor, so that equal totals mean exchangeable days.
         hol = cal.is_holiday(dates[keep])
         strata = np.where(hol, 7, weekday(dates[keep])) if weekdays else hol.astype(int)
-        p = max(p, permutation_p(yk, is_cur[keep], strata))
+        y_perm = yk
+        if basis == "months":
+            y_perm = np.where(is_cur[keep], yk * math.exp(beta - days_beta), yk)
+        p = max(p, permutation_p(y_perm, is_cur[keep], strata))
     if additive:
         days = int(is_cur[keep].sum())
         return Change(c_total, c_total - beta * days, beta * days, (beta - t * se) * days,

@@ -158,6 +158,11 @@ class Sample:
     def n(self) -> int:
         return len(self.values)
 
+    def __add__(self, other: Sample) -> Sample:
+        clusters = (self.clusters + other.clusters if self.clusters is not None and other.clusters is not None
+                    else None)
+        return Sample(self.values + other.values, clusters)
+
 
 @dataclass(frozen=True)
 class RatioMoments:
@@ -186,6 +191,10 @@ class RatioMoments:
         cyy = (self.syy - n * my * my) / (n - 1)
         cxy = (self.sxy - n * mx * my) / (n - 1)
         return max(cxx - 2 * r * cxy + r * r * cyy, 0.0) / (n * my * my)
+
+    def __add__(self, other: RatioMoments) -> RatioMoments:
+        return RatioMoments(self.n + other.n, self.sx + other.sx, self.sy + other.sy, self.sxx + other.sxx,
+                            self.syy + other.syy, self.sxy + other.sxy, _add_daily(self.daily, other.daily))
 
 
 Summary = Counts | Proportion | Moments | Sample | RatioMoments

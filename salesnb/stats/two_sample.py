@@ -23,6 +23,8 @@ prorated while the period is open, and no p-value.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from typing import Literal
 
 import numpy as np
 from scipy import stats as sps
@@ -47,8 +49,11 @@ def _z(alpha: float) -> float:
 
 
 def two_sample(current: Summary, baseline: Summary, *, alpha: float = 0.05,
-               calendar: Calendar | None = None) -> Change:
+               calendar: Calendar | None = None, basis: Literal["days", "months"] = "days") -> Change:
     """Compare a current summary with a baseline summary of the same kind.
+
+    ``basis`` applies to flows (counts, sums): ``days`` puts the baseline on the current
+    window's calendar, ``months`` compares the totals as they are.
 
     Examples
     --------
@@ -59,10 +64,13 @@ def two_sample(current: Summary, baseline: Summary, *, alpha: float = 0.05,
     if type(current) is not type(baseline):
         raise TypeError("current and baseline summaries must be of the same kind")
     daily = getattr(current, "daily", None) is not None and getattr(baseline, "daily", None) is not None
+    if basis == "months" and isinstance(baseline, Counts | Moments) and not daily:
+        baseline = replace(baseline, exposure=current.exposure)  # type: ignore[union-attr]
     if isinstance(current, Counts) and isinstance(baseline, Counts):
         if daily:
             assert current.daily is not None and baseline.daily is not None
-            return daily_flow_change(current.daily, baseline.daily, calendar=calendar, alpha=alpha, count=True)
+            return daily_flow_change(current.daily, baseline.daily, calendar=calendar, alpha=alpha, count=True,
+                                     basis=basis)
         return _counts(current, baseline, alpha)
     if isinstance(current, Proportion) and isinstance(baseline, Proportion):
         return _proportions(current, baseline, alpha)
@@ -71,7 +79,8 @@ def two_sample(current: Summary, baseline: Summary, *, alpha: float = 0.05,
             return _cluster_ratio(current.daily, baseline.daily, alpha) if daily else _welch(current, baseline, alpha)
         if daily:
             assert current.daily is not None and baseline.daily is not None
-            r = daily_flow_change(current.daily, baseline.daily, calendar=calendar, alpha=alpha, count=False)
+            r = daily_flow_change(current.daily, baseline.daily, calendar=calendar, alpha=alpha, count=False,
+                                  basis=basis)
             # φ of a sum is in money units; compound Poisson alone would give E[X²]/E[X]
             ss, s, n = current.sum_sq + baseline.sum_sq, current.sum + baseline.sum, current.n + baseline.n
             disp = r.dispersion / (ss * n / s**2) if s > 0 and ss > 0 else _NAN
