@@ -6,19 +6,22 @@ deals entering it in the period that reached the next stage (``stage_conversion`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 
-from salesnb.aggregate import Window, cycle_frame, data_end, stage_moves, summaries
+from salesnb.aggregate import Window, collect, cycle_frame, data_end, in_window, stage_moves, summaries
 from salesnb.comparisons import Data, compare, kpi_table, reasons
 from salesnb.context import ReportContext
-from salesnb.engines import as_source
+from salesnb.engines import Source, as_source
 from salesnb.periods import Period
 from salesnb.stats import Proportion, two_sample
 
-__all__ = ["stage_table", "weak_spots", "lost_reasons", "cycle_incidence", "cycle_days", "conversion_by"]
+__all__ = ["stage_table", "weak_spots", "lost_reasons", "cycle_incidence", "cycle_days", "conversion_by",
+           "snapshot_reach", "is_snapshot", "snapshot_note"]
 
 STAGE_COLUMNS = ["stage", "entered", "advanced", "conversion", "median_days", "vs_previous", "p_previous",
                  "significant_previous", "vs_last_year", "p_last_year", "significant_last_year", "status"]
@@ -33,6 +36,98 @@ def _days_in_stage(data: Data, p: Period, stages: list[str]) -> dict[str, float]
     return days.groupby(moved["stage"]).median().to_dict()
 
 
+def is_snapshot(ctx: ReportContext) -> bool:
+    """The funnel is read from deals' current stages: no stage history, but deals with a
+    ``stage`` (most CRMs export one row per deal)."""
+    src = ctx.src
+    return (not src.has("deal_stages") and src.has("deals") and "stage" in src.columns("deals")
+            and len(ctx.funnel_stages) >= 2)
+
+
+def snapshot_reach(src: Source, w: Window, stages: Sequence[str]) -> pd.DataFrame:
+    """A snapshot funnel of the deals created in window ``w``: per stage, how many reached at
+    least it, read from each deal's current stage and outcome.
+
+    A won deal passed every stage; an open deal reached its current stage; a lost deal
+    reached the stage the export gives, and where it gives none of the funnel's stages (a
+    "closed, lost" stage) it counts only as lost: in the cohort, not past the first stage.
+    Returns ``stage``, ``reached``, ``advanced`` (reached the next stage) and ``created``.
+
+    >>> import salesnb
+    >>> deals = pd.DataFrame({"deal_id": ["1", "2", "3", "4"], "outcome": ["won", "open", "lost", "lost"],
+    ...     "stage": ["won", "b", "c", "closed lost"],
+    ...     "created_at": pd.to_datetime(["2026-10-02", "2026-10-05", "2026-10-07", "2026-10-09"])})
+    >>> src = salesnb.engines.as_source(salesnb.SalesData({"deals": deals}))
+    >>> snapshot_reach(src, Window.of(salesnb.parse_period("2026-10")), ["a", "b", "c", "won"])
+      stage  reached  advanced  created
+    0     a        4         3        4
+    1     b        3         2        4
+    2     c        2         1        4
+    """
+    stages = list(stages)
+    columns = ["stage", "reached", "advanced", "created"]
+    if not src.has("deals") or "stage" not in src.columns("deals"):
+        return pd.DataFrame(columns=columns)
+    deals = collect(src.frame("deals").filter(in_window("created_at", w)).select("stage", "outcome"))
+    position = {stage: i for i, stage in enumerate(stages)}
+    at = deals["stage"].map(position)
+    # a won deal passed every stage; an unknown stage (closed-lost, or not in the funnel): the first
+    reached = np.where(deals["outcome"].to_numpy(object) == "won", len(stages) - 1, at.fillna(0).to_numpy(float))
+    n = len(deals)
+    rows = [{"stage": stage, "reached": int((reached >= i).sum()), "advanced": int((reached >= i + 1).sum()),
+             "created": n} for i, stage in enumerate(stages[:-1])]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _snapshot_lag(src: Source) -> float:
+    """Days within which 90% of closed deals closed (created → closed): a cohort younger than
+    this still has deals moving through the stages."""
+    closed = collect(src.frame("deals").filter(~nw.col("closed_at").is_null())
+                     .select("created_at", "closed_at")) if "closed_at" in src.columns("deals") else pd.DataFrame()
+    if closed.empty:
+        return 90.0
+    days = (closed["closed_at"] - closed["created_at"]).dt.total_seconds() / 86400
+    return float(np.nanpercentile(days.clip(lower=0), 90))
+
+
+def _snapshot_stages(ctx: ReportContext, p: Period) -> dict[str, Proportion]:
+    rows = snapshot_reach(ctx.src, Window.of(p), ctx.funnel_stages)
+    return {r["stage"]: Proportion(float(r["advanced"]), float(r["reached"])) for r in rows.to_dict("records")}
+
+
+def _snapshot_young(ctx: ReportContext, p: Period) -> bool:
+    age = (data_end(ctx.src).normalize() - pd.Timestamp(p.end)).days
+    return age < _snapshot_lag(ctx.src)
+
+
+def snapshot_note(ctx: ReportContext) -> str:
+    """The line that labels a snapshot funnel for the reader ("" when the stage history is there)."""
+    from salesnb.texts import t
+
+    return t("funnel.snapshot_note") if is_snapshot(ctx) else ""
+
+
+def _snapshot_table(ctx: ReportContext) -> pd.DataFrame:
+    p = ctx.period
+    reach = snapshot_reach(ctx.src, Window.of(p), ctx.funnel_stages)
+    prev, ly = _snapshot_stages(ctx, p.previous()), _snapshot_stages(ctx, p.last_year())
+    young = _snapshot_young(ctx, p)
+    rows = []
+    for r in reach.to_dict("records"):
+        now = Proportion(float(r["advanced"]), float(r["reached"]))
+        out: dict[str, Any] = {"stage": r["stage"], "entered": r["reached"], "advanced": r["advanced"],
+                               "conversion": now.value, "median_days": np.nan}
+        for key, other in (("previous", prev), ("last_year", ly)):
+            base = other.get(r["stage"])
+            change = two_sample(now, base, alpha=ctx.alpha) if base is not None and base.trials and now.trials else None
+            out[f"vs_{key}"] = change.abs_change if change else np.nan
+            out[f"p_{key}"] = change.p_value if change else np.nan
+            out[f"significant_{key}"] = bool(change is not None and not young and change.p_value < ctx.alpha)
+        out["status"] = "immature" if young else "snapshot"
+        rows.append(out)
+    return pd.DataFrame(rows, columns=STAGE_COLUMNS)
+
+
 def stage_table(ctx: ReportContext) -> pd.DataFrame:
     """Per funnel stage: entered, advanced, conversion, median days in the stage, and the
     change against the previous period and last year (statistics of :func:`salesnb.comparisons`).
@@ -42,6 +137,8 @@ def stage_table(ctx: ReportContext) -> pd.DataFrame:
     ``p_last_year``, ``significant_last_year``, ``status``.
     """
     data, p, stages = ctx.src, ctx.period, list(ctx.funnel_stages)
+    if is_snapshot(ctx):
+        return _snapshot_table(ctx)
     if not data.has("deal_stages"):
         return pd.DataFrame(columns=STAGE_COLUMNS)
     opts: dict[str, Any] = {"kpis": ["stage_conversion"], "funnel_stages": stages, "min_events": ctx.min_events}
@@ -92,16 +189,21 @@ def weak_spots(ctx: ReportContext, *, as_of: str | pd.Timestamp | None = None) -
     from salesnb.aggregate import cohort_lags, immature
 
     src, p, stages, alpha = ctx.src, ctx.period, list(ctx.funnel_stages), ctx.alpha
-    if not src.has("deal_stages"):
+    if is_snapshot(ctx):  # the same test on the cohorts' snapshot reach
+        cur = {k: v for k, v in _snapshot_stages(ctx, p).items() if v.trials}
+        old = _snapshot_stages(ctx, p.last_year())
+        young = set(cur) if _snapshot_young(ctx, p) else set()
+    elif not src.has("deal_stages"):
         return pd.DataFrame(columns=WEAK_COLUMNS)
-    kpi = ctx.kpis["stage_conversion"]
-    now, _ = summaries(src, [kpi], Window.of(p), None, funnel_stages=stages)
-    before, _ = summaries(src, [kpi], Window.of(p.last_year()), None, funnel_stages=stages)
-    cur = {k[1]: v for k, v in now.items() if isinstance(v, Proportion)}
-    old = {k[1]: v for k, v in before.items() if isinstance(v, Proportion)}
-    end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
-    lags = cohort_lags(src, stages)
-    young = {stage for stage in cur if immature("stage_conversion", stage, Window.of(p), end, lags)}
+    else:
+        kpi = ctx.kpis["stage_conversion"]
+        now, _ = summaries(src, [kpi], Window.of(p), None, funnel_stages=stages)
+        before, _ = summaries(src, [kpi], Window.of(p.last_year()), None, funnel_stages=stages)
+        cur = {k[1]: v for k, v in now.items() if isinstance(v, Proportion)}
+        old = {k[1]: v for k, v in before.items() if isinstance(v, Proportion)}
+        end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
+        lags = cohort_lags(src, stages)
+        young = {stage for stage in cur if immature("stage_conversion", stage, Window.of(p), end, lags)}
     mature = {k: v for k, v in cur.items() if k not in young}
     rows = []
     nan = np.nan
