@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesnb import texts
 from salesnb.aggregate import Window, collect, in_window
 from salesnb.comparisons import Data, kpi_table
 from salesnb.context import ReportContext
@@ -30,7 +31,7 @@ from salesnb.stats.calendar import day_weights
 from salesnb.stats.scores import nps, nps_change
 from salesnb.texts import t
 
-__all__ = ["summary", "themes", "anomalies", "assign_themes", "linked_reasons"]
+__all__ = ["summary", "summary_table", "themes", "anomalies", "assign_themes", "linked_reasons"]
 
 def _feedback(data: Data, p: Period) -> pd.DataFrame:
     src = as_source(data)
@@ -102,6 +103,40 @@ def summary(ctx: ReportContext) -> pd.DataFrame:
             r = nps_change(current, summ, alpha=alpha) if measure == "nps" else two_sample(current, summ, alpha=alpha)
             row.update({f"change_{k}": r.abs_change, f"ci_low_{k}": r.ci_low, f"ci_high_{k}": r.ci_high,
                         f"p_{k}": r.p_value})
+        row["_unit"] = measure
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# how each measure's value and change read: CSAT in points, shares in percent (changes in
+# percentage points), NPS in whole points, responses as counts
+_SHOWN = {"csat": (lambda v: texts.number(v, 2), lambda v: _signed(texts.number(abs(v), 2), v)),
+          "satisfied_share": (lambda v: texts.percent(v),
+                              lambda v: t("unit.pp", n=_signed(texts.number(abs(v) * 100, 1), v))),
+          "nps": (lambda v: texts.number(v, 0), lambda v: _signed(texts.number(abs(v), 0), v)),
+          "responses": (lambda v: texts.number(v, 0), lambda v: _signed(texts.number(abs(v), 0), v))}
+
+
+def _signed(text: str, value: float) -> str:
+    if value != value:
+        return "–"
+    return ("+" if value > 0 else "-" if value < 0 else "") + text
+
+
+def summary_table(ctx: ReportContext) -> pd.DataFrame:
+    """:func:`summary` as the page shows it: each measure's value, change and interval in its
+    own unit (CSAT points, shares in percent and percentage points, NPS points, a count of
+    responses as a whole number), p-values to three decimals."""
+    raw = summary(ctx)
+    rows = []
+    for r in raw.to_dict("records"):
+        value, change = _SHOWN[r["_unit"]]
+        row = {"measure": r["measure"], "value": value(r["value"]), "n": texts.number(r["n"], 0)}
+        for k in ("previous", "last_year"):
+            row[f"change_{k}"] = change(r.get(f"change_{k}", math.nan))
+            low, high = r.get(f"ci_low_{k}", math.nan), r.get(f"ci_high_{k}", math.nan)
+            row[f"ci_{k}"] = "–" if low != low else f"{change(low)} … {change(high)}"
+            row[f"p_{k}"] = texts.number(r.get(f"p_{k}", math.nan), 3)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -212,31 +212,41 @@ def plot_kpi_trends(trend: pd.DataFrame, kpis: list[str], *, marks: dict[str, li
 
     The last period (the reported one) is highlighted; ``marks`` draws a dashed line at
     each date given for a KPI (e.g. the start of an improvement initiative). Values whose
-    status is not ``ok`` are drawn hollow.
+    status is not ``ok`` are drawn hollow. A KPI without a value in any period gets no panel
+    (no empty chart); every panel has one tick per period, named as the period is, and
+    spans every period up to the reported one, whether or not it has a value.
     """
+    own = trend[trend["stage"].isna()]
+    shown = [k for k in kpis if own.loc[own["kpi"] == k, "value"].notna().any()]
     if axes is None:
-        nrows = -(-len(kpis) // ncols)
+        nrows = max(-(-len(shown) // ncols), 1)
         fig, grid = plt.subplots(nrows, ncols, figsize=(11, 2.6 * nrows), squeeze=False,
                                  constrained_layout=True)
         axes = list(grid.ravel())
-        for ax in axes[len(kpis):]:
+        for ax in axes[len(shown):]:
             ax.set_visible(False)
-    for ax, kpi in zip(axes, kpis, strict=False):
-        d = trend[(trend["kpi"] == kpi) & trend["stage"].isna()].sort_values("start")
-        if d.empty:
-            ax.set_visible(False)
-            continue
+    periods = own.drop_duplicates("start").sort_values("start")
+    reported = periods["start"].max() if len(periods) else None
+    valued = own.loc[own["kpi"].isin(shown) & own["value"].notna(), "start"]
+    if len(valued):  # the axis starts where the data does
+        periods = periods[periods["start"] >= valued.min()]
+    pad = pd.Timedelta(days=10)
+    for ax, kpi in zip(axes, shown, strict=False):
+        d = own[(own["kpi"] == kpi) & own["value"].notna()].sort_values("start")
         sns.lineplot(data=d, x="start", y="value", ax=ax, marker="o", markersize=4, color="#2c5d8f")
         gated = d[d["status"] != "ok"]
         ax.scatter(gated["start"], gated["value"], s=28, facecolors="white", edgecolors="#2c5d8f", zorder=3)
-        last = d.iloc[-1]
-        ax.scatter([last["start"]], [last["value"]], s=60, color="#e08214", zorder=4)
+        last = d[d["start"] == reported]
+        if len(last):
+            ax.scatter(last["start"], last["value"], s=60, color="#e08214", zorder=4)
         for when in (marks or {}).get(kpi, []):
             ax.axvline(when, color="#762a83", linestyle="--", linewidth=1)
-        ax.yaxis.set_major_formatter(LocaleNumbers(share=str(last["unit"]) == "share"))
-        ax.set(title=short(last["label"], 60), xlabel=None, ylabel=None)
+        ax.yaxis.set_major_formatter(LocaleNumbers(share=str(d["unit"].iloc[-1]) == "share"))
+        ax.set_xticks(list(periods["start"]), [str(x) for x in periods["period"]])
+        ax.set_xlim(periods["start"].min() - pad, periods["start"].max() + pad)
+        ax.set(title=short(d["label"].iloc[-1], 60), xlabel=None, ylabel=None)
         ax.tick_params(axis="x", labelrotation=30, labelsize="small")
-    return axes
+    return axes[:len(shown)]
 
 
 @_localised

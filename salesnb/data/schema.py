@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Column", "Table", "TABLES", "TABLE_NAMES", "ColumnKind"]
+__all__ = ["Column", "Table", "TABLES", "TABLE_NAMES", "ColumnKind", "markdown"]
 
 ColumnKind = Literal["id", "text", "datetime", "amount", "number", "category"]
 
@@ -132,3 +132,27 @@ TABLES: dict[str, Table] = {t.name: t for t in [
 del C
 
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
+
+
+_KIND_WORDS = {"id": "id", "text": "text", "category": "one of", "datetime": "date and time",
+               "amount": "amount ≥ 0", "number": "number"}
+
+
+def markdown() -> str:
+    """The canonical tables as the README's Markdown table (generated, never hand-copied:
+    a test compares the README with this).
+
+    >>> markdown().splitlines()[2].startswith("| `orders` | order (a check) | **`order_id`** (id)")
+    True
+    """
+    lines = ["| table | one row per | columns (required **bold**; type) |", "|---|---|---|"]
+    for table in TABLES.values():
+        cells = []
+        for c in table.columns:
+            name = f"**`{c.name}`**" if c.required else f"`{c.name}`"
+            kind = (f"{_KIND_WORDS[c.kind]} {', '.join(f'`{v}`' for v in c.allowed)}" if c.allowed
+                    else _KIND_WORDS[c.kind])
+            cells.append(f"{name} ({kind})")
+        rows = table.description.removeprefix("one row per ")
+        lines.append(f"| `{table.name}` | {rows} | {', '.join(cells)} |")
+    return "\n".join(lines)
