@@ -546,23 +546,38 @@ def _rows(df: pd.DataFrame, w: Window, keys: Sequence[str] = ()) -> Iterable[tup
 
     ``totals`` holds the columns summed over the days (nulls from empty sums as 0, the
     ``keys`` as they are); ``daily(x, n)`` builds a :class:`Daily` of two of the columns.
+    Every segment's totals and days come from one grouped pass (thousands of products cost
+    one ``np.add.at``, not a query each).
     """
     if len(df) == 0:
         return
-    df = df.copy()
     value_cols = [c for c in df.columns if c not in (SEG, DAY, WIN, *keys)]
-    df[value_cols] = df[value_cols].apply(pd.to_numeric, errors="coerce").fillna(0.0).astype(float)
+    values = df[value_cols].apply(pd.to_numeric, errors="coerce").fillna(0.0).astype(float)
     group_cols = [SEG, *keys]
-    for key, g in df.groupby(group_cols, sort=True, dropna=False):
+    grouped = values.groupby([df[c] for c in group_cols], sort=True, dropna=False)
+    totals = grouped.sum()
+    group = grouped.ngroup().to_numpy()
+    all_days = np.datetime64(str(w.start)[:10], "D") + np.arange(w.days)
+    per_day: dict[str, np.ndarray] = {}
+    if DAY in df:
+        at = (pd.to_datetime(df[DAY]).to_numpy().astype("datetime64[D]") - all_days[0]).astype(int)
+        ok = (at >= 0) & (at < w.days)
+        for c in value_cols:
+            grid = np.zeros((len(totals), w.days))
+            np.add.at(grid, (group[ok], at[ok]), values[c].to_numpy(float)[ok])
+            per_day[c] = grid
+    empty = np.zeros(w.days)
+    for i, (key, row) in enumerate(zip(totals.index, totals.to_numpy(float), strict=True)):
         key = key if isinstance(key, tuple) else (key,)
-        totals: dict[str, Any] = {c: float(g[c].sum()) for c in value_cols}
-        totals.update(zip(keys, key[1:], strict=True))
-        dates = pd.to_datetime(g[DAY]).to_numpy().astype("datetime64[D]") if DAY in g else np.array([], "datetime64[D]")
+        sums: dict[str, Any] = dict(zip(value_cols, map(float, row), strict=True))
+        sums.update(zip(keys, key[1:], strict=True))
 
-        def daily(x: str, n: str, _g: pd.DataFrame = g, _d: np.ndarray = dates) -> Daily:
-            return Daily.of(_d, _g[x].to_numpy(float), _g[n].to_numpy(float), start=w.start, days=w.days)
+        def daily(x: str, n: str, _i: int = i) -> Daily:
+            if not per_day:
+                return Daily(all_days, empty.copy(), empty.copy())
+            return Daily(all_days, per_day[x][_i], per_day[n][_i])
 
-        yield str(key[0]), totals, daily
+        yield str(key[0]), sums, daily
 
 
 Key = tuple[str, str | None, str]  # (kpi, stage, segment)
