@@ -71,6 +71,7 @@ bench: $(STAMP) $(DEMO) ## benchmark the KPI engines and page analyses on 10M or
 	$(BIN)/python bench/bench_kpis.py
 	$(BIN)/python bench/bench_pages.py
 	$(BIN)/python bench/bench_outlook.py
+	$(BIN)/python bench/bench_shapes.py
 
 calibrate: $(STAMP) ## false-alarm rates and power of every test on realistic and resampled real nulls (TRIALS=500)
 	$(BIN)/python bench/calibrate.py

@@ -59,7 +59,8 @@ from salesnb.stats.calendar import day_weights
 from salesnb.texts import t
 
 __all__ = ["kpi_table", "compare", "reasons", "sales_cycle", "revenue_drivers", "kpi_trend",
-           "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS", "Data", "baseline_missing", "elapsed_share", "period_targets"]
+           "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS", "Data", "baseline_missing", "elapsed_share", "period_targets",
+           "comparison_windows"]
 
 DEFAULT_FUNNEL = ["qualified", "meeting", "proposal", "negotiation", "won"]
 DEFAULT_MIN_EVENTS = 20

@@ -244,6 +244,8 @@ def anomalies(ctx: ReportContext, kpi: str | Sequence[str], *, by: str | None = 
     if by is None:
         df[col] = "all"
     df = df[df["stage"].isna()]
+    if by is not None:
+        df = _fold_months(df, col, kinds, ctx.top_segments)
     # each month's expected trading days: the weekday profile of the year before the data's end
     weights = weekday_profile(src, last_day.normalize(), calendar)
     offsets = []
@@ -278,6 +280,31 @@ def anomalies(ctx: ReportContext, kpi: str | Sequence[str], *, by: str | None = 
     if isinstance(kpi, str):
         out = out.drop(columns=["kpi"])
     return out if by else out.drop(columns=[col])
+
+
+def _fold_months(df: pd.DataFrame, col: str, kinds: dict[str, str], top: int) -> pd.DataFrame:
+    """Monthly rows of the ``top`` largest segments (by the first KPI over all months: value for
+    a flow, events otherwise) and one pooled "all others" series: thousands of products are
+    tested as ``top`` + 1 series, not one model each."""
+    from salesnb.aggregate import OTHERS_LABEL
+
+    first = df[df["kpi"] == df["kpi"].iloc[0]] if len(df) else df
+    flow = kinds.get(str(first["kpi"].iloc[0]), "") in ("count", "sum") if len(first) else False
+    size = (first["value"].abs() if flow else first["n"]).fillna(0).groupby(first[col].astype(str)).sum()
+    if len(size) <= top + 1:
+        return df
+    keep = set(size.sort_values(ascending=False, kind="stable").index[:top])
+    seg = df[col].astype(str)
+    pooled = df[~seg.isin(keep)].assign(**{col: OTHERS_LABEL})
+    pooled = pooled.assign(_vn=pooled["value"].fillna(0) * pooled["n"].fillna(0),
+                           _ok=(pooled["status"] == "ok"))
+    g = pooled.groupby(["kpi", "period", col], sort=False)
+    out = g.agg(value=("value", "sum"), n=("n", "sum"), _vn=("_vn", "sum"), _ok=("_ok", "any"),
+                status=("status", "first")).reset_index()
+    ratio = ~out["kpi"].map(lambda k: kinds.get(str(k)) in ("count", "sum"))
+    out.loc[ratio, "value"] = (out["_vn"] / out["n"].where(out["n"] > 0)).loc[ratio]
+    out["status"] = np.where(out["_ok"], "ok", out["status"])
+    return pd.concat([df[seg.isin(keep)], out.drop(columns=["_vn", "_ok"])], ignore_index=True)
 
 
 def linked_reasons(ctx: ReportContext, *, by: str, kind: str = "returns") -> pd.DataFrame:

@@ -23,7 +23,8 @@ from salesnb.texts import catalogue, t
 __all__ = ["format_value", "format_change", "format_attainment", "variation_note", "scorecard", "breakdown",
            "style_scorecard",
            "definitions", "gate_words", "GATE_WORDS", "HEADLINE_KPIS", "TREND_KPIS", "BREAKDOWNS",
-           "INDEX_KPIS", "index_headline", "workbook_sheets"]
+           "INDEX_KPIS", "index_headline", "workbook_sheets", "breakdown_comparison", "breakdown_rows",
+           "folded_note", "drivers_note", "segment_label"]
 
 HEADLINE_KPIS = ["revenue", "orders", "new_customers", "conversion_rate", "average_check",
                  "refusals", "returns", "return_rate", "sales_cycle_days", "win_rate"]

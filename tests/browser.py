@@ -56,7 +56,8 @@ class Browser:
         self.port = int(port_file.read_text().splitlines()[0])
         target = json.loads(urllib.request.urlopen(urllib.request.Request(
             f"http://127.0.0.1:{self.port}/json/new?about:blank", method="PUT"), timeout=10).read())
-        self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=30)
+        # no Origin header: Chromium 111+ refuses DevTools connections from an origin it was not told of
+        self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=30, suppress_origin=True)
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
         for domain in ("Page", "Network", "Runtime", "Log"):

@@ -106,10 +106,22 @@ def test_russian_crm_export_through_mapping_alone(tmp_path: Path) -> None:
     assert orders["customer_id"].iloc[0] == "Иванов"
 
 
+def test_encoding_and_delimiter_are_read_from_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path / "zakazy.csv", RUSSIAN_EXPORT, encoding="cp1251")
+    data = salesnb.load({"tables": {"orders": {
+        "path": str(path), "decimal": ",", "date_format": "%d.%m.%Y",
+        "columns": {"Номер заказа": "order_id", "Клиент": "customer_id", "Дата": "ordered_at",
+                    "Сумма": "amount", "Статус": "status"},
+        "values": {"status": {"Выполнен": "completed", "Отменён": "cancelled"}}}}})
+    assert data["orders"]["customer_id"].tolist() == ["Иванов", "Петров", "Иванов"]
+    assert data["orders"]["amount"].tolist() == [1234.5, 99.9, 12000.0]
+
+
 def test_wrong_encoding_is_a_clear_error(tmp_path: Path) -> None:
     path = _write(tmp_path / "zakazy.csv", RUSSIAN_EXPORT, encoding="cp1251")
-    with pytest.raises(ValueError, match=r"orders: zakazy.csv is not utf-8-sig text .* set encoding"):
-        salesnb.load({"tables": {"orders": {"path": str(path), "delimiter": ";"}}})
+    with pytest.raises(ValueError, match=r"orders.encoding: zakazy.csv is not utf-8 text .*"
+                                         r"looks like cp1251: set encoding: cp1251"):
+        salesnb.load({"tables": {"orders": {"path": str(path), "delimiter": ";", "encoding": "utf-8"}}})
 
 
 ORDER_LINES = """Line,Order,Customer,Date,Sales,Qty,Product

@@ -839,9 +839,9 @@ def read_source(source: str | os.PathLike[str] | Mapping[str, Any], *,
     for _ in range(3):  # dropping rows of one table can orphan rows of another: check again
         found = list(validate(tables, row_words, problems, as_of=cutoff, funnel_stages=funnel_stages))
         # order lines built by aggregate_lines come from the orders' file and follow its rules
+        rules = {p.table: specs.get(p.table, specs.get("orders")) for p in problems.items}
         droppable = [p for p in problems.items
-                     if p.all_rows and specs.get(p.table, specs.get("orders")) is not None
-                     and specs.get(p.table, specs["orders"]).invalid_rows == "drop"]
+                     if p.all_rows and (rule := rules[p.table]) is not None and rule.invalid_rows == "drop"]
         if not droppable or len(droppable) < len(problems.items):
             break  # nothing to leave out, or problems that stop the load anyway: report them all
         for problem in droppable:
