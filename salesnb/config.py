@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ParamsLoader", "ROOT", "PARAMS_DIR", "OUTPUTS_DIR", "NOTEBOOKS_DIR", "DEMO_DIR", "read_params",
-           "merge_params", "period_params_files"]
+__all__ = ["ParamsLoader", "MAX_PARAMS_BYTES", "ROOT", "PARAMS_DIR", "OUTPUTS_DIR", "NOTEBOOKS_DIR", "DEMO_DIR",
+           "read_params", "merge_params", "period_params_files"]
 
 ROOT = Path(os.environ.get("SALESNB_ROOT", Path(__file__).resolve().parents[1]))
 PARAMS_DIR = ROOT / "params"
@@ -24,14 +24,98 @@ NOTEBOOKS_DIR = ROOT / "notebooks"
 DEMO_DIR = ROOT / "data" / "demo"
 
 
+MAX_PARAMS_BYTES = int(os.environ.get("SALESNB_MAX_PARAMS_BYTES", 2 * 2**20))
+"""A params file larger than this (2 MB unless ``SALESNB_MAX_PARAMS_BYTES`` says) is refused
+before it is parsed: the largest real one here is 12 kB."""
+MAX_YAML_DEPTH = 64
+MAX_YAML_ALIASES = 200
+MAX_YAML_VALUES = 200_000
+"""Values a params document may hold once its aliases are expanded: the walks over params
+(checks, secrets) visit every expanded value, so nine levels of aliases ("billion laughs")
+would take hours."""
+
+
 class ParamsLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` with YAML 1.2's core schema for booleans: only ``true`` and
-    ``false`` are booleans, so ``on``, ``off``, ``yes``, ``no`` (a lookup's ``on:`` key, a
-    value map ``{Yes: won}``) stay text.
+    r"""``yaml.SafeLoader`` with YAML 1.2's core schema for booleans and limits.
+
+    Only ``true`` and ``false`` are booleans, so ``on``, ``off``, ``yes``, ``no`` (a lookup's
+    ``on:`` key, a value map ``{Yes: won}``) stay text. Nesting deeper than
+    :data:`MAX_YAML_DEPTH`, more than :data:`MAX_YAML_ALIASES` aliases, an alias inside its
+    own anchor, more than :data:`MAX_YAML_VALUES` values once aliases are expanded, and a
+    key given twice in one mapping are errors naming their line.
 
     >>> yaml.load("{on: {Order: Order}, flag: true, answer: no}", Loader=ParamsLoader)
     {'on': {'Order': 'Order'}, 'flag': True, 'answer': 'no'}
+    >>> try:
+    ...     yaml.load("a: 1\nb: 2\na: 3\n", Loader=ParamsLoader)
+    ... except yaml.YAMLError as exc:
+    ...     print(exc.problem)
+    key 'a' is given twice (lines 1 and 3)
     """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+        self._open: list[str | None] = []
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            self._aliases += 1
+            if event.anchor in self._open:
+                raise yaml.composer.ComposerError(None, None, f"the alias *{event.anchor} is inside its own "
+                                                  f"anchor &{event.anchor} (a value that contains itself)",
+                                                  event.start_mark)
+            if self._aliases > MAX_YAML_ALIASES:
+                raise yaml.composer.ComposerError(None, None, f"more than {MAX_YAML_ALIASES} aliases",
+                                                  event.start_mark)
+            return super().compose_node(parent, index)
+        event = self.peek_event()
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels",
+                                              event.start_mark)
+        self._open.append(getattr(event, "anchor", None))
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open.pop()
+            self._depth -= 1
+
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        sizes: dict[int, int] = {}
+
+        def size(n: Any) -> int:  # values once aliases are expanded, each shared node counted once
+            if id(n) not in sizes:
+                children = (n.value if isinstance(n, yaml.SequenceNode) else
+                            [v for pair in n.value for v in pair] if isinstance(n, yaml.MappingNode) else [])
+                sizes[id(n)] = min(1 + sum(size(c) for c in children), MAX_YAML_VALUES + 1)
+            return sizes[id(n)]
+
+        if node is not None and size(node) > MAX_YAML_VALUES:
+            raise yaml.composer.ComposerError(None, None, f"the aliases expand to more than "
+                                              f"{MAX_YAML_VALUES:,} values", node.start_mark)
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    line = seen.setdefault(key, key_node.start_mark.line + 1)
+                except TypeError:
+                    continue  # an unhashable key: the constructor names it
+                if line != key_node.start_mark.line + 1:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"key {key!r} is given twice (lines {line} and {key_node.start_mark.line + 1})",
+                        key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 ParamsLoader.yaml_implicit_resolvers = {
@@ -42,24 +126,41 @@ ParamsLoader.add_implicit_resolver(
 
 
 def read_params(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A params YAML file as a dict (safe, YAML 1.2 booleans: :class:`ParamsLoader`; an
-    empty file is ``{}``).
+    """A params YAML file as a dict (safe, YAML 1.2 booleans and limits: :class:`ParamsLoader`;
+    an empty file is ``{}``).
 
-    Raises ``ValueError`` naming the file for YAML errors or a top level that is not a
-    mapping.
+    Raises ``ValueError`` naming the file for YAML errors, a file over
+    :data:`MAX_PARAMS_BYTES` or a top level that is not a mapping.
     """
     p = Path(path)
     try:
+        size = p.stat().st_size
+        if size > MAX_PARAMS_BYTES:
+            raise ValueError(f"params file {p} is {size / 2**20:.1f} MB; params files are limited to "
+                             f"{MAX_PARAMS_BYTES / 2**20:.1f} MB (SALESNB_MAX_PARAMS_BYTES)")
         content = yaml.load(p.read_text(encoding="utf-8"), Loader=ParamsLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise ValueError(f"params file {p} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"params file {p} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
-        raise ValueError(f"params file {p} is not valid YAML: {exc}") from None
+        raise ValueError(f"params file {p} is not valid YAML: {_one_line(exc)}") from None
+    except RecursionError:
+        raise ValueError(f"params file {p} is nested too deeply") from None
     if content is None:
         return {}
     if not isinstance(content, dict):
         raise ValueError(f"params file {p} must hold a mapping of keys, not {type(content).__name__}")
     return content
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: the problem and its line and column."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return f"{context + ': ' if context else ''}{problem}{where}"
 
 
 def merge_params(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

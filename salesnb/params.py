@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 from salesnb.secrets import redact, redact_text, secret_values
 
@@ -88,6 +88,13 @@ class Database(_Strict):
     url: str = Field(description="SQLAlchemy URL, e.g. postgresql+psycopg://user:${PGPASSWORD}@host/db")
 
 
+class Limits(_Strict):
+    """Bounds on the work one source may ask for; each stops the run with one message."""
+
+    max_rows: PositiveInt = Field(20_000_000, description="rows of any one table (files, sheets, database tables)")
+    max_unpacked_mb: PositiveInt = Field(4096, description="what a .gz or .zip source (or an .xlsx) may unpack to")
+
+
 class Source(_Strict):
     """A mapping of a CRM's exports (or database tables) onto the canonical tables."""
 
@@ -96,6 +103,7 @@ class Source(_Strict):
     since: date | str | None = Field(None, description="database rows from this day on (pushed into the SQL)")
     tables: dict[str, TableOptions] | None = Field(None, description="table: export options")
     as_of: date | str | None = Field(None, description="the export's date (open deals age to it)")
+    limits: Limits | None = Field(None, description="bounds on rows and unpacked size (defaults: 20M rows, 4 GB)")
 
     @field_validator("tables", mode="before")
     @classmethod

@@ -44,6 +44,7 @@ ACCEPTED_FORMS = (
     "'2026-10-01..2026-10-15' (custom range, inclusive)"
 )
 
+MIN_YEAR, MAX_YEAR = 1900, 2200
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 _YEAR = re.compile(r"^(\d{4})$")
@@ -274,6 +275,10 @@ def parse_period(text: str | Period, *, fiscal_year_start: int = 1) -> Period:
     Traceback (most recent call last):
     ...
     ValueError: '2026-13' is not a period: month 13 does not exist. Accepted forms: ...
+    >>> parse_period("9999-W52")
+    Traceback (most recent call last):
+    ...
+    ValueError: '9999-W52' is not a period: years 1900–2200 only. Accepted forms: ...
     """
     if isinstance(text, Period):
         return text
@@ -285,6 +290,10 @@ def parse_period(text: str | Period, *, fiscal_year_start: int = 1) -> Period:
     def bad(why: str) -> ValueError:
         return ValueError(f"{raw!r} is not a period: {why}. Accepted forms: {ACCEPTED_FORMS}")
 
+    # the years a report can mean: beyond them dates overflow (9999-W52's next week) and a
+    # name such as '0001-01' does not print back as itself
+    if any(not MIN_YEAR <= int(y) <= MAX_YEAR for y in re.findall(r"\d{4,}", raw)):
+        raise bad(f"years {MIN_YEAR}–{MAX_YEAR} only")
     if m := _MONTH.match(raw):
         year, month = int(m[1]), int(m[2])
         if not 1 <= month <= 12:

@@ -38,10 +38,12 @@ stays text; only empty cells are missing.
 
 from __future__ import annotations
 
+import io
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -103,6 +105,8 @@ class TableSpec:
     sql_table: str | None = None  # ... named table (schema.table) ...
     query: str | None = None  # ... or query
     since: str | None = None  # rows of the table's date column from this date (pushed into the SQL)
+    max_rows: int = 20_000_000  # source.limits.max_rows
+    max_unpacked_bytes: int = 4 * 2**30  # source.limits.max_unpacked_mb: what a .gz or .zip may unpack to
 
     @property
     def row_word(self) -> str:
@@ -157,14 +161,17 @@ def parse_source(
         return _folder_specs(_resolve(source, base)), None
     if not isinstance(source, Mapping):
         raise ValueError(f"source must be a folder path or a mapping, got {type(source).__name__}")
-    unknown = set(source) - {"folder", "tables", "as_of", "database", "since"}
+    unknown = set(source) - {"folder", "tables", "as_of", "database", "since", "limits"}
     if unknown:
-        raise ValueError(f"source: unknown keys {sorted(unknown)}; use folder, tables, as_of, database, since")
+        raise ValueError(f"source: unknown keys {sorted(unknown)}; use folder, tables, as_of, database, since, "
+                         f"limits")
+    limits = _limits(source.get("limits"))
     database = source.get("database") or {}
     if not isinstance(database, Mapping) or (database and not database.get("url")):
         raise ValueError("source.database: give url: a SQLAlchemy URL such as "
                          "postgresql+psycopg://user:${PGPASSWORD}@host:5432/sales")
     specs = _folder_specs(_resolve(source["folder"], base)) if source.get("folder") else {}
+    specs = {n: replace(s, **limits) for n, s in specs.items()}
     for name, options in (source.get("tables") or {}).items():
         if name not in TABLES:
             raise ValueError(f"source.tables: unknown table {name!r}; tables are {', '.join(TABLES)}")
@@ -176,7 +183,7 @@ def parse_source(
         if "table" in options or "query" in options:
             _database_options(name, options, database, source.get("since"))
             _check_options(name, options)
-            specs[name] = TableSpec(name, **options)
+            specs[name] = TableSpec(name, **options, **limits)
             continue
         if "path" not in options:
             raise ValueError(f"source.tables.{name}: 'path' is missing (or table/query for a database)")
@@ -194,11 +201,33 @@ def parse_source(
         if options.get("aggregate_lines") and name != "orders":
             raise ValueError(f"source.tables.{name}: aggregate_lines applies to orders only")
         _check_options(name, options)
-        specs[name] = TableSpec(name, **options)
+        specs[name] = TableSpec(name, **options, **limits)
     if not specs:
         raise ValueError("source names no tables: give a folder, or tables with paths")
     as_of = source.get("as_of")
     return specs, (pd.Timestamp(as_of).to_pydatetime() if as_of else None)
+
+
+LIMIT_KEYS = {"max_rows": "max_rows", "max_unpacked_mb": "max_unpacked_bytes"}
+
+
+def _limits(given: Any) -> dict[str, Any]:
+    """``source.limits`` as TableSpec fields: ``max_rows`` (rows of any one table) and
+    ``max_unpacked_mb`` (what a compressed file may unpack to), each a positive whole number.
+
+    >>> _limits({"max_rows": 1000, "max_unpacked_mb": 1})
+    {'max_rows': 1000, 'max_unpacked_bytes': 1048576}
+    """
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping) or set(given) - set(LIMIT_KEYS):
+        raise ValueError(f"source.limits: give {', '.join(LIMIT_KEYS)} (whole numbers), not {given!r}")
+    out = {}
+    for key, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"source.limits.{key}: a positive whole number, not {value!r}")
+        out[LIMIT_KEYS[key]] = value * 2**20 if key == "max_unpacked_mb" else value
+    return out
 
 
 def _database_options(name: str, options: dict[str, Any], database: Mapping[str, Any], since: Any) -> None:
@@ -213,7 +242,17 @@ def _database_options(name: str, options: dict[str, Any], database: Mapping[str,
     options["database"] = str(url)
     options["sql_table"] = options.pop("table", None)
     options["query"] = options.get("query")
-    options["since"] = str(options.get("since", since)) if options.get("since", since) else None
+    given = options.get("since", since)
+    if given:
+        where = f"{key}.since" if "since" in options else "source.since"
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?", str(given)):
+                raise ValueError
+            pd.Timestamp(str(given))  # 2024-13-01 is not a day
+        except ValueError:
+            raise ValueError(f"{where}: {str(given)[:80]!r} is not a date like 2024-01-01 (since: "
+                             f"is a day, never SQL)") from None
+    options["since"] = str(given) if given else None
     options["path"] = Path(f"{name}.sql")  # a name for messages; nothing is read from disk
 
 
@@ -314,6 +353,9 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
     na = ["", *spec.na_values]
     try:
         if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            _check_rows(spec, pq.ParquetFile(spec.path).metadata.num_rows)
             df = pd.read_parquet(spec.path)
             df.index = pd.RangeIndex(1, len(df) + 1)
             return df
@@ -331,14 +373,16 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
             df.columns = [str(c) for c in df.columns]
             df = df.astype(object).where(df.notna(), None).map(lambda v: None if v is None else str(v))
         elif suffix == ".xlsx":
+            _check_unpacked_zip(spec)
             df = pd.read_excel(spec.path, sheet_name=spec.sheet if spec.sheet is not None else 0,
                                dtype=object, keep_default_na=False, na_values=na)
         elif suffix in _TEXT_SUFFIXES:
             sep = r"\s+" if spec.delimiter == "whitespace" else spec.delimiter
-            df = pd.read_csv(spec.path, sep=sep, encoding=spec.encoding, dtype=str,
-                             keep_default_na=False, na_values=na, skipinitialspace=True,
-                             header=0 if spec.header else None,
-                             names=list(spec.names) if spec.names else None)
+            with _unpacked(spec, suffix) as stream:
+                df = pd.read_csv(stream, sep=sep, encoding=spec.encoding, dtype=str,
+                                 keep_default_na=False, na_values=na, skipinitialspace=True,
+                                 header=0 if spec.header else None,
+                                 names=list(spec.names) if spec.names else None, nrows=spec.max_rows + 1)
         else:
             raise ValueError(f"{spec.table}: cannot read {spec.path.name}: "
                              f"use one of {', '.join(SUPPORTED_SUFFIXES)}")
@@ -359,6 +403,7 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
             raise ValueError(f"source.tables.{spec.table}.delimiter: with {spec.delimiter!r} the header of "
                              f"{spec.path.name} reads as one column ({str(df.columns[0])[:80]!r}); the file looks "
                              f"separated by {seems!r}: set delimiter: {seems!r}, or remove delimiter to detect it")
+    _check_rows(spec, len(df))
     notes = _header_notes(spec, [str(c) for c in df.columns])
     df.columns = [str(c).strip() for c in df.columns]
     first = 2 if spec.header else 1  # the file line of the first row
@@ -369,6 +414,85 @@ def _read_raw(spec: TableSpec) -> pd.DataFrame:
             df.index = pd.Index(lines)
     df.attrs["notes"] = notes
     return df
+
+
+class _Bounded(io.RawIOBase):
+    """A binary stream that stops with a one-line error once more than ``limit`` bytes have
+    been read from it: a 2.6 MB zip that unpacks to gigabytes is stopped while it streams,
+    at the limit, not after it filled the memory."""
+
+    def __init__(self, raw: Any, limit: int, message: str) -> None:
+        self._raw, self._limit, self._message, self._read = raw, limit, message, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        self._read += len(data)
+        if self._read > self._limit:
+            raise ValueError(self._message)
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@contextmanager
+def _unpacked(spec: TableSpec, suffix: str) -> Iterator[Any]:
+    """The text source as a binary stream: a ``.gz`` or the one file of a ``.zip`` unpacked
+    while read, bounded by ``source.limits.max_unpacked_mb``; a plain file as it is."""
+    import gzip
+    import zipfile
+
+    mb = spec.max_unpacked_bytes / 2**20
+    message = (f"{spec.table}: {spec.path.name} unpacks to more than {mb:,.0f} MB "
+               f"(source.limits.max_unpacked_mb: {mb:.0f}); raise the limit if the file is meant to be this large")
+    if suffix.endswith(".gz"):
+        with gzip.open(spec.path, "rb") as raw, \
+                io.BufferedReader(_Bounded(raw, spec.max_unpacked_bytes, message)) as fh:
+            yield fh
+    elif suffix == ".zip":
+        try:
+            archive = zipfile.ZipFile(spec.path)
+        except zipfile.BadZipFile:
+            raise ValueError(f"{spec.table}: {spec.path.name} is not a zip archive") from None
+        with archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise ValueError(f"{spec.table}: {spec.path.name} holds {len(names)} files "
+                                 f"({', '.join(names[:5])}); a zipped source holds one")
+            with archive.open(names[0]) as member, \
+                    io.BufferedReader(_Bounded(member, spec.max_unpacked_bytes, message)) as fh:
+                yield fh
+    else:
+        with open(spec.path, "rb") as fh:
+            yield fh
+
+
+def _check_unpacked_zip(spec: TableSpec) -> None:
+    """An ``.xlsx`` (a zip) whose parts unpack beyond ``source.limits.max_unpacked_mb`` is
+    refused before it is opened (zipfile never unpacks a part beyond its stated size)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(spec.path) as archive:
+            size = sum(i.file_size for i in archive.infolist())
+    except zipfile.BadZipFile:
+        raise ValueError(f"{spec.table}: {spec.path.name} is not an Excel workbook (.xlsx is a zip)") from None
+    if size > spec.max_unpacked_bytes:
+        mb = spec.max_unpacked_bytes / 2**20
+        raise ValueError(f"{spec.table}: {spec.path.name} unpacks to {size / 2**20:,.0f} MB "
+                         f"(source.limits.max_unpacked_mb: {mb:.0f}); raise the limit if it is meant to be this large")
+
+
+def _check_rows(spec: TableSpec, rows: int) -> None:
+    if rows > spec.max_rows:
+        raise ValueError(f"{spec.table}: {spec.label} has more than {spec.max_rows:,} rows "
+                         f"(source.limits.max_rows: {spec.max_rows}); raise the limit, or read it from a "
+                         f"database with since:")
 
 
 def _sample_bytes(path: Path, suffix: str, size: int = 65_536) -> bytes:
@@ -476,10 +600,18 @@ def _read_database(spec: TableSpec) -> pd.DataFrame:
         params["since"] = pd.Timestamp(spec.since).to_pydatetime()
     try:
         with engine.connect() as conn:
-            df = pd.read_sql_query(sa.text(sql), conn, params=params)
-    except sa.exc.SQLAlchemyError as exc:
-        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{spec.table}: cannot read {spec.label} from {where}: {redact_text(first)}") from None
+            chunks = []
+            # read in chunks so that a table beyond source.limits.max_rows stops at the limit
+            for chunk in pd.read_sql_query(sa.text(sql), conn, params=params, chunksize=100_000):
+                chunks.append(chunk)
+                _check_rows(spec, sum(map(len, chunks)))
+            df = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        # pandas wraps a driver's error as DatabaseError; the driver's own text, first line only
+        cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+        text = str(getattr(cause, "orig", None) or cause).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise ValueError(f"{spec.table}: cannot read {spec.label} from {where}: {redact_text(first)[:300]}") from None
     finally:
         engine.dispose()
     df.columns = [str(c) for c in df.columns]
@@ -686,10 +818,11 @@ def _convert(df: pd.DataFrame, spec: TableSpec, table: Table, problems: Problems
     for col in [c for c in table.columns if c.name in out.columns]:
         before = out[col.name]
         had_value = before.notna() & (before.astype("str").str.strip() != "")
+        vkey = f"source.tables.{spec.table}.values.{col.name}"
         if col.kind == "datetime":
             fmt = _date_format(spec, col.name)
             if spec.values and col.name in spec.values:  # e.g. "не закрыта" → empty
-                before = value_map(before, spec.values[col.name]).replace("", np.nan)
+                before = value_map(before, spec.values[col.name], key=vkey).replace("", np.nan)
                 had_value = before.notna() & (before.astype("str").str.strip() != "")
             out[col.name] = _to_datetime(before, fmt, spec.timezone)
             bad = had_value & out[col.name].isna()
@@ -700,7 +833,7 @@ def _convert(df: pd.DataFrame, spec: TableSpec, table: Table, problems: Problems
                              before[bad], spec.row_word)
         elif col.kind in ("amount", "number"):
             if spec.values and col.name in spec.values:
-                before = value_map(before, spec.values[col.name]).replace("", np.nan)
+                before = value_map(before, spec.values[col.name], key=vkey).replace("", np.nan)
                 had_value = before.notna() & (before.astype("str").str.strip() != "")
             out[col.name] = _to_number(before, spec)
             inf = out[col.name].isin([np.inf, -np.inf])
@@ -715,7 +848,7 @@ def _convert(df: pd.DataFrame, spec: TableSpec, table: Table, problems: Problems
         else:
             out[col.name] = _to_text(before)
             if spec.values and col.name in spec.values:
-                out[col.name] = value_map(out[col.name], spec.values[col.name])
+                out[col.name] = value_map(out[col.name], spec.values[col.name], key=vkey)
     return out
 
 

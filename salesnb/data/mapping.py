@@ -25,6 +25,37 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
+MAX_PATTERN_LENGTH = 1_000
+
+
+def pattern(text: Any, *, key: str) -> Any:
+    """A params regular expression compiled by RE2 (``google-re2``), whose matching time is
+    linear in the text: a pattern such as ``(a+)+$`` cannot make a run hang on one cell.
+    RE2 has no look-around and no back-references; such a pattern is refused by name.
+
+    >>> bool(pattern("^C", key="k").search("C536365"))
+    True
+    >>> pattern("(", key="values.status.re:(")
+    Traceback (most recent call last):
+    ...
+    ValueError: values.status.re:(: '(' is not a regular expression (missing ): ()
+    """
+    import re2
+
+    text = str(text)
+    if len(text) > MAX_PATTERN_LENGTH:
+        raise ValueError(f"{key}: the pattern is {len(text):,} characters; at most {MAX_PATTERN_LENGTH:,}")
+    options = re2.Options()
+    options.log_errors = False  # the error goes into our message, not to stderr
+    try:
+        return re2.compile(text, options)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        hint = ("; look-around and back-references are not supported (patterns run in linear time)"
+                if "perl operator" in reason or "escape sequence" in reason else "")
+        raise ValueError(f"{key}: {text!r} is not a regular expression ({reason}){hint}") from None
+
+
 def _numbers(values: pd.Series, to_number: Callable[[pd.Series], pd.Series]) -> pd.Series:
     return to_number(values.astype("str").where(values.notna(), ""))
 
@@ -57,11 +88,8 @@ def row_filter(raw: pd.DataFrame, where: Mapping[str, Any], *, where_key: str,
                 hit = text.isin([str(a) for a in arg])
                 keep &= hit if op == "in" else ~hit
             elif op in ("matches", "not_matches"):
-                try:
-                    pattern = re.compile(str(arg))
-                except re.error as exc:
-                    raise ValueError(f"{place}: {arg!r} is not a regular expression ({exc})") from None
-                hit = text.map(lambda v, p=pattern: bool(p.search(v))).astype(bool)
+                search = pattern(arg, key=place).search
+                hit = _on_unique(text, lambda v: bool(search(v))).astype(bool)  # noqa: B023 - used at once
                 keep &= hit if op == "matches" else ~hit
             elif op in _COMPARE:
                 try:
@@ -77,6 +105,15 @@ def row_filter(raw: pd.DataFrame, where: Mapping[str, Any], *, where_key: str,
             else:
                 raise ValueError(f"{place}: unknown condition; use one of {', '.join(WHERE_OPS)}")
     return keep
+
+
+MAX_EXPRESSION_LENGTH = 1_000
+MAX_EXPRESSION_DEPTH = 50
+MAX_LITERAL = 1e15
+
+
+def _short(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
@@ -101,22 +138,30 @@ def compute_column(raw: pd.DataFrame, expression: str, *, key: str,
         names[f"_c{len(names)}"] = m.group(1)
         return f"_c{len(names) - 1}"
 
+    if len(str(expression)) > MAX_EXPRESSION_LENGTH:
+        raise ValueError(f"{key}: the expression is {len(str(expression)):,} characters; at most "
+                         f"{MAX_EXPRESSION_LENGTH:,}")
     text = re.sub(r"\[([^\]]+)\]", bracket, str(expression))
     try:
         tree = ast.parse(text, mode="eval")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         raise ValueError(f"{key}: {expression!r} is not arithmetic on columns "
                          f"(use + - * /, parentheses, numbers, abs() and column names)") from None
 
-    def walk(node: ast.AST) -> Any:
+    def walk(node: ast.AST, depth: int = 0) -> Any:
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise ValueError(f"{key}: the expression is nested more than {MAX_EXPRESSION_DEPTH} levels deep")
         if isinstance(node, ast.Expression):
-            return walk(node.body)
+            return walk(node.body, depth + 1)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            return _BINARY[type(node.op)](walk(node.left), walk(node.right))
+            return _BINARY[type(node.op)](walk(node.left, depth + 1), walk(node.right, depth + 1))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-            value = walk(node.operand)
+            value = walk(node.operand, depth + 1)
             return -value if isinstance(node.op, ast.USub) else value
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            if not abs(node.value) <= MAX_LITERAL:  # also refuses inf and nan (1e999)
+                raise ValueError(f"{key}: the number {_short(text[node.col_offset:node.end_col_offset])} is "
+                                 f"beyond ±{MAX_LITERAL:.0e}")
             return float(node.value)
         if isinstance(node, ast.Name):
             column = names.get(node.id, node.id)
@@ -126,7 +171,7 @@ def compute_column(raw: pd.DataFrame, expression: str, *, key: str,
             return _numbers(raw[column], to_number)
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "abs"
                 and len(node.args) == 1 and not node.keywords):
-            return abs(walk(node.args[0]))
+            return abs(walk(node.args[0], depth + 1))
         raise ValueError(f"{key}: {expression!r}: only + - * /, parentheses, numbers, abs() and "
                          f"column names are allowed")
 
@@ -168,7 +213,7 @@ def fold(text: str) -> str:
     return text.strip().translate(_LOOKALIKE)
 
 
-def value_map(values: pd.Series, mapping: Mapping[str, Any]) -> pd.Series:
+def value_map(values: pd.Series, mapping: Mapping[str, Any], *, key: str = "values") -> pd.Series:
     """Replace source texts by canonical ones; a key ``re:<pattern>`` matches by regular
     expression (the first pattern that matches wins; exact keys first, compared after
     :func:`fold`, so a stage written with a Latin "C" still matches).
@@ -177,7 +222,7 @@ def value_map(values: pd.Series, mapping: Mapping[str, Any]) -> pd.Series:
     ['cancelled', 'completed', 'x']
     """
     exact = {fold(str(k)): v for k, v in mapping.items() if not str(k).startswith("re:")}
-    patterns = [(re.compile(str(k)[3:]), v) for k, v in mapping.items() if str(k).startswith("re:")]
+    patterns = [(pattern(str(k)[3:], key=f"{key}.{k}"), v) for k, v in mapping.items() if str(k).startswith("re:")]
 
     def one(v: Any) -> Any:
         if v is None or (isinstance(v, float) and np.isnan(v)):
@@ -189,4 +234,11 @@ def value_map(values: pd.Series, mapping: Mapping[str, Any]) -> pd.Series:
                 return target
         return v
 
-    return values.map(one)
+    return _on_unique(values, one)
+
+
+def _on_unique(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
+    """``values.map(func)`` computed once per distinct value (an export repeats its stages
+    and statuses on every row)."""
+    uniques = values.dropna().unique()
+    return values.map(dict(zip(uniques, (func(u) for u in uniques), strict=True)))

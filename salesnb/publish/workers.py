@@ -1,0 +1,285 @@
+"""The processes: worker processes with one warm kernel each, what runs in them, and how
+they stop (a signal to the run stops every worker and kernel; nothing is left running).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from salesnb import config
+from salesnb.publish import files
+from salesnb.publish.files import SHEETS_DIR, disk_fault, keep_failed, unsafe_attachment, write_attached
+from salesnb.publish.html import export_html, page_record
+from salesnb.publish.jobs import Job, JobResult, PublishReport
+
+__all__ = ["git_commit", "run_all", "run_job"]
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=config.ROOT,
+                             capture_output=True, text=True, timeout=5, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=config.ROOT, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@contextmanager
+def _stderr_to(path: Path) -> Iterator[None]:
+    """Send this process's stderr (and so the kernel's start-up chatter) to a log file.
+
+    The kernel inherits file descriptor 2; without this its warnings would break the
+    progress bar on the terminal. Errors in the notebook are kept in the notebook itself.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError:  # a read-only or full output folder: the page reports that, not the log
+        log = open(os.devnull, "a", encoding="utf-8")  # noqa: SIM115
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+_WARM: dict[str, Any] = {}  # this worker process's kernel, kept warm between notebooks
+
+
+_RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
+          "import matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt")
+
+
+def _warm_kernel(log: Path) -> Any:
+    """This worker's kernel: started once, its namespace wiped before each notebook.
+
+    Starting a kernel and importing pandas, statsmodels and seaborn into it costs about two
+    seconds; a worker runs several notebooks, so it pays that once. Between notebooks the
+    namespace is reset (``%reset -f``) and figures are closed, so each notebook still starts
+    from nothing but the imported modules.
+    """
+    import multiprocessing.util
+
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km = _WARM.get("km")
+    # a forked worker inherits its parent's entry: that kernel is not this process's to use
+    if km is not None and _WARM.get("pid") == os.getpid() and run_sync(km.is_alive)():
+        return km
+    km = AsyncKernelManager(kernel_name="python3")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    stderr = open(log, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the kernel's life
+    run_sync(km.start_kernel)(cwd=str(config.ROOT), stderr=stderr)
+    _WARM.update(km=km, pid=os.getpid())
+
+    def stop() -> None:
+        try:
+            run_sync(km.shutdown_kernel)(now=True)
+        finally:
+            stderr.close()
+
+    multiprocessing.util.Finalize(km, stop, exitpriority=10)
+    return km
+
+
+def _reset_kernel(km: Any, folder: Path) -> None:
+    import nbformat
+    import papermill as pm
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_RESET)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "reset.ipynb"
+    nbformat.write(nb, path)
+    pm.execute_notebook(str(path), str(path), kernel_name="python3", progress_bar=False, log_output=False,
+                        cwd=str(config.ROOT), km=km)
+
+
+def run_job(job: Job, *, commit: str = "unknown", warm: bool = True) -> JobResult:
+    """Execute one notebook for one period and publish its page; never raises.
+
+    On failure the executed notebook (with papermill's error banner) is kept under
+    ``<out>/<period>/_failed/`` and the published page is left as it was. A full disk or
+    a read-only folder is one line (``no space left on device: …``), nothing lost.
+    """
+    from salesnb.secrets import redact_text
+
+    started = time.perf_counter()
+    try:
+        result = _run_job(job, commit, warm, started)
+    except OSError as exc:  # the output folder itself could not be written
+        result = JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
+                           key=job.key, error=disk_fault(exc) or f"{type(exc).__name__}: {exc}")
+    if job.secrets or "://" in result.error:
+        result = replace(result, error=redact_text(result.error, job.secrets))
+    return result
+
+
+def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
+    import nbformat
+    import papermill as pm
+
+    source = config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb"
+    period_out = job.out_dir / job.period_dir
+    period_out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=period_out, prefix=".run-") as tmp:
+        executed = Path(tmp) / f"{job.notebook}.ipynb"
+        language = str(job.parameters.get("language") or "en")
+        if language != "en":  # the markdown cells in the page's language, from the catalogue
+            from salesnb.texts import translate_cells
+
+            nb_in = nbformat.read(source, as_version=4)
+            translate_cells(nb_in, job.notebook, language)
+            source = Path(tmp) / f"source-{job.notebook}.ipynb"
+            nbformat.write(nb_in, source)
+        try:
+            with _stderr_to(job.out_dir / "logs" / "kernels.log"):
+                extra: dict[str, Any] = {}
+                if warm:
+                    km = _warm_kernel(job.out_dir / "logs" / "kernels.log")
+                    _reset_kernel(km, Path(tmp))
+                    extra["km"] = km
+                pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
+                                    kernel_name="python3", progress_bar=False, log_output=False,
+                                    cwd=str(config.ROOT), **extra)
+        except Exception as exc:  # a failing report must not stop the others
+            fault = disk_fault(exc)
+            if fault:  # the notebook may be half written: nothing to keep or to read
+                return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
+                                 key=job.key, error=fault)
+            failed_dir = period_out / "_failed"
+            failed_dir.mkdir(exist_ok=True)
+            kept = failed_dir / f"{job.notebook}.ipynb"
+            cell, message = _failure(exc, executed)
+            if executed.exists():
+                keep_failed(executed, kept, job.secrets)
+            return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
+                             key=job.key, failed_notebook=str(kept) if kept.exists() else None,
+                             cell=cell, error=message)
+        nb = nbformat.read(executed, as_version=4)
+    seconds = time.perf_counter() - started
+    record = page_record(nb)
+    try:
+        html = export_html(nb, job, seconds=seconds, commit=commit, record=record)
+    except Exception as exc:
+        return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
+                         key=job.key, error=disk_fault(exc) or f"HTML export failed: {type(exc).__name__}: {exc}")
+    # the attachments and sheets first, the page last: a failure leaves the last good page,
+    # never a new page beside old attachments
+    attachments = list(record.get("files") or [])
+    for attached in attachments:
+        error = unsafe_attachment(attached)
+        if error:
+            return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started, key=job.key,
+                             error=error)
+    for attached in attachments:
+        error = write_attached(period_out, attached)
+        if error:
+            return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started, key=job.key,
+                             error=error)
+    try:  # this page's sheets of the period's workbook, kept until the page runs again
+        files.atomic_write(period_out / SHEETS_DIR / f"{job.notebook}.json",
+                      json.dumps(record.get("sheets") or [], ensure_ascii=False))
+        files.atomic_write(job.html_path, html)
+    except OSError as exc:
+        return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started, key=job.key,
+                         error=disk_fault(exc) or f"could not write the page: {exc}")
+    (period_out / "_failed" / f"{job.notebook}.ipynb").unlink(missing_ok=True)
+    return JobResult(job.notebook, job.period, "ok", time.perf_counter() - started, key=job.key,
+                     html=str(job.html_path), fingerprint=str(record.get("fingerprint", "")),
+                     headline={str(k): str(v) for k, v in record.get("headline") or []})
+
+
+def _failure(exc: Exception, executed: Path) -> tuple[int | None, str]:
+    """The failing cell and a one-line message.
+
+    The cell number is the cell's position in the notebook as the analyst sees it in
+    JupyterLab (from 1, markdown cells counted, papermill's added cells not).
+    """
+    import nbformat
+
+    name = getattr(exc, "ename", type(exc).__name__)
+    value = str(getattr(exc, "evalue", exc)).strip().splitlines()
+    message = f"{name}: {value[0] if value else ''}".strip()
+    cell = None
+    try:
+        nb = nbformat.read(executed, as_version=4) if executed.exists() else None
+    except Exception:  # half written (the kernel died while papermill saved): the message will do
+        nb = None
+    if nb is not None:
+        added = {"injected-parameters", "papermill-error-cell-tag"}  # cells papermill adds
+        cells = [c for c in nb.cells if not added & set(c.get("metadata", {}).get("tags", []))]
+        for i, c in enumerate(cells, 1):
+            if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs):
+                cell = i
+                # a data validation error lists every problem: show the first one too
+                evalue = next(o["evalue"] for o in c.outputs if o.get("output_type") == "error")
+                lines = [ln.strip() for ln in str(evalue).splitlines() if ln.strip()]
+                message = f"{name}: " + " ".join(lines[:2])
+                break
+    return cell, message
+
+
+_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def _share_cores(n_workers: int) -> Iterator[None]:
+    """Give each worker's kernel its share of the cores for BLAS threads while pages run.
+
+    Every kernel's OpenBLAS would otherwise start a thread per core, and two kernels fitting
+    small statsmodels models on two cores spend their time waiting for each other: the
+    Outlook page took 11 s beside another page instead of 5 s. A limit the user set stays.
+    """
+    share = str(max(1, (os.cpu_count() or 1) // n_workers))
+    saved = {k: os.environ.get(k) for k in _THREAD_VARIABLES}
+    os.environ.update({k: share for k, v in saved.items() if v is None})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+
+
+def run_all(todo: list[Job], report: PublishReport, workers: int | None, progress: bool,
+         on_result: Callable[[JobResult], None] | None) -> None:
+    from tqdm import tqdm
+
+    commit = git_commit()
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    bar = tqdm(total=len(todo), unit="page", desc="publishing", disable=not progress)
+    with _share_cores(n_workers), ProcessPoolExecutor(max_workers=n_workers) as pool:
+        futures = {pool.submit(run_job, job, commit=commit): job for job in todo}
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                result = future.result()
+            except Exception:  # a crashed worker: report it like a failed notebook
+                result = JobResult(job.notebook, job.period, "failed", 0.0, key=job.key,
+                                   error=traceback.format_exc().strip().splitlines()[-1])
+            report.results.append(result)
+            bar.set_postfix_str(f"{result.period} {result.notebook} {result.status}")
+            bar.update()
+            if on_result:
+                on_result(result)
+    bar.close()
