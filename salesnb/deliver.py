@@ -22,10 +22,12 @@ import mimetypes
 import os
 import smtplib
 import ssl
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
+from email.policy import default as _policy
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
@@ -78,8 +80,9 @@ def smtp_settings(environ: Mapping[str, str] | None = None) -> SmtpSettings:
         timeout = float(timeout_text)
     except ValueError:
         raise DeliveryError(f"SALESNB_SMTP_TIMEOUT: {timeout_text!r} is not a number of seconds") from None
-    return SmtpSettings(host=env["SALESNB_SMTP_HOST"].strip(), port=int(port_text),
-                        sender=env["SALESNB_SMTP_FROM"].strip(), user=env.get("SALESNB_SMTP_USER", "").strip(),
+    sender = address(env["SALESNB_SMTP_FROM"].strip(), "SALESNB_SMTP_FROM")
+    return SmtpSettings(host=env["SALESNB_SMTP_HOST"].strip(), port=int(port_text), sender=sender,
+                        user=env.get("SALESNB_SMTP_USER", "").strip(),
                         password=env.get("SALESNB_SMTP_PASSWORD", ""), starttls=starttls,
                         cafile=env.get("SALESNB_SMTP_CAFILE", "").strip(), timeout=timeout)
 
@@ -129,12 +132,38 @@ def latest_closed_period(out: Path, *, today: date | None = None, fiscal_year_st
 
 def _validate_recipients(to: Sequence[str]) -> list[str]:
     out = [a.strip() for a in to if a.strip()]
-    bad = [a for a in out if "@" not in a or any(c in a for c in " <>,;\r\n")]
     if not out:
         raise DeliveryError("no recipient: give --to a@b.c,... (or SALESNB_DELIVER_TO)")
-    if bad:
-        raise DeliveryError(f"not an e-mail address: {', '.join(repr(b) for b in bad)}")
-    return out
+    return [address(a, "--to") for a in out]
+
+
+def address(text: str, what: str) -> str:
+    r"""An e-mail address checked as ``email.headerregistry`` reads it: one ``user@domain``
+    (or ``Name <user@domain>``), no control, format or line-separator character (a header
+    injection such as ``a@b.c\x0bBcc:x@y.z``). Raises :class:`DeliveryError` naming ``what``.
+
+    >>> address("Sales <r@example.com>", "SALESNB_SMTP_FROM")
+    'Sales <r@example.com>'
+    >>> try:
+    ...     address("a@b.c\x0bBcc:x@y.z", "--to")
+    ... except DeliveryError as exc:
+    ...     print(exc)
+    --to: 'a@b.c\x0bBcc:x@y.z' is not an e-mail address (it holds the control character U+000B)
+    """
+    odd = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+    if odd is not None:
+        raise DeliveryError(f"{what}: {text!r} is not an e-mail address (it holds the control character "
+                            f"U+{ord(odd):04X})")
+    try:
+        header = _policy.header_factory("To", text)
+        addresses = header.addresses
+        defects = header.defects
+    except (ValueError, IndexError, TypeError) as exc:
+        raise DeliveryError(f"{what}: {text!r} is not an e-mail address ({exc})") from None
+    if len(addresses) != 1 or defects or not addresses[0].username or not addresses[0].domain:
+        why = "; ".join(str(d) for d in defects) or ("several addresses" if len(addresses) > 1 else "no user@domain")
+        raise DeliveryError(f"{what}: {text!r} is not an e-mail address ({why})")
+    return str(addresses[0])
 
 
 def prepare(period: str, to: Sequence[str], *, sender: str, base: Path | None = None) -> Delivery:
@@ -217,7 +246,7 @@ def deliver(period: str | None, to: Sequence[str], *, base: Path | None = None, 
     period = period or latest_closed_period(out, fiscal_year_start=int(params.get("fiscal_year_start") or 1))
     if dry_run:
         env = {**dotenv(), **os.environ} if environ is None else dict(environ)
-        sender = env.get("SALESNB_SMTP_FROM", "").strip() or "salesnb@localhost"
+        sender = address(env.get("SALESNB_SMTP_FROM", "").strip() or "salesnb@localhost", "SALESNB_SMTP_FROM")
         delivery = prepare(period, to, sender=sender, base=base)
         path = out / "mail" / f"{period.replace('..', '_to_')}.eml"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,29 +12,57 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
-__all__ = ["redact", "redact_text", "secret_values", "hide_secrets", "expand_env", "dotenv", "MASK"]
+__all__ = ["redact", "redact_text", "secret_values", "hide_secrets", "expand_env", "dotenv", "MASK",
+           "unmaskable", "MIN_SECRET_LENGTH"]
 
 _SECRET_KEY = re.compile(r"pass(word|wd)?$|secret|token|api[_-]?key|credential|private[_-]?key|^pwd$",
                          re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@",
+# the scheme starts where no scheme character precedes it: tried once per word, not from every
+# letter (which made a 40,000-character text take 30 s)
+_URL_CREDENTIALS = re.compile(r"(?<![a-z0-9+.\-])(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@",
                               re.IGNORECASE)
 _DSN_PASSWORD = re.compile(r"(?P<key>\b(?:password|pwd)\s*=\s*)(?P<pw>[^;\s]+)", re.IGNORECASE)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MASK = "•••"
 
 
+MIN_SECRET_LENGTH = 4
+_NUMBER_LIKE = re.compile(r"[\d\s.,:/+\-]+")
+
+
+def unmaskable(secret: str) -> str | None:
+    """Why a secret is masked only where it stands as a password (a URL's credentials, a
+    ``password=`` pair, a password key), not wherever its text occurs: too short, or a
+    number or date that the pages print as data. ``None`` for an ordinary secret.
+
+    >>> unmaskable("2026"), unmaskable("abc"), unmaskable("s3cr3t")
+    ('it is a number or a date', 'it is shorter than 4 characters', None)
+    """
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"it is shorter than {MIN_SECRET_LENGTH} characters"
+    if _NUMBER_LIKE.fullmatch(secret):
+        return "it is a number or a date"
+    return None
+
+
 def redact_text(text: str, secrets: frozenset[str] | set[str] = frozenset()) -> str:
-    """``text`` with URL passwords, ``password=`` pairs and the given values masked.
+    """``text`` with URL passwords, ``password=`` pairs and the given values masked; a value
+    is masked as a whole token (never inside a longer word or number), and values that
+    :func:`unmaskable` names are left where they are not a password.
 
     >>> redact_text("postgresql://ann:s3cr3t@db:5432/sales")
     'postgresql://ann:•••@db:5432/sales'
+    >>> redact_text("October 2026: s3cr3t, xs3cr3t", {"2026", "s3cr3t"})
+    'October 2026: •••, xs3cr3t'
     """
     text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
     text = _DSN_PASSWORD.sub(lambda m: f"{m['key']}{MASK}", text)
-    for value in sorted(secrets, key=len, reverse=True):
-        if len(value) >= 4:  # a two-letter "secret" would mask ordinary words
-            text = text.replace(value, MASK)
+    values = sorted((v for v in secrets if unmaskable(v) is None), key=len, reverse=True)
+    if values:
+        tokens = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, values)) + r")(?!\w)")
+        text = tokens.sub(MASK, text)
     return text
 
 
@@ -68,6 +96,7 @@ def secret_values(value: Any, key: str = "", *, environ: Mapping[str, str] | Non
             found |= secret_values(v, key, environ=environ)
     elif isinstance(value, str):
         candidates = [m["pw"] for m in _URL_CREDENTIALS.finditer(value)]
+        candidates += [unquote(c) for c in candidates if unquote(c) != c]  # p%40ss is also p@ss
         candidates += [m["pw"] for m in _DSN_PASSWORD.finditer(value)]
         if key and _SECRET_KEY.search(key):
             candidates.append(value)
@@ -118,34 +147,29 @@ def hide_secrets(params: Mapping[str, Any], *, env: Mapping[str, str] | None = N
 
 
 def dotenv(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
-    r"""``NAME=value`` lines of the project's git-ignored ``.env`` (``#`` comments, optional
-    quotes, ``export`` allowed); empty when there is no such file.
+    r"""``NAME=value`` lines of the project's git-ignored ``.env``, read as ``python-dotenv``
+    reads them (quotes, ``#`` comments after a value, ``export``; no ``${}`` expansion, so a
+    password may hold ``$``); empty when there is no such file.
 
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / ".env"
-    >>> _ = f.write_text("# db\nexport PGPASSWORD='s3cr3t'\nEMPTY=\n")
+    >>> _ = f.write_text("# db\nexport PGPASSWORD = 'a b c'   # db\nEMPTY=\nX=1 # n\n")
     >>> dotenv(f)
-    {'PGPASSWORD': 's3cr3t', 'EMPTY': ''}
+    {'PGPASSWORD': 'a b c', 'EMPTY': '', 'X': '1'}
     """
+    from dotenv import dotenv_values
+
     if path is None:
         from salesnb import config
 
         path = config.ROOT / ".env"
-    try:
-        lines = open(path, encoding="utf-8").read().splitlines()  # noqa: SIM115
-    except OSError:
+    if not os.path.isfile(path):
         return {}
-    out = {}
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        name, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        out[name.strip()] = value
-    return out
+    try:
+        values = dotenv_values(path, interpolate=False, encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return {k: v or "" for k, v in values.items()}
 
 
 def expand_env(value: Any, *, environ: Mapping[str, str] | None = None) -> Any:

@@ -146,7 +146,7 @@ def test_settings_and_recipients_are_clear_errors(site: Path, smtp: tuple[Inbox,
     assert main(["deliver", "--period", "2026-10", "--to", "ann@example.com", "--base", str(site)]) == 2
     assert "set SALESNB_SMTP_HOST in the environment or in .env" in capsys.readouterr().err
     assert main(["deliver", "--period", "2026-10", "--to", "not-an-address", "--base", str(site)]) == 2
-    assert "not an e-mail address: 'not-an-address'" in capsys.readouterr().err
+    assert "--to: 'not-an-address' is not an e-mail address" in capsys.readouterr().err
     assert main(["deliver", "--period", "2031-01", "--to", "a@b.c", "--base", str(site), "--dry-run"]) == 2
     assert "period 2031-01 is not published" in capsys.readouterr().err
     assert inbox.messages == []
