@@ -16,7 +16,7 @@ __all__ = ["main"]
 
 
 def _report(args: argparse.Namespace) -> int:
-    from salesnb.publish import PublishError, publish
+    from salesnb.publish import PublishError, Stopped, publish
 
     try:
         report = publish(period=args.period or None, base=Path(args.base) if args.base else None,
@@ -25,6 +25,10 @@ def _report(args: argparse.Namespace) -> int:
     except PublishError as exc:
         print(f"salesnb report: {exc}", file=sys.stderr)
         return 2
+    except Stopped as exc:
+        print(f"salesnb report: stopped by {exc} before any page ran; nothing published was changed",
+              file=sys.stderr)
+        return 128 + exc.signum
     except OSError as exc:  # the params or outputs folder itself: one line, not a traceback
         from salesnb.publish import disk_fault
 
@@ -42,8 +46,16 @@ def _report(args: argparse.Namespace) -> int:
               f"<period>/_failed/):", file=sys.stderr)
         for r in sorted(report.failures, key=lambda r: (r.period, r.notebook)):
             print(f"  FAILED {r.line()}", file=sys.stderr)
+    for line in report.notes:
+        print(f"note: {line}")
     for line in report.problems:
         print(f"  {line}", file=sys.stderr)
+    if report.stopped:
+        import signal
+
+        print(f"salesnb report: stopped by {signal.Signals(report.stopped).name}; the pages that finished are "
+              f"published, the others keep their last good page", file=sys.stderr)
+        return 128 + report.stopped
     return 1 if report.failures or report.problems else 0
 
 
@@ -56,7 +68,7 @@ def _deliver(args: argparse.Namespace) -> int:
     try:
         delivery, written = deliver(args.period or None, to, base=Path(args.base) if args.base else None,
                                     dry_run=args.dry_run)
-    except DeliveryError as exc:
+    except (DeliveryError, ValueError) as exc:  # a params file or period the user must fix
         print(f"salesnb deliver: {exc}", file=sys.stderr)
         return 2
     where = f"written to {written}" if written else f"sent to {delivery.message['To']}"

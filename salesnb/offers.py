@@ -35,7 +35,8 @@ from salesnb.engines import as_source
 from salesnb.texts import t
 
 __all__ = ["next_offers", "holdout", "purchases", "by_rep", "ACTIVE_DAYS", "HOLDOUT_DAYS", "REGULAR_ORDERS",
-           "WINDOW_DAYS", "RECENT_DAYS", "offers_or_note"]
+           "WINDOW_DAYS", "RECENT_DAYS", "offers_or_note",
+           "renamed_files"]
 
 ACTIVE_DAYS = 180      # a customer who bought within this many days is active
 WINDOW_DAYS = 90       # "what follows": the window after a cut-off in which purchases are predicted
@@ -212,16 +213,50 @@ def holdout(data: Data, *, as_of: Any = None, cutoff: Any = None, k: int = 3) ->
 
 def by_rep(offers: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The offers split per rep, each sorted by customer and rank, under a file-safe name
-    (``offers/<rep>.csv``)."""
+    (``offers/<rep>.csv``): letters, digits, ``_ . -``, starting with a letter or digit, at
+    most 60 characters, unique even on a disk that ignores case (``Anna``, ``anna`` →
+    ``Anna.csv``, ``anna_2.csv``). :func:`renamed_files` says which names had to change.
+
+    >>> df = pd.DataFrame({"owner": ["Anna", "anna", "-x", "Ann\x01Ctrl"], "customer_id": ["c"] * 4, "rank": 1})
+    >>> sorted(by_rep(df))
+    ['offers/Ann_Ctrl.csv', 'offers/Anna.csv', 'offers/anna_2.csv', 'offers/x.csv']
+    """
+    groups = list(offers.groupby("owner", sort=True))
+    names = rep_file_names(pd.Series([str(owner) for owner, _ in groups], dtype=object))
+    return {names[str(owner)]: g.sort_values(["customer_id", "rank"]).reset_index(drop=True)
+            for owner, g in groups}
+
+
+MAX_REP_NAME = 60
+
+
+def rep_file_names(owners: pd.Series) -> dict[str, str]:
+    """Each rep's offers file, ``offers/<slug>.csv``: see :func:`by_rep`."""
     import re
 
-    out: dict[str, pd.DataFrame] = {}
-    for owner, g in offers.groupby("owner", sort=True):
-        slug = re.sub(r"[^\w.-]+", "_", str(owner)).strip("_.") or "rep"
-        name = f"offers/{slug}.csv"
-        while name in out:  # two names that differ only in letters a file name cannot hold
-            name = name.replace(".csv", "_.csv")
-        out[name] = g.sort_values(["customer_id", "rank"]).reset_index(drop=True)
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for owner in owners.astype(str):
+        slug = re.sub(r"[^\w.-]+", "_", owner).strip("_.-")[:MAX_REP_NAME].strip("_.-") or "rep"
+        candidate, n = slug, 2
+        while candidate.casefold() in taken:
+            candidate, n = f"{slug}_{n}", n + 1
+        taken.add(candidate.casefold())
+        names[owner] = f"offers/{candidate}.csv"
+    return names
+
+
+def renamed_files(offers: pd.DataFrame) -> list[tuple[str, str]]:
+    """(rep, file) for the reps whose file name is not their name with unsafe characters
+    replaced: shortened, or numbered to stay apart from another rep's."""
+    import re
+
+    out = []
+    owners = sorted({str(o) for o in offers["owner"].dropna()})
+    for owner, name in rep_file_names(pd.Series(owners, dtype=object)).items():
+        plain = re.sub(r"[^\w.-]+", "_", owner).strip("_.-") or "rep"
+        if name != f"offers/{plain}.csv":
+            out.append((owner, name))
     return out
 
 

@@ -21,7 +21,7 @@ from salesnb.periods import Period
 
 __all__ = ["table", "bullets", "page_intro", "result_badges", "result_word", "heading", "note", "with_interval",
            "run_record",
-           "attach_csv", "csv_text", "CSV_NAME", "RECORD_MIME"]
+           "attach_csv", "csv_text", "CSV_NAME", "MAX_NAME_BYTES", "RECORD_MIME"]
 
 # the media type of a page's machine-readable run record: read by the publisher, never shown
 RECORD_MIME = "application/vnd.salesnb.record+json"
@@ -192,6 +192,7 @@ def run_record(*, title: str | None = None, data: SalesData | None = None,
 
 # a file published beside a page: a name, or a folder and a name, ending in .csv
 CSV_NAME = re.compile(r"\w[\w.-]*(/\w[\w.-]*)?\.csv")
+MAX_NAME_BYTES = 200  # a file name's bytes (255 on most file systems, less a temporary suffix)
 
 
 def csv_text(df: pd.DataFrame) -> str:
@@ -217,7 +218,7 @@ def attach_csv(name: str, df: pd.DataFrame) -> None:
     The publisher writes it when the page succeeds, atomically; a failed run leaves the
     last good file in place.
     """
-    if not CSV_NAME.fullmatch(name):
+    if not CSV_NAME.fullmatch(name) or any(len(p.encode("utf-8")) > MAX_NAME_BYTES for p in name.split("/")):
         raise ValueError(f"attach_csv: {name!r} is not a plain file name ending in .csv (letters, digits, _ . -, "
                          "at most one folder)")
     run_record(files=[{"name": name, "text": csv_text(df)}])

@@ -11,7 +11,8 @@ with ``=``, ``+``, ``-`` or ``@`` is never a formula.
 >>> s = sheet("Scorecard", pd.DataFrame({"KPI": ["=1+1"], "value": [1234.5]}), formats={"value": "money"},
 ...           currency="USD")
 >>> path = Path(tempfile.mkdtemp()) / "kpis.xlsx"
->>> write(path, [s])
+>>> write(path, [s])  # how many texts had characters a workbook cannot hold
+0
 >>> ws = openpyxl.load_workbook(path)["Scorecard"]
 >>> ws["A2"].value, ws["A2"].data_type, ws["B2"].value, ws["B2"].number_format, ws.freeze_panes
 ('=1+1', 's', 1234.5, '#,##0 "USD"', 'B2')
@@ -92,8 +93,25 @@ def _width(values: Sequence[Any], kind: str) -> float:
     return min(_MAX_WIDTH, max(8, longest + 2))
 
 
-def write(path: Path, sheets: Sequence[Sheet]) -> None:
-    """Write ``sheets`` as one workbook at ``path`` (a sheet name met twice gets a number)."""
+REPLACEMENT = "\ufffd"
+
+
+def clean_text(value: str) -> tuple[str, bool]:
+    """``value`` with the control characters a workbook cannot store (all below U+0020 but
+    tab, newline and carriage return) replaced by U+FFFD, and whether any was.
+
+    >>> clean_text("Ann\x01Ctrl")
+    ('Ann\ufffdCtrl', True)
+    """
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    cleaned = ILLEGAL_CHARACTERS_RE.sub(REPLACEMENT, value)
+    return cleaned, cleaned != value
+
+
+def write(path: Path, sheets: Sequence[Sheet]) -> int:
+    """Write ``sheets`` as one workbook at ``path`` (a sheet name met twice gets a number);
+    returns how many texts had characters replaced by :func:`clean_text`."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
@@ -101,6 +119,14 @@ def write(path: Path, sheets: Sequence[Sheet]) -> None:
     wb = Workbook()
     wb.remove(wb.active)
     used: set[str] = set()
+    cleaned = 0
+
+    def text(value: Any) -> str:
+        nonlocal cleaned
+        out, changed = clean_text(str(value))
+        cleaned += changed
+        return out
+
     for spec in sheets:
         name, n = spec["name"], 2
         while name in used:
@@ -110,7 +136,7 @@ def write(path: Path, sheets: Sequence[Sheet]) -> None:
         columns = spec["columns"]
         for j, col in enumerate(columns, start=1):
             cell = ws.cell(row=1, column=j)
-            cell.value = col["name"]
+            cell.value = text(col["name"])
             cell.data_type = "s"  # a header is text, whatever it starts with
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -128,7 +154,7 @@ def write(path: Path, sheets: Sequence[Sheet]) -> None:
                 else:
                     # text stays text: openpyxl would store "=…" as a formula, and Excel would
                     # re-read "+…", "-…", "@…" as one when the cell is edited
-                    cell.value = str(value)
+                    cell.value = text(value)
                     cell.data_type = "s"
                     cell.quotePrefix = str(value)[:1] in "=+-@"
         for j, col in enumerate(columns, start=1):
@@ -141,3 +167,4 @@ def write(path: Path, sheets: Sequence[Sheet]) -> None:
         wb.create_sheet("–")
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
+    return cleaned

@@ -45,12 +45,12 @@ def test_simulated_fault_one_line_per_page_nothing_lost(
     assert len(pages) == 2
     capsys.readouterr()
 
-    real = publishing._atomic_write
+    real = publishing.files.atomic_write
 
     def faulty(path: Path, text: str) -> None:
         raise OSError(code, os.strerror(code), str(path))
 
-    monkeypatch.setattr(publishing, "_atomic_write", faulty)  # the forked workers inherit it
+    monkeypatch.setattr(publishing.files, "atomic_write", faulty)  # the forked workers inherit it
     assert _report(base, out, "--force") == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -60,7 +60,7 @@ def test_simulated_fault_one_line_per_page_nothing_lost(
     assert len([ln for ln in err.splitlines() if ln.strip().startswith("FAILED")]) == 2
     assert {p: p.read_bytes() for p in pages} == pages  # every page as it was
     assert (out / "index.html").read_bytes() == index
-    monkeypatch.setattr(publishing, "_atomic_write", real)
+    monkeypatch.setattr(publishing.files, "atomic_write", real)
 
 
 def test_leftovers_of_a_killed_run_are_removed(demo_dir: Path, tmp_path: Path) -> None:

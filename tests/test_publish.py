@@ -171,7 +171,7 @@ def test_atomic_write_keeps_the_old_page_whole(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        pub._atomic_write(page, "new page")
+        pub.files.atomic_write(page, "new page")
     assert page.read_text() == "old page"
     assert list(tmp_path.iterdir()) == [page]  # no temporary file left behind
 
@@ -189,13 +189,13 @@ def test_warm_kernel_starts_each_notebook_from_a_clean_namespace(tmp_path: Path)
         nbformat.write(nb, path)
         return path
 
-    km = pub._warm_kernel(tmp_path / "kernel.log")
+    km = pub.workers._warm_kernel(tmp_path / "kernel.log")
     first = notebook("first", "leak = 'from the first notebook'\nimport math")
     pm.execute_notebook(str(first), str(first), kernel_name="python3", progress_bar=False, km=km)
-    pub._reset_kernel(km, tmp_path)
+    pub.workers._reset_kernel(km, tmp_path)
     second = notebook("second", "assert 'leak' not in globals(), leak\nassert 'math' not in globals()")
     pm.execute_notebook(str(second), str(second), kernel_name="python3", progress_bar=False, km=km)
-    assert pub._warm_kernel(tmp_path / "kernel.log") is km  # the same kernel, still alive
+    assert pub.workers._warm_kernel(tmp_path / "kernel.log") is km  # the same kernel, still alive
 
 
 def test_yaml_dates_in_params_travel_as_text(tmp_path: Path) -> None:
@@ -236,10 +236,11 @@ def test_index_labels_periods_with_the_fiscal_year(tmp_path: Path) -> None:
 
 def test_publish_knows_no_kpi_and_no_page() -> None:
     # the pages tell the publisher their title, fingerprint, definitions and headline
-    # (present.run_record); publish.py names none of them
+    # (present.run_record); the publish package names none of them
     from salesnb.kpis import registry
 
-    code = (config.ROOT / "salesnb" / "publish.py").read_text(encoding="utf-8")
+    code = "\n".join(p.read_text(encoding="utf-8") for p in sorted((config.ROOT / "salesnb" / "publish").glob("*.py")))
+    assert len(code) > 20_000
     named = [k for k in registry() if re.search(rf"""["']{k}["']""", code)]
     named += [p.stem for p in config.NOTEBOOKS_DIR.glob("*.ipynb") if re.search(rf"""["']{p.stem}["']""", code)]
     assert named == []
@@ -257,7 +258,7 @@ def test_parallel_pages_share_the_cores_for_blas_threads(monkeypatch: pytest.Mon
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own limit stays
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     probe = "import os; print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'))"
-    with pub._share_cores(2):
+    with pub.workers._share_cores(2):
         seen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert seen.split() == ["2", "3"]  # 4 cores, 2 workers: two threads each
     assert "OPENBLAS_NUM_THREADS" not in os.environ and os.environ["OMP_NUM_THREADS"] == "3"

@@ -37,8 +37,8 @@ from salesnb.publish.jobs import (
     source_fingerprint,
 )
 from salesnb.publish.run import publish
-from salesnb.publish.workers import run_job
+from salesnb.publish.workers import Stopped, run_job
 
 __all__ = ["Job", "JobResult", "PublishReport", "PublishError", "plan_jobs", "run_job", "publish",
            "write_index", "job_key", "code_fingerprint", "declared_parameters", "source_fingerprint",
-           "notebook_title", "disk_fault", "write_workbook", "export_html", "page_record", "WORKBOOK"]
+           "notebook_title", "disk_fault", "write_workbook", "export_html", "page_record", "WORKBOOK", "Stopped"]

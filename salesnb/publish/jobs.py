@@ -85,6 +85,7 @@ class PublishReport:
     log: Path | None = None
     problems: list[str] = field(default_factory=list)  # the index or the log not written
     notes: list[str] = field(default_factory=list)  # what was changed to be written (not a failure)
+    stopped: int | None = None  # the signal (SIGTERM, SIGINT) that stopped the run, if one did
 
     @property
     def failures(self) -> list[JobResult]:

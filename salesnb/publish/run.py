@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from salesnb.publish.index import read_manifest, write_index
 from salesnb.publish.jobs import Job, JobResult, PublishReport, all_jobs, plan_jobs, up_to_date
 from salesnb.publish.locking import lock, sweep
 from salesnb.publish.sources import validate_sources
-from salesnb.publish.workers import run_all
+from salesnb.publish.workers import deferred, run_all, stop_on_signals, stop_signal
 
 __all__ = ["publish"]
 
@@ -27,7 +28,21 @@ def publish(*, period: str | None = None, base: Path | None = None,
             out_dir: Path | None = None, workers: int | None = None, force: bool = False,
             progress: bool = True, on_result: Callable[[JobResult], None] | None = None,
             say: Callable[[str], None] | None = None) -> PublishReport:
-    """Run the jobs of :func:`plan_jobs` that changed (all with ``force``), in parallel."""
+    """Run the jobs of :func:`plan_jobs` that changed (all with ``force``), in parallel.
+
+    SIGTERM or SIGINT before the pages run raises :class:`~salesnb.publish.workers.Stopped`
+    (nothing was written); while they run, every worker and kernel is stopped, the pages
+    that finished are published, the others keep their last good page, and the index and
+    the run log are written; ``report.stopped`` holds the signal.
+    """
+    with stop_on_signals():
+        return _publish(period=period, base=base, out_dir=out_dir, workers=workers, force=force,
+                        progress=progress, on_result=on_result, say=say)
+
+
+def _publish(*, period: str | None, base: Path | None, out_dir: Path | None, workers: int | None, force: bool,
+             progress: bool, on_result: Callable[[JobResult], None] | None,
+             say: Callable[[str], None] | None) -> PublishReport:
     started = time.perf_counter()
     say = say or (lambda text: print(text, file=sys.stderr))
     jobs = plan_jobs(period=period, base=base, out_dir=out_dir, say=say)
@@ -65,6 +80,16 @@ def _publish_locked(jobs: list[Job], report: PublishReport, out: Path, *, period
         last = {(period_, nb): e.get("seconds", 0.0) for period_, entries in manifest.items()
                 for nb, e in entries.items() if isinstance(e, dict)}
         todo.sort(key=lambda j: -last.get((j.period, j.notebook), 5.0))
+    # from here a signal is noted, not raised: the workers stop, and what finished is recorded
+    with deferred():
+        _run_and_record(todo, jobs, report, out, period=period, base=base, workers=workers, force=force,
+                        progress=progress, on_result=on_result, started=started)
+
+
+def _run_and_record(todo: list[Job], jobs: list[Job], report: PublishReport, out: Path, *, period: str | None,
+                    base: Path | None, workers: int | None, force: bool, progress: bool,
+                    on_result: Callable[[JobResult], None] | None, started: float) -> None:
+    if todo:
         run_all(todo, report, workers, progress, on_result)
         for job in {j.period_dir: j for j in todo}.values():
             try:
@@ -75,21 +100,23 @@ def _publish_locked(jobs: list[Job], report: PublishReport, out: Path, *, period
                                         f"U+FFFD (\ufffd) in their place")
             except Exception as exc:  # noqa: BLE001 — a workbook must not cost the index, manifest and log
                 report.problems.append(f"{job.period}: {WORKBOOK} not written: {disk_fault(exc) or exc}")
+    report.stopped = stop_signal()
     # the index also marks pages of other periods whose inputs changed as stale
-    everything = jobs if period is None else all_jobs(base, out)
     try:
+        everything = jobs if period is None else all_jobs(base, out)
         report.index = write_index(out, report.results, jobs[0].pages,
                                    current_keys={(j.period, j.notebook): j.key for j in everything},
                                    fiscal_year_start=int(jobs[0].parameters.get("fiscal_year_start") or 1),
                                    language=str(jobs[0].parameters.get("language") or "en"))
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 — the run log and the exit status still follow
         report.problems.append(f"index not updated: {disk_fault(exc) or exc}")
     if todo:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         log = out / "logs" / f"run-{stamp}.json"
+        stopped = signal.Signals(report.stopped).name if report.stopped else None
         try:
             files.atomic_write(log, json.dumps(
-                {"seconds": round(time.perf_counter() - started, 2), "forced": force,
+                {"seconds": round(time.perf_counter() - started, 2), "forced": force, "stopped": stopped,
                  "results": [asdict(r) for r in report.results]}, indent=2, default=str))
             report.log = log
         except OSError as exc:

@@ -4,15 +4,17 @@ they stop (a signal to the run stops every worker and kernel; nothing is left ru
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +26,8 @@ from salesnb.publish.files import SHEETS_DIR, disk_fault, keep_failed, unsafe_at
 from salesnb.publish.html import export_html, page_record
 from salesnb.publish.jobs import Job, JobResult, PublishReport
 
-__all__ = ["git_commit", "run_all", "run_job"]
+__all__ = ["git_commit", "run_all", "run_job", "Stopped", "stop_on_signals", "deferred",
+           "stop_signal"]
 
 
 def git_commit() -> str:
@@ -89,8 +92,17 @@ def _warm_kernel(log: Path) -> Any:
     km = AsyncKernelManager(kernel_name="python3")
     log.parent.mkdir(parents=True, exist_ok=True)
     stderr = open(log, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the kernel's life
-    run_sync(km.start_kernel)(cwd=str(config.ROOT), stderr=stderr)
-    _WARM.update(km=km, pid=os.getpid())
+    # a SIGTERM while the kernel starts waits until its process group is known and noted
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        run_sync(km.start_kernel)(cwd=str(config.ROOT), stderr=stderr)
+        pgid = getattr(km.provisioner, "pgid", None) or getattr(getattr(km.provisioner, "process", None), "pid", None)
+        _WARM.update(km=km, pid=os.getpid(), pgid=pgid)
+        if _WARM.get("registry") and pgid:  # for the parent, should this worker die without stopping it
+            with contextlib.suppress(OSError):
+                (Path(_WARM["registry"]) / str(os.getpid())).write_text(str(pgid), encoding="utf-8")
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
     def stop() -> None:
         try:
@@ -261,25 +273,143 @@ def _share_cores(n_workers: int) -> Iterator[None]:
                 os.environ.pop(k, None)
 
 
+class Stopped(Exception):  # noqa: N818 - not an error: the run was asked to stop
+    """The run got SIGTERM or SIGINT while it planned or loaded (nothing was written yet)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_STOP: dict[str, Any] = {"signum": None, "deferred": False}
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    if _STOP["signum"] is None:
+        _STOP["signum"] = signum
+    if not _STOP["deferred"]:
+        raise Stopped(signum)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[dict[str, Any]]:
+    """SIGTERM and SIGINT stop the run: while it plans and loads they raise :class:`Stopped`;
+    inside :func:`deferred` (pages running, the index and log being written) they are noted
+    in the yielded state (``signum``), :func:`run_all` stops every worker and kernel, and
+    the run still writes what finished. Outside the main thread nothing is installed."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield _STOP
+        return
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    _STOP.update(signum=None, deferred=False)
+    for s in saved:
+        signal.signal(s, _on_signal)
+    try:
+        yield _STOP
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+
+
+def stop_signal() -> int | None:
+    """The signal that asked this run to stop, or None."""
+    return _STOP["signum"]
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A signal inside is noted, not raised: see :func:`stop_on_signals`."""
+    before = _STOP["deferred"]
+    _STOP["deferred"] = True
+    try:
+        yield
+    finally:
+        _STOP["deferred"] = before
+
+
+def _worker_init(registry: str) -> None:
+    """Each worker: Ctrl-C is the parent's to handle (the terminal sends it to the whole
+    group); SIGTERM from the parent stops this worker's kernel, then the worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_stop)
+    _WARM["registry"] = registry
+
+
+def _worker_stop(signum: int, _frame: Any) -> None:
+    pgid = _WARM.get("pgid") if _WARM.get("pid") == os.getpid() else None
+    if pgid:
+        with contextlib.suppress(OSError):
+            os.killpg(int(pgid), signal.SIGKILL)  # the kernel and anything it started (a Spark JVM)
+    with contextlib.suppress(OSError):
+        (Path(str(_WARM.get("registry"))) / str(os.getpid())).unlink()
+    os._exit(128 + signum)  # no clean-up that could write: the page being written stays a .tmp, swept later
+
+
+def _stop_workers(registry: Path, grace: float = 10.0) -> None:
+    """Stop every worker (SIGTERM: each stops its kernel), then kill what is left: a worker
+    after ``grace`` seconds, and any kernel a dead worker noted in ``registry``."""
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    for child in children:
+        with contextlib.suppress(OSError):
+            child.terminate()
+    deadline = time.monotonic() + grace
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+    for child in children:
+        if child.is_alive():
+            child.kill()
+            child.join(2.0)
+    for noted in registry.glob("*"):
+        with contextlib.suppress(OSError, ValueError):
+            os.killpg(int(noted.read_text(encoding="utf-8")), signal.SIGKILL)
+        noted.unlink(missing_ok=True)
+
+
 def run_all(todo: list[Job], report: PublishReport, workers: int | None, progress: bool,
-         on_result: Callable[[JobResult], None] | None) -> None:
+            on_result: Callable[[JobResult], None] | None) -> None:
+    """Run ``todo`` in worker processes, adding each result to ``report`` as it comes. On
+    SIGTERM or SIGINT (noted by :func:`stop_on_signals`) the workers and their kernels are
+    stopped and each unfinished job is reported as stopped; its last good page stays."""
     from tqdm import tqdm
 
     commit = git_commit()
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     bar = tqdm(total=len(todo), unit="page", desc="publishing", disable=not progress)
-    with _share_cores(n_workers), ProcessPoolExecutor(max_workers=n_workers) as pool:
-        futures = {pool.submit(run_job, job, commit=commit): job for job in todo}
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                result = future.result()
-            except Exception:  # a crashed worker: report it like a failed notebook
-                result = JobResult(job.notebook, job.period, "failed", 0.0, key=job.key,
-                                   error=traceback.format_exc().strip().splitlines()[-1])
-            report.results.append(result)
-            bar.set_postfix_str(f"{result.period} {result.notebook} {result.status}")
-            bar.update()
-            if on_result:
-                on_result(result)
-    bar.close()
+    registry = Path(tempfile.mkdtemp(prefix="salesnb-kernels-"))
+    pool = ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init, initargs=(str(registry),))
+    try:
+        with _share_cores(n_workers), deferred():
+            futures = {pool.submit(run_job, job, commit=commit): job for job in todo}
+            pending = set(futures)
+            while pending and _STOP["signum"] is None:
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = futures[future]
+                    try:
+                        result = future.result()
+                    except Exception:  # a crashed worker: report it like a failed notebook
+                        result = JobResult(job.notebook, job.period, "failed", 0.0, key=job.key,
+                                           error=traceback.format_exc().strip().splitlines()[-1])
+                    report.results.append(result)
+                    bar.set_postfix_str(f"{result.period} {result.notebook} {result.status}")
+                    bar.update()
+                    if on_result:
+                        on_result(result)
+            if pending:
+                _stop_workers(registry)
+                name = signal.Signals(_STOP["signum"]).name
+                for future in pending:
+                    job = futures[future]
+                    report.results.append(JobResult(job.notebook, job.period, "failed", 0.0, key=job.key,
+                                                    error=f"stopped by {name} before it finished; the last "
+                                                          f"good page is kept"))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        import shutil
+
+        shutil.rmtree(registry, ignore_errors=True)
