@@ -17,8 +17,13 @@ OUT ?=
 FORCE ?=
 TO ?=
 DRY_RUN ?=
-REPORT_ARGS := $(if $(PERIOD),--period $(PERIOD)) $(if $(BASE),--base $(BASE)) $(if $(OUT),--out $(OUT)) $(if $(FORCE),--force)
-DELIVER_ARGS := $(if $(PERIOD),--period $(PERIOD)) $(if $(BASE),--base $(BASE)) $(if $(TO),--to $(TO)) $(if $(DRY_RUN),--dry-run)
+# Each value goes to the command as one shell word, taken as written: single-quoted (a quote
+# inside becomes '\''), never expanded by make ($(value ...)), so PERIOD='1999-13; touch x'
+# is a period the command refuses, not a second command.
+unexport PERIOD BASE OUT TO  # exporting would let make expand them for the environment
+quote = '$(subst ','\'',$(value $(1)))'
+REPORT_ARGS := $(if $(value PERIOD),--period $(call quote,PERIOD)) $(if $(value BASE),--base $(call quote,BASE)) $(if $(value OUT),--out $(call quote,OUT)) $(if $(FORCE),--force)
+DELIVER_ARGS := $(if $(value PERIOD),--period $(call quote,PERIOD)) $(if $(value BASE),--base $(call quote,BASE)) $(if $(value TO),--to $(call quote,TO)) $(if $(DRY_RUN),--dry-run)
 
 .PHONY: help report deliver test lab data lint clean bench bench-report calibrate
 

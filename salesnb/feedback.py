@@ -282,7 +282,7 @@ def anomalies(ctx: ReportContext, kpi: str | Sequence[str], *, by: str | None = 
     return out if by else out.drop(columns=[col])
 
 
-def _fold_months(df: pd.DataFrame, col: str, kinds: dict[str, str], top: int) -> pd.DataFrame:
+def _fold_months(df: pd.DataFrame, col: str, kinds: Mapping[str, str], top: int) -> pd.DataFrame:
     """Monthly rows of the ``top`` largest segments (by the first KPI over all months: value for
     a flow, events otherwise) and one pooled "all others" series: thousands of products are
     tested as ``top`` + 1 series, not one model each."""

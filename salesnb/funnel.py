@@ -199,8 +199,8 @@ def weak_spots(ctx: ReportContext, *, as_of: str | pd.Timestamp | None = None) -
         kpi = ctx.kpis["stage_conversion"]
         now, _ = summaries(src, [kpi], Window.of(p), None, funnel_stages=stages)
         before, _ = summaries(src, [kpi], Window.of(p.last_year()), None, funnel_stages=stages)
-        cur = {k[1]: v for k, v in now.items() if isinstance(v, Proportion)}
-        old = {k[1]: v for k, v in before.items() if isinstance(v, Proportion)}
+        cur = {str(k[1]): v for k, v in now.items() if isinstance(v, Proportion)}
+        old = {str(k[1]): v for k, v in before.items() if isinstance(v, Proportion)}
         end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
         lags = cohort_lags(src, stages)
         young = {stage for stage in cur if immature("stage_conversion", stage, Window.of(p), end, lags)}

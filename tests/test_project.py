@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 from salesnb import config
@@ -78,3 +81,19 @@ def test_modules_import_each_others_public_names_only() -> None:
                 outside += [f"{path.name}: {node.module}.{a.name}" for a in node.names
                             if a.name not in module.__all__ and a.name not in subpackages]
     assert outside == []
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize("variable", ["PERIOD", "BASE", "OUT", "TO"])
+def test_makefile_passes_variables_as_one_word(variable: str, tmp_path: Path) -> None:
+    """A `;`, a quote, backquotes or make's own $(shell …) in a variable reach the command as
+    text, never run: `make -n` prints the command, and nothing is created."""
+    value = "1999-13; touch x1 && echo `touch x2` $(shell touch x3) it's"
+    target = "deliver" if variable == "TO" else "report"
+    done = subprocess.run(["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "-o", "data/demo/truth.json",
+                           target, f"{variable}={value}"], cwd=config.ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    flag = {"PERIOD": "--period", "BASE": "--base", "OUT": "--out", "TO": "--to"}[variable]
+    assert f"{flag} '1999-13; touch x1 && echo `touch x2` $(shell touch x3) it'\\''s'" in done.stdout
+    assert not [p for p in ("x1", "x2", "x3") if (config.ROOT / p).exists()]
