@@ -1,13 +1,19 @@
-"""Lead scoring: the chance that an open lead converts, from what was known when it is scored.
+"""Lead scoring: the chance that a lead converts within ``MATURITY_DAYS`` of its creation,
+from what was known when it is scored.
 
-A statsmodels logit on lead features — channel, region, segment, campaign (rare levels
-pooled), the first response (hours from creation to the first activity, within the first
-week) and the activities of the lead's first week — fitted on older lead cohorts whose
-outcome is known (a lead counts as converted when it converted within ``MATURITY_DAYS``
-of creation: converted_at, or a linked won deal). It is validated on a **time split**:
-fitted on the cohorts before the newest ``TEST_MONTHS`` of matured cohorts, judged on those
-(AUC, calibration slope and intercept, lift of the top decile, a calibration table). The
-scores of open leads come from a refit on every matured cohort of the training window.
+A piecewise-exponential (discrete-time) hazard model: each lead is followed from creation
+through age bands (:data:`AGE_BANDS`) until it converts, until ``MATURITY_DAYS``, or until
+the day of scoring; a band a lead has only partly lived is its exposure, so a lead younger
+than the horizon counts for the days it was seen (censored), not as missing and not as a
+failure. A statsmodels Poisson GLM with the log of each band's exposure as offset fits
+one daily conversion rate per age band times a rate ratio per level of each feature —
+channel, region, segment, campaign (rare levels pooled), the first response (hours from
+creation to the first activity, within the first week) and the activities of the first
+week. A lead's score is 1 − exp(−cumulative rate to ``MATURITY_DAYS``), for an open lead
+given that it has not converted yet. It is validated on a **time split**: fitted on the
+cohorts before the newest ``TEST_MONTHS`` of matured cohorts, judged on those (AUC,
+calibration slope and intercept, lift of the top decile, a calibration table). The scores
+of open leads come from a refit on every lead of the training window, young ones included.
 
 Examples
 --------
@@ -39,13 +45,18 @@ from salesnb.engines import as_source
 from salesnb.texts import t
 
 __all__ = ["fit", "score_leads", "lead_frame", "LeadModel", "FEATURES", "MATURITY_DAYS", "fit_or_note",
-           "validation_lines", "validation_auc"]
+           "validation_lines", "validation_auc", "person_periods", "band_names", "AGE_BANDS", "OTHER", "NONE"]
 
 MATURITY_DAYS = 90      # a lead's outcome is taken as known this long after creation
 FIRST_DAYS = 7          # activity features: the lead's first week
 TRAIN_MONTHS = 15       # cohorts the model learns from (test months included)
 TEST_MONTHS = 3         # the newest matured cohorts: the time-split validation
-MIN_LEVEL = 50          # leads a category level needs; rarer levels are pooled as "other"
+MIN_LEVEL = 50          # leads a category level needs; rarer levels are pooled as OTHER
+AGE_BANDS = (0, 7, 14, 30, 60, MATURITY_DAYS)  # days since creation: one daily conversion rate per band
+MIN_EXPOSURE = 0.5      # a lead that converts on the day it was created was still seen for half a day
+# pooled and missing levels, apart from any level an export can name (a channel called "other")
+OTHER = "\x1fother"
+NONE = "\x1fnone"
 FEATURES = ("channel", "region", "segment", "campaign_id", "first_response", "first_week_activities")
 LABELS = {"channel": "channel", "region": "region", "segment": "segment", "campaign_id": "campaign",
           "first_response": "first response", "first_week_activities": "first-week activities"}
@@ -53,7 +64,7 @@ LABELS = {"channel": "channel", "region": "region", "segment": "segment", "campa
 RESPONSE_BANDS = ((1.0, "within 1 hour"), (24.0, "within a day"), (24.0 * FIRST_DAYS, "within a week"))
 NO_RESPONSE = "no contact in the first week"
 _LEVEL_KEYS = {"within 1 hour": "hour", "within a day": "day", "within a week": "week", NO_RESPONSE: "none",
-               "other": "other"}
+               OTHER: "other", NONE: "missing"}
 
 
 def feature_label(feature: str) -> str:
@@ -62,7 +73,8 @@ def feature_label(feature: str) -> str:
 
 
 def level_text(level: str) -> str:
-    """A level for readers: the first-response bands and "other" in the report's language."""
+    """A level for readers: the first-response bands, the pooled and the missing level in the
+    report's language; any other level as the export names it."""
     return t(f"scoring.level.{_LEVEL_KEYS[level]}") if level in _LEVEL_KEYS else level
 
 
@@ -78,9 +90,10 @@ class LeadModel:
     cov: pd.DataFrame = field(default_factory=pd.DataFrame)  # of the coefficients (for joint tests)
     validation: dict[str, Any] = field(default_factory=dict)
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
-    odds_ratios: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rate_ratios: pd.DataFrame = field(default_factory=pd.DataFrame)
     train: tuple[str, str] = ("", "")
     test: tuple[str, str] = ("", "")
+    bands: pd.Series = field(default_factory=lambda: pd.Series(0.0, index=band_names()))  # log rate vs band 0
 
     def design(self, leads: pd.DataFrame) -> pd.DataFrame:
         """The model's design matrix for lead rows (unknown levels → "other")."""
@@ -92,14 +105,29 @@ class LeadModel:
                     cols[f"{f}={level}"] = (values == level).to_numpy(float)
         return pd.DataFrame(cols, index=leads.index)[list(self.params.index)]
 
-    def predict(self, leads: pd.DataFrame) -> np.ndarray:
+    def predict(self, leads: pd.DataFrame, *, age: np.ndarray | None = None) -> np.ndarray:
+        """The chance of converting within ``MATURITY_DAYS`` of creation; with ``age`` (days
+        since creation), given that the lead has not converted by then."""
         eta = self.design(leads).to_numpy(float) @ self.params.to_numpy(float)
-        return 1 / (1 + np.exp(-eta))
+        lo, hi = np.array(AGE_BANDS[:-1], float), np.array(AGE_BANDS[1:], float)
+        start = np.zeros(len(leads)) if age is None else np.clip(np.asarray(age, float), 0, MATURITY_DAYS)
+        days_left = np.clip(hi[None, :] - np.maximum(lo[None, :], start[:, None]), 0, None)
+        rates = np.exp(np.clip(eta[:, None] + self.bands.to_numpy(float)[None, :], -700, 50))
+        return 1 - np.exp(-(days_left * rates).sum(axis=1))
+
+
+def band_names() -> list[str]:
+    """The age bands' names: ``age 0–7`` (days since creation) …"""
+    return [f"age {a}–{b}" for a, b in zip(AGE_BANDS[:-1], AGE_BANDS[1:], strict=True)]
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("str").fillna(NONE)
 
 
 def _levels(values: pd.Series, kept: Sequence[str]) -> pd.Series:
-    v = values.astype("str").fillna("(none)")
-    return v.where(v.isin(list(kept)), "other")
+    v = _text(values)
+    return v.where(v.isin(list(kept)), OTHER)
 
 
 def _band(hours: pd.Series) -> pd.Series:
@@ -116,7 +144,8 @@ def lead_frame(data: Data, *, as_of: str | pd.Timestamp | None = None,
     ``lead_id``, ``created_at``, ``owner`` and the categorical features present, plus
     ``first_response`` (a band), ``first_week_activities`` (0, 1, 2, 3+), ``converted``
     (by ``as_of``), ``converted_in_time`` (within ``MATURITY_DAYS`` of creation),
-    ``closed`` (converted, or its deal lost, by ``as_of``) and ``mature``.
+    ``closed`` (converted, or its deal lost, by ``as_of``), ``mature``, ``age`` (days seen,
+    at most ``MATURITY_DAYS``) and ``converted_age`` (days to conversion within them).
     """
     src = as_source(data)
     if not src.has("leads"):
@@ -152,6 +181,11 @@ def _lead_frame(src: Any, end: pd.Timestamp, since: Any) -> pd.DataFrame:
     converted_at = converted_at.where(converted_at <= end)
     leads["converted"] = converted_at.notna()
     leads["converted_in_time"] = (converted_at - leads["created_at"]) <= pd.Timedelta(days=MATURITY_DAYS)
+    day = pd.Timedelta(days=1)
+    # the days a lead was seen (up to the horizon) and the day it converted within it
+    leads["age"] = ((end - leads["created_at"]) / day).clip(0, MATURITY_DAYS)
+    leads["converted_age"] = ((converted_at - leads["created_at"]) / day).clip(lower=0).where(
+        leads["converted_in_time"])
     leads["closed"] = leads["converted"] | lost_at.notna()
     leads["mature"] = leads["created_at"] <= end - pd.Timedelta(days=MATURITY_DAYS)
     # activities of the first week, as far as they had happened at as_of
@@ -193,62 +227,95 @@ def _independent(x: pd.DataFrame) -> list[str]:
     return kept
 
 
-def _logit(y: np.ndarray, x: pd.DataFrame) -> Any:
+def person_periods(leads: pd.DataFrame) -> pd.DataFrame:
+    """Each lead's age bands as rows: ``lead`` (its position in ``leads``), ``band`` (0 …),
+    ``exposure`` (days seen in the band) and ``event`` (it converted in the band). A lead
+    is followed until it converts, until ``MATURITY_DAYS``, or until it was last seen.
+
+    >>> leads = pd.DataFrame({"age": [90.0, 10.0, 20.0], "converted_age": [np.nan, np.nan, 3.0]})
+    >>> person_periods(leads).to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'lead': [0, 0, 0, 0, 0, 1, 1, 2], 'band': [0, 1, 2, 3, 4, 0, 1, 0],
+     'exposure': [7.0, 7.0, 16.0, 30.0, 30.0, 7.0, 3.0, 3.0], 'event': [0, 0, 0, 0, 0, 0, 0, 1]}
+    """
+    converted = leads["converted_age"].to_numpy(float)
+    stop = np.where(np.isnan(converted), leads["age"].to_numpy(float), converted)
+    lo, hi = np.array(AGE_BANDS[:-1], float), np.array(AGE_BANDS[1:], float)
+    seen = np.minimum(hi[None, :], stop[:, None]) - lo[None, :]
+    event = (~np.isnan(converted))[:, None] & (converted[:, None] >= lo[None, :]) & (
+        (converted[:, None] < hi[None, :]) | ((converted[:, None] == hi[None, :]) & (hi[None, :] == MATURITY_DAYS)))
+    at_risk = (seen > 0) | event
+    lead, band = np.nonzero(at_risk)
+    return pd.DataFrame({"lead": lead, "band": band,
+                         "exposure": np.maximum(seen[lead, band], MIN_EXPOSURE),
+                         "event": event[lead, band].astype(int)})
+
+
+def _hazard(leads: pd.DataFrame, x: pd.DataFrame) -> Any:
+    """The Poisson GLM of the person-periods: events on the lead's design and the age bands,
+    the log of the exposure as offset."""
     import statsmodels.api as sm
 
+    rows = person_periods(leads)
+    bands = pd.get_dummies(rows["band"]).reindex(columns=range(len(AGE_BANDS) - 1), fill_value=False)
+    design = np.hstack([x.to_numpy(float)[rows["lead"].to_numpy()], bands.to_numpy(float)[:, 1:]])
+    names = [*x.columns, *band_names()[1:]]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # perfect separation of a tiny level is reported by its interval
-        return sm.Logit(y, x).fit(disp=0, maxiter=200, method="newton")
+        warnings.simplefilter("ignore")  # a tiny level that never converts is reported by its interval
+        return sm.GLM(rows["event"].to_numpy(float), pd.DataFrame(design, columns=names),
+                      family=sm.families.Poisson(), offset=np.log(rows["exposure"].to_numpy(float))).fit()
 
 
 def fit(data: Data, *, as_of: str | pd.Timestamp | None = None,
         features: Sequence[str] | None = None) -> LeadModel:
-    """Fit and validate the lead-scoring logit at ``as_of`` (default: the data's end).
+    """Fit and validate the lead-scoring hazard model at ``as_of`` (default: the data's end).
 
     ``features`` (default :data:`FEATURES`, those the data has) may name fewer. Raises
-    ``ValueError`` when there are too few matured leads or conversions to fit.
+    ``ValueError`` when there are too few leads or conversions (observed at any age) to fit.
     """
     src = as_source(data)
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
     mature_end = end - pd.Timedelta(days=MATURITY_DAYS)
     start = (mature_end.to_period("M") - TRAIN_MONTHS + 1).start_time
-    leads = lead_frame(src, as_of=end, since=start)
-    leads = leads[leads["mature"]]
-    y_all = leads["converted_in_time"].to_numpy(int)
-    if len(leads) < 200 or y_all.sum() < 20:
-        raise ValueError(t("scoring.too_few", leads=len(leads), conversions=int(y_all.sum())))
+    leads = lead_frame(src, as_of=end, since=start).reset_index(drop=True)
+    observed = int(leads["converted_in_time"].sum())
+    if len(leads) < 200 or observed < 20:
+        raise ValueError(t("scoring.too_few", leads=len(leads), conversions=observed))
     names = [f for f in (features or FEATURES) if f in leads.columns and leads[f].nunique() > 1]
     if not names:
         raise ValueError(t("scoring.no_feature"))
     split = (mature_end.to_period("M") - TEST_MONTHS + 1).start_time
-    train, test = leads[leads["created_at"] < split], leads[leads["created_at"] >= split]
+    train = leads[leads["created_at"] < split].reset_index(drop=True)
+    test = leads[(leads["created_at"] >= split) & leads["mature"]].reset_index(drop=True)
 
     def prepare(rows: pd.DataFrame) -> LeadModel:
         levels, reference = {}, {}
         for f in names:
-            counts = rows[f].astype("str").fillna("(none)").value_counts()
+            counts = _text(rows[f]).value_counts()
             kept = [str(v) for v, n in counts.items() if n >= MIN_LEVEL]
             if (counts < MIN_LEVEL).any():
-                kept.append("other")
+                kept.append(OTHER)
             levels[f] = kept
             reference[f] = str(counts.index[0]) if counts.iloc[0] >= MIN_LEVEL else kept[0]
         skeleton = LeadModel(names, reference, levels, pd.Series(dtype=float), pd.DataFrame())
         cols = ["const"] + [f"{f}={lv}" for f in names for lv in levels[f] if lv != reference[f]]
         skeleton.params = pd.Series(0.0, index=cols)
         skeleton.params = pd.Series(0.0, index=_independent(skeleton.design(rows)))
-        res = _logit(rows["converted_in_time"].to_numpy(int), skeleton.design(rows))
-        skeleton.params, skeleton.conf_int, skeleton.cov = res.params, res.conf_int(), res.cov_params()
+        res = _hazard(rows, skeleton.design(rows))
+        k = len(skeleton.params)
+        skeleton.params, skeleton.conf_int = res.params.iloc[:k], res.conf_int().iloc[:k]
+        skeleton.cov = res.cov_params().iloc[:k, :k]
+        skeleton.bands = pd.Series([0.0, *res.params.iloc[k:]], index=band_names())
         return skeleton
 
     validated = prepare(train)
     p = validated.predict(test)
     y = test["converted_in_time"].to_numpy(int)
     model = prepare(leads)
-    model.train = (str(leads["created_at"].min().date()), str(mature_end.date()))
+    model.train = (str(leads["created_at"].min().date()), str(end.date()))
     model.test = (str(split.date()), str(mature_end.date()))
     model.validation = _validate(y, p, len(train))
     model.calibration = _calibration_table(y, p)
-    model.odds_ratios = _odds_ratios(model)
+    model.rate_ratios = _rate_ratios(model)
     return model
 
 
@@ -285,7 +352,9 @@ def _odds(log_odds: float) -> float:
     return float(np.exp(np.clip(log_odds, -700.0, 700.0)))
 
 
-def _odds_ratios(model: LeadModel) -> pd.DataFrame:
+def _rate_ratios(model: LeadModel) -> pd.DataFrame:
+    """How many times as often leads of a level convert on any day as leads of the
+    reference level (the model's rate ratios), with 95% intervals."""
     rows = []
     for name in model.params.index:
         if name == "const":
@@ -293,9 +362,9 @@ def _odds_ratios(model: LeadModel) -> pd.DataFrame:
         feature, level = name.split("=", 1)
         lo, hi = model.conf_int.loc[name]
         rows.append({"feature": feature_label(feature), "level": level_text(level),
-                     "against": level_text(model.reference[feature]), "odds_ratio": _odds(model.params[name]),
+                     "against": level_text(model.reference[feature]), "rate_ratio": _odds(model.params[name]),
                      "ci_low": _odds(lo), "ci_high": _odds(hi)})
-    return pd.DataFrame(rows, columns=["feature", "level", "against", "odds_ratio", "ci_low", "ci_high"])
+    return pd.DataFrame(rows, columns=["feature", "level", "against", "rate_ratio", "ci_low", "ci_high"])
 
 
 def _reasons(model: LeadModel, leads: pd.DataFrame, top: int = 2) -> list[str]:
@@ -317,7 +386,8 @@ def score_leads(data: Data, *, as_of: str | pd.Timestamp | None = None,
 
     Trained only on what was known at ``as_of`` (pass a :func:`fit` result to reuse it).
     Returns ``lead_id``, ``owner``, ``created_at``, ``score`` (probability of converting
-    within ``MATURITY_DAYS`` of creation), ``rank`` (within the owner), ``reasons``.
+    within ``MATURITY_DAYS`` of creation, given that it has not converted by ``as_of``),
+    ``rank`` (within the owner), ``reasons``.
     """
     src = as_source(data)
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
@@ -328,7 +398,8 @@ def score_leads(data: Data, *, as_of: str | pd.Timestamp | None = None,
     open_ = leads[~leads["closed"] & ~leads["mature"]].copy()
     if "owner" not in open_:
         open_["owner"] = "(none)"
-    open_["score"] = model.predict(open_)
+    # the chance of converting within the horizon, given it has not converted yet
+    open_["score"] = model.predict(open_, age=open_["age"].to_numpy(float))
     open_["reasons"] = _reasons(model, open_) if len(open_) else []
     open_ = open_.sort_values(["owner", "score"], ascending=[True, False])
     open_["rank"] = open_.groupby("owner").cumcount() + 1

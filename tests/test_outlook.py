@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 import salesnb
 from salesnb import config, offers, scoring
@@ -28,20 +27,23 @@ def test_the_planted_segment_effects_are_recovered_within_their_intervals(
     import statsmodels.api as sm
 
     m = segment_model
-    # the parameter a logit on these features converges to on these very leads: the same
-    # design fitted to each lead's true chance of converting (written by the generator)
+    # the rate ratios a proportional-hazards model converges to on these very leads: the same
+    # design fitted to each lead's true chance of converting (written by the generator) with a
+    # complementary log-log link, whose slopes are the log rate ratios when hazards are proportional
     leads = scoring.lead_frame(demo, since=m.train[0])
     leads = leads[leads["mature"]]
     truth = pd.read_csv(demo_dir / "lead_truth.csv").set_index("lead_id")["p_convert"]
     p = leads["lead_id"].map(truth).to_numpy(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a fractional response: the quasi-likelihood is what is wanted
-        target = sm.GLM(p, m.design(leads), family=sm.families.Binomial()).fit().params
+        target = sm.GLM(p, m.design(leads),
+                        family=sm.families.Binomial(link=sm.families.links.CLogLog())).fit().params
     names = ["segment=Mid-market", "segment=Enterprise"]
-    # one joint test at 5% (two separate 95% intervals would miss one in ten good fits)
-    gap = (m.params[names] - target[names]).to_numpy()
-    wald = float(gap @ np.linalg.solve(m.cov.loc[names, names].to_numpy(), gap))
-    assert stats.chi2.sf(wald, len(names)) > 0.05, (m.params[names], target[names])
+    # the generator's chance is of converting ever; Enterprise deals often close after the
+    # 90-day horizon the model scores, so only Mid-market's (short cycles) is the model's target
+    name = "segment=Mid-market"
+    z = (m.params[name] - target[name]) / np.sqrt(m.cov.loc[name, name])
+    assert abs(z) < 1.96, (m.params[name], target[name])
     for name, planted in zip(names, (1.6, 0.55), strict=True):
         # the planted odds act on becoming a deal: conversion moves the same way, less strongly
         assert (np.exp(target[name]) - 1) * (planted - 1) > 0
@@ -197,3 +199,51 @@ def test_a_training_run_is_checked_like_any_initiative(demo: salesnb.SalesData) 
     assert result.baseline == pytest.approx(
         salesnb.kpi_table(demo, "2025-07-01..2026-06-30", by="owner", kpis=["stage_conversion"], min_events=0)
         .query("owner == @rep and stage == @stage")["value"].iloc[0])
+
+
+def _young_funnel(seed: int = 11) -> tuple[pd.DataFrame, pd.Timestamp, dict[str, float]]:
+    """Leads with a known daily conversion rate per channel (proportional hazards), most of
+    them created in the last 90 days: the shape of a funnel that has just started."""
+    rng = np.random.default_rng(seed)
+    as_of = pd.Timestamp("2026-06-30 23:00")
+    ratio = {"Web": 1.0, "Referral": 2.0, "other": 0.5}  # a channel named like the pooled level
+    n_old, n_young = 100, 3900
+    age = np.concatenate([rng.uniform(91, 400, n_old), rng.uniform(0, 90, n_young)])
+    channel = rng.choice(list(ratio), size=len(age), p=[0.5, 0.25, 0.25])
+    rare = rng.choice(len(age), 60, replace=False)  # six channels of 10 leads: pooled
+    channel = channel.astype(object)
+    channel[rare] = [f"Fair {i % 6}" for i in range(60)]
+    rate = 0.0015 * np.array([ratio.get(c, 1.0) for c in channel])
+    wait = rng.exponential(1 / rate)
+    created = as_of - pd.to_timedelta(age, unit="D")
+    converted = created + pd.to_timedelta(wait, unit="D")
+    leads = pd.DataFrame({"lead_id": [f"Y{i:05d}" for i in range(len(age))], "created_at": created,
+                          "channel": channel, "converted_at": converted.where(converted <= as_of)})
+    return leads, as_of, ratio
+
+
+def test_a_young_funnel_is_scored_with_its_young_leads_censored() -> None:
+    leads, as_of, ratio = _young_funnel()
+    matured = leads["created_at"] <= as_of - pd.Timedelta(days=90)
+    in_time = (leads["converted_at"] - leads["created_at"]) <= pd.Timedelta(days=90)
+    assert (matured & in_time).sum() < 20 < (in_time.sum())  # the old rule refused this funnel
+    model = scoring.fit(salesnb.SalesData({"leads": leads}), as_of=as_of)
+    # a level named "other" stays its own; the six rare channels are pooled apart from it
+    assert {"channel=other", f"channel={scoring.OTHER}"} <= set(model.params.index)
+    for level in ("Referral", "other"):
+        lo, hi = model.conf_int.loc[f"channel={level}"]
+        assert lo < np.log(ratio[level]) < hi, (level, lo, hi)
+    # a Web lead's 90-day chance: 1 − exp(−90 × 0.0015)
+    web = pd.DataFrame({"channel": ["Web"]})
+    assert model.predict(web)[0] == pytest.approx(1 - np.exp(-90 * 0.0015), rel=0.25)
+    # a lead 60 days old that has not converted has 30 days left
+    assert model.predict(web, age=np.array([60.0]))[0] == pytest.approx(1 - np.exp(-30 * 0.0015), rel=0.3)
+    assert len(model.rate_ratios) == len(model.params) - 1
+
+
+def test_young_leads_count_for_the_days_they_were_seen() -> None:
+    rows = scoring.person_periods(pd.DataFrame({"age": [3.0, 45.0], "converted_age": [np.nan, 45.0]}))
+    assert rows[rows["lead"] == 0]["exposure"].tolist() == [3.0]  # censored after 3 days
+    last = rows[rows["lead"] == 1].iloc[-1]
+    assert (last["band"], last["exposure"], last["event"]) == (3, 15.0, 1)  # converted on day 45
+    assert rows["exposure"].sum() == pytest.approx(3 + 45)
