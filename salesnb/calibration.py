@@ -278,9 +278,11 @@ def calibration_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 202
 
 def pdca_trial(rng: np.random.Generator, *, shock_sd: float, persistence: float = 0.5, effect: float = 0.0,
                months_before: int = 12, months_after: int = 7, per_month: float = 80.0,
-               rate: float = 0.5, history: int = 0) -> tuple[np.ndarray, ...]:
+               rate: float = 0.5, history: int = 0, drift: float = 0.0) -> tuple[np.ndarray, ...]:
     """Stage conversion of a treated and a control region per month: region-month shocks on
-    the logit scale (AR(1) across months with ``persistence``), binomial deals within.
+    the logit scale (AR(1) across months with ``persistence``), binomial deals within; with
+    ``drift``, the treated region's logit grows by that much a month more than the control's
+    all along (segments trending apart, no effect of the change).
 
     Returns (treated successes, treated trials, control successes, control trials, after);
     with ``history``, that many earlier months come first (``after`` is then None for them:
@@ -296,7 +298,8 @@ def pdca_trial(rng: np.random.Generator, *, shock_sd: float, persistence: float 
         for m in range(1, months):
             shock[m] = persistence * shock[m - 1] + e[m]
         n = rng.poisson(per_month, months)
-        p = 1 / (1 + np.exp(-(math.log(rate / (1 - rate)) + shock)))
+        trend = drift * (np.arange(months) - months / 2) if treated else 0.0
+        p = 1 / (1 + np.exp(-(math.log(rate / (1 - rate)) + shock + trend)))
         if treated and effect:
             p = np.where(after, np.clip(p + effect, 0, 1), p)
         out += [rng.binomial(n, p).astype(float), n.astype(float)]
@@ -304,29 +307,36 @@ def pdca_trial(rng: np.random.Generator, *, shock_sd: float, persistence: float 
 
 
 def pdca_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 2026, target: float = 0.10,
-               shocks: Sequence[float] = (0.0, 0.2, 0.3), history: int = 12) -> pd.DataFrame:
+               shocks: Sequence[float] = (0.0, 0.2, 0.3), history: int = 12,
+               drifts: Sequence[tuple[float, float]] = ((0.3, 0.04),)) -> pd.DataFrame:
     """False verdicts (standardise, adjust or roll back at no effect) and power (standardise or
-    adjust at an effect of ``target``) of the monthly-cell DiD, against the pooled 2×2 DiD
-    that treats every deal as independent."""
+    adjust at an effect of ``target``) of the monthly-cell DiD with its pre-trend gate,
+    against the same DiD without the gate and the pooled 2×2 DiD that treats every deal as
+    independent; on parallel segments (``shocks``) and on segments trending apart
+    (``drifts``: shock sd, logit drift a month)."""
     from salesnb.pdca import decide
     from salesnb.stats import Change
-    from salesnb.stats.did import monthly_effect
+    from salesnb.stats.did import monthly_effect, pre_trend
 
-    def verdict(effect: float, low: float, high: float, p: float) -> str:
+    def verdict(effect: float, low: float, high: float, p: float, trend_p: float = math.nan) -> str:
         return decide(Change(0, 0, effect, low, high, p), target, "up", alpha=alpha, status="ok",
-                      days_needed=math.nan)[0]
+                      days_needed=math.nan, pre_trend_p=trend_p)[0]
 
     rows = []
-    for i, sd in enumerate(shocks):
-        rng = np.random.default_rng([seed, 200 + i])
+    scenarios = [(sd, 0.0) for sd in shocks] + list(drifts)
+    for i, (sd, drift) in enumerate(scenarios):
+        rng = np.random.default_rng([seed, 200 + i] if not drift else [seed, 300 + i])
+        source = f"region-month shocks sd {sd:.1f} (AR 0.5)" + (f", drifting apart {drift:+.2f}/month" if drift else "")
         for planted in (0.0, target):
-            acts: dict[str, list[str]] = {"salesnb": [], "row-independent": []}
+            acts: dict[str, list[str]] = {"salesnb": [], "no pre-trend check": [], "row-independent": []}
             for _ in range(trials):
-                ts, tn, cs, cn, after = pdca_trial(rng, shock_sd=sd, effect=planted, history=history)
+                ts, tn, cs, cn, after = pdca_trial(rng, shock_sd=sd, effect=planted, history=history, drift=drift)
                 diff = ts / tn - cs / cn
                 est = monthly_effect(diff[history:], after[history:], alpha=alpha, history=diff[:history])
+                _, trend_p = pre_trend(np.concatenate([diff[:history], diff[history:][~after[history:]]]))
                 ts, tn, cs, cn, after = ts[history:], tn[history:], cs[history:], cn[history:], after[history:]
-                acts["salesnb"].append(verdict(est.effect, est.ci_low, est.ci_high, est.p_value))
+                acts["salesnb"].append(verdict(est.effect, est.ci_low, est.ci_high, est.p_value, trend_p))
+                acts["no pre-trend check"].append(verdict(est.effect, est.ci_low, est.ci_high, est.p_value))
                 # pooled 2×2: every deal independent (the old check)
                 cells = [(ts[after].sum(), tn[after].sum()), (ts[~after].sum(), tn[~after].sum()),
                          (cs[after].sum(), cn[after].sum()), (cs[~after].sum(), cn[~after].sum())]
@@ -338,8 +348,7 @@ def pdca_table(*, trials: int = 500, alpha: float = 0.05, seed: int = 2026, targ
             for method, v in acts.items():
                 share = float(np.mean([x in ("standardise", "adjust", "roll_back") for x in v])) if planted == 0 \
                     else float(np.mean([x in ("standardise", "adjust") for x in v]))
-                rows.append({"source": f"region-month shocks sd {sd:.1f} (AR 0.5)", "method": method,
-                             "planted": planted, "trials": trials, "rate": share})
+                rows.append({"source": source, "method": method, "planted": planted, "trials": trials, "rate": share})
     t = pd.DataFrame(rows)
     null = t[t["planted"] == 0].drop(columns="planted").rename(columns={"rate": "false_verdicts"})
     power = t[t["planted"] > 0].drop(columns=["planted", "trials"]).rename(columns={"rate": "power"})

@@ -52,7 +52,15 @@ from salesnb.engines import as_source
 from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
 from salesnb.stats import Change, Summary, two_sample
-from salesnb.stats.did import POWER, mde_for, monthly_effect, months_needed, operating_characteristics
+from salesnb.stats.did import (
+    POWER,
+    PRE_TREND_ALPHA,
+    mde_for,
+    monthly_effect,
+    months_needed,
+    operating_characteristics,
+    pre_trend,
+)
 from salesnb.texts import t
 
 __all__ = ["Initiative", "CheckResult", "read_register", "register_from",
@@ -274,6 +282,8 @@ class CheckResult:
     false_action_rate: float = math.nan       # simulated: any verdict but keep running at true effect 0
     standardise_at_zero: float = math.nan     # simulated: "standardise" at true effect 0
     standardise_at_target: float = math.nan   # simulated: "standardise" at the target effect
+    pre_trend: float = math.nan               # the difference's trend per month before the start (window units)
+    pre_trend_p: float = math.nan             # its p-value: parallel trends say no trend
 
 
 def _windows(ini: Initiative, as_of: date) -> tuple[Period, Period, bool]:
@@ -349,10 +359,21 @@ def _monthly(src: Any, kpi: KPI, windows: Sequence[Period], segment: Mapping[str
 
 
 def decide(effect: Change, target_abs: float, good: str, *, alpha: float, status: str,
-           days_needed: float) -> tuple[Verdict, str]:
-    """The Act verdict and a one-line reason a manager can read."""
+           days_needed: float, pre_trend_p: float = math.nan, months: tuple[int, int] | None = None
+           ) -> tuple[Verdict, str]:
+    """The Act verdict and a one-line reason a manager can read.
+
+    ``pre_trend_p``: the p-value of a trend before the start (:func:`salesnb.stats.did.pre_trend`);
+    below ``PRE_TREND_ALPHA`` the segments were already drifting apart, and no verdict but
+    keep running is given. ``months``: the months with data before and after the start, named
+    when they are too few (rather than the events).
+    """
     if status == "insufficient_data" or math.isnan(effect.p_value):
+        if months is not None and (months[0] < 2 or months[1] < 1 or sum(months) < 4):
+            return "insufficient_data", t("pdca_text.too_few_months", before=months[0], after=months[1])
         return "insufficient_data", t("pdca_text.too_few")
+    if pre_trend_p < PRE_TREND_ALPHA:
+        return "keep_running", t("pdca_text.pre_trend")
     if math.isinf(days_needed) and not effect.p_value < alpha:
         return "keep_running", t("pdca_text.not_reachable")
     sign = 1 if good == "up" else -1
@@ -458,7 +479,12 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
     mde = mde_for(est, est.months_after, alpha=alpha) * scale
     days_needed = (math.inf if math.isinf(months) else max(0.0, (months - est.months_after) * 30.44)) \
         if months == months else math.nan
-    verdict, reason = decide(used, target_abs, kpi.good, alpha=alpha, status=status, days_needed=days_needed)
+    # parallel trends before the start: the difference (or the series) over the early months
+    # and the baseline must not already be drifting
+    trend, trend_p = pre_trend(np.concatenate([history, series[~after]]))
+    have = (int(np.isfinite(series[~after]).sum()), int(np.isfinite(series[after]).sum()))
+    verdict, reason = decide(used, target_abs, kpi.good, alpha=alpha, status=status, days_needed=days_needed,
+                             pre_trend_p=trend_p, months=have)
 
     def rule(effect: float, low: float, p: float) -> str:
         return decide(Change(0, 0, effect * scale, low * scale, math.nan, p), target_abs, kpi.good, alpha=alpha,
@@ -473,7 +499,7 @@ def check(data: Data, initiative: Initiative, *, as_of: str | date | None = None
         did_high, did_p, seasonal, mde, target_abs, days_needed if verdict == "keep_running" else 0.0,
         int(tb.n), int(tc.n), status, verdict, reason, design=design,
         false_action_rate=oc["any_action_at_zero"], standardise_at_zero=oc["standardise_at_zero"],
-        standardise_at_target=oc["standardise_at_target"])
+        standardise_at_target=oc["standardise_at_target"], pre_trend=trend * scale, pre_trend_p=trend_p)
 
 
 def _replace(result: CheckResult, **changes: Any) -> CheckResult:

@@ -132,10 +132,29 @@ def test_calibration_of_null_initiatives() -> None:
     """Null initiatives under persistent region-month shocks (sd 0.3 on the logit scale, AR 0.5):
     standardise / adjust / roll back at most α + 0.02 — where the row-independent DiD fails."""
     from salesnb.calibration import pdca_table
-    t = pdca_table(trials=500, shocks=(0.3,)).set_index("method")
+    table = pdca_table(trials=500, shocks=(0.3,), drifts=((0.3, 0.04),))
+    t = table[~table["source"].str.contains("drifting")].set_index("method")
     assert t.loc["salesnb", "false_verdicts"] <= 0.05 + 0.02, t
     assert t.loc["row-independent", "false_verdicts"] > 0.2, t  # what the old check did
     assert t.loc["salesnb", "power"] > 0.1
+    # segments trending apart (no effect): the pre-trend check keeps false verdicts within
+    # α + 2 pp, where the same DiD without it acts on the drift
+    d = table[table["source"].str.contains("drifting")].set_index("method")
+    assert d.loc["salesnb", "false_verdicts"] <= 0.05 + 0.02, d
+    assert d.loc["no pre-trend check", "false_verdicts"] > d.loc["salesnb", "false_verdicts"] + 0.03, d
+
+
+def test_a_pre_trend_stops_the_verdict_and_short_months_are_named() -> None:
+    from salesnb.stats import Change
+
+    effect = Change(0, 0, 0.2, 0.1, 0.3, 0.001)
+    assert pdca.decide(effect, 0.1, "up", alpha=0.05, status="ok", days_needed=0)[0] == "standardise"
+    verdict, reason = pdca.decide(effect, 0.1, "up", alpha=0.05, status="ok", days_needed=0, pre_trend_p=0.01)
+    assert verdict == "keep_running" and "drifting apart before the start" in reason
+    none = Change(0, 0, float("nan"), float("nan"), float("nan"), float("nan"))
+    verdict, reason = pdca.decide(none, 0.1, "up", alpha=0.05, status="insufficient_data", days_needed=0,
+                                  months=(1, 3))
+    assert verdict == "insufficient_data" and "1 with data before the start and 3 after" in reason
 
 
 def test_operating_characteristics_are_printed(checks: pd.DataFrame) -> None:

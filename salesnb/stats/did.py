@@ -37,7 +37,8 @@ import numpy as np
 import statsmodels.api as sm
 from scipy import stats as sps
 
-__all__ = ["MonthlyEffect", "monthly_effect", "persistence", "mde_for", "months_needed",
+__all__ = ["MonthlyEffect", "monthly_effect", "persistence", "mde_for", "months_needed", "pre_trend", "PRE_TREND_ALPHA",
+           "MIN_PRE_MONTHS",
            "operating_characteristics", "POWER"]
 
 POWER = 0.8
@@ -113,6 +114,35 @@ def monthly_effect(series: np.ndarray, after: np.ndarray, *, alpha: float = 0.05
     sigma = se / math.sqrt(1 / m0 + 1 / m1)
     return MonthlyEffect(effect, effect - t * se, effect + t * se, p, se, sigma, df, m0, m1, design,
                          math.sqrt(float(ols.scale)), rho)
+
+
+PRE_TREND_ALPHA = 0.10  # a pre-period trend this unlikely under parallel trends stops a verdict
+MIN_PRE_MONTHS = 6      # months before the start a trend can be judged on
+
+
+def pre_trend(pre: np.ndarray) -> tuple[float, float]:
+    """The linear trend per month of a series over the months before a change (a difference
+    series for a DiD: treated − control), and its p-value, with Newey–West (HAC, one lag)
+    standard errors because neighbouring months share shocks. Parallel trends say the slope
+    is zero; ``(nan, nan)`` with fewer than :data:`MIN_PRE_MONTHS` months.
+
+    >>> rng = np.random.default_rng(1)
+    >>> flat = rng.normal(0, 0.01, 24)
+    >>> round(pre_trend(flat)[1], 2) > 0.10, pre_trend(flat + 0.005 * np.arange(24))[1] < 0.01
+    (True, True)
+    """
+    y = np.asarray(pre, float)
+    x = np.arange(len(y), dtype=float)
+    ok = ~np.isnan(y)
+    y, x = y[ok], x[ok]
+    if len(y) < MIN_PRE_MONTHS:
+        return math.nan, math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.OLS(y, sm.add_constant(x)).fit(cov_type="HAC", cov_kwds={"maxlags": 1, "use_correction": True},
+                                                use_t=True)
+    slope, p = float(fit.params[1]), float(fit.pvalues[1])
+    return slope, (p if p == p else 1.0)
 
 
 def _block_factor(m: int, rho: float) -> float:
