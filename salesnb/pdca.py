@@ -701,6 +701,9 @@ def result_table(result: CheckResult, kpi_unit: str) -> pd.DataFrame:
          t("pdca_result.monthly_text", effect=fmt(result.did_effect), low=fmt(result.did_ci_low),
            high=fmt(result.did_ci_high), p=p_text)
          if not math.isnan(result.did_effect) else t("pdca_result.too_few_months")),
+        (t("pdca_result.pre_trend"), t("pdca_result.pre_trend_text", slope=fmt(result.pre_trend),
+                                       p=texts.number(result.pre_trend_p, 2))
+         if result.pre_trend_p == result.pre_trend_p else t("pdca_result.pre_trend_short")),
         (t("pdca_result.control_moved"), fmt(result.control_effect)),
         (t("pdca_result.year_earlier"), fmt(result.seasonal_effect)),
         (t("pdca_result.target_change"), fmt(result.target_change)),
