@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from salesnb.calibration import anomaly_table, calibration_table, pdca_table
+from salesnb.calibration import anomaly_table, calibration_table, pdca_table, reliability_table, target_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -33,16 +33,38 @@ def _md(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _target_reliability() -> tuple[pd.DataFrame, float, tuple[float, float], int]:
+    """The target chance on the real exports in ../shared/data (skipped without them)."""
+    import salesnb
+    from salesnb import config
+
+    cases = []
+    for name in ("superstore", "cdnow"):
+        params = config.read_params(ROOT / "params" / "examples" / f"{name}.yaml")
+        try:
+            data = salesnb.load(params["source"], base_dir=ROOT)
+        except (OSError, ValueError):
+            continue
+        cases += [target_cases(data, kpi) for kpi in ("revenue", "orders")]
+    if not cases:
+        return pd.DataFrame(columns=["bin", "stated", "observed", "cases"]), float("nan"), (float("nan"),) * 2, 0
+    all_cases = pd.concat(cases, ignore_index=True)
+    table, slope, ci = reliability_table(all_cases)
+    return table, slope, ci, len(all_cases)
+
+
 def main() -> int:
     trials = int(os.environ.get("TRIALS", "500"))
     started = time.perf_counter()
-    bar = tqdm(total=3, desc="calibration", unit="table")
+    bar = tqdm(total=4, desc="calibration", unit="table")
     compare = calibration_table(trials=trials, alpha=ALPHA, shared=SHARED if SHARED.exists() else None,
                                 progress=lambda s: bar.set_postfix_str(s))
     bar.update()
     pdca = pdca_table(trials=trials, alpha=ALPHA, history=12)
     bar.update()
     pages = anomaly_table(pages=trials)
+    bar.update()
+    reliability, slope, ci, n_cases = _target_reliability()
     bar.update()
     bar.close()
     limit = ALPHA + 0.02
@@ -52,6 +74,10 @@ def main() -> int:
             if r.false_verdicts > limit]
     bad += [f"{r.source}: {r.pages_with_false_flag:.1%} of pages" for r in pages.itertuples()
             if r.pages_with_false_flag > 0.05]
+    if slope == slope and not 0.8 <= slope <= 1.2:
+        bad.append(f"target chance: calibration slope {slope:.2f}")
+    bad += [f"target chance {r.bin}: stated {r.stated:.1%}, came true {r.observed:.1%}"
+            for r in reliability.itertuples() if r.cases >= 30 and abs(r.stated - r.observed) > 0.10]
     wide = compare.pivot_table(index=["source", "kind"], columns="method", values="false_alarms").reset_index()
     if "power" in compare:
         power = compare[compare["method"] == "salesnb"][["source", "kind", "power"]]
@@ -62,6 +88,10 @@ def main() -> int:
         "power at a planted +10%", _md(wide),
         "## PDCA verdicts: false standardise/adjust/roll back at no effect, power at +0.10", _md(pdca),
         "## Unusual months: pages (8 KPIs × 24 months) with any false flag", _md(pages),
+        f"## Chance of reaching a target: stated against how often it came true ({n_cases} real cases: "
+        f"Superstore and CDNOW, revenue and orders, days 10 and 20 of each month, targets = the month a year "
+        f"earlier × U(0.9, 1.4)); calibration slope {slope:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]",
+        _md(reliability.assign(bin=reliability["bin"].map(lambda b: f"{b / 10:.0%}–{(b + 1) / 10:.0%}"))),
         "All within target." if not bad else "Over target:\n" + "\n".join(f"- {b}" for b in bad),
     ])
     print(text)

@@ -21,6 +21,7 @@ a smaller version. A method is calibrated when its false-alarm rate is at most Î
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,8 @@ from salesnb.stats import (
 from salesnb.stats.calendar import weekday
 
 __all__ = ["Scenario", "SCENARIOS", "realistic_trial", "real_days", "real_day_trials", "run_trials",
-           "calibration_table", "KINDS", "pdca_trial", "pdca_table", "anomaly_page", "anomaly_table"]
+           "calibration_table", "KINDS", "pdca_trial", "pdca_table", "anomaly_page", "anomaly_table",
+           "target_cases", "reliability_table"]
 
 KINDS = ("orders", "revenue", "average_check", "conversion_rate", "return_rate", "sales_cycle_days")
 WEEKENDS = np.array([1.0, 1.05, 1.1, 1.05, 1.15, 0.5, 0.2])       # Monday first
@@ -422,3 +424,56 @@ def anomaly_table(*, pages: int = 500, seed: int = 2026, alpha: float = 0.02,
         rows.append({"source": f"steady pages: day CV {cv:.2f}, rate drift {drift:.2f}", "pages": pages,
                      "pages_with_false_flag": float(np.mean(hits))})
     return pd.DataFrame(rows)
+
+
+# -- the chance of reaching a target -------------------------------------------------------------
+
+def target_cases(data: Any, kpi: str, *, days: Sequence[int] = (10, 20), months: int = 24, draws: int = 3,
+                 low: float = 0.9, high: float = 1.4, seed: int = 2026) -> pd.DataFrame:
+    """Stated chances of reaching a target against what happened, on real months: for each
+    of the last ``months`` complete months with a forecast, at the end of each of ``days``
+    of the month, ``draws`` targets of the same month a year earlier Ã— U(``low``, ``high``),
+    which the model never sees. Returns ``month``, ``day``, ``target``, ``chance``, ``reached``."""
+    from salesnb.aggregate import data_end
+    from salesnb.engines import as_source
+    from salesnb.forecast import history, target_chance
+
+    src = as_source(data)
+    rng = np.random.default_rng([seed, sum(map(ord, kpi))])
+    totals = history(src, kpi, as_of=data_end(src)).set_index("month")["value"]
+    rows = []
+    for month in list(totals.index)[-months:]:
+        last_year = str(pd.Period(month, "M") - 12)
+        if last_year not in totals.index or totals[last_year] <= 0:
+            continue
+        start = pd.Period(month, "M").start_time
+        for day in days:
+            as_of = start + pd.Timedelta(days=day) - pd.Timedelta(minutes=1)
+            for ratio in rng.uniform(low, high, draws):
+                target = float(totals[last_year] * ratio)
+                r = target_chance(src, kpi, month, target, as_of=as_of)
+                if r["status"] == "open" and r["actual"] < target:
+                    rows.append({"month": month, "day": day, "target": target, "chance": r["chance"],
+                                 "reached": bool(totals[month] >= target)})
+    return pd.DataFrame(rows, columns=["month", "day", "target", "chance", "reached"])
+
+
+def reliability_table(cases: pd.DataFrame, bins: int = 10) -> tuple[pd.DataFrame, float, tuple[float, float]]:
+    """Stated chance against how often it came true, in ``bins`` bins of the stated chance
+    (``bin``, ``stated``, ``observed``, ``cases``), and the calibration slope (logistic
+    regression of what happened on the logit of the chance; 1 when the chances are neither
+    too confident nor too timid) with its 95% interval."""
+    import statsmodels.api as sm
+
+    p = cases["chance"].clip(1e-4, 1 - 1e-4).to_numpy(float)
+    y = cases["reached"].to_numpy(float)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    table = (pd.DataFrame({"bin": which, "p": p, "y": y}).groupby("bin")
+             .agg(stated=("p", "mean"), observed=("y", "mean"), cases=("y", "size")).reset_index())
+    if len(y) < 20 or y.min() == y.max():
+        return table, math.nan, (math.nan, math.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.Logit(y, sm.add_constant(np.log(p / (1 - p)))).fit(disp=0)
+    low, high = fit.conf_int()[1]
+    return table, float(fit.params[1]), (float(low), float(high))

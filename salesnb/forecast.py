@@ -388,10 +388,13 @@ def target_chance(data: Data, kpi: str, period: str | Period, target: float, *,
                   as_of: str | pd.Timestamp | None = None, custom_kpis: Any = None) -> dict[str, Any]:
     """The chance that a month ends at or above ``target``.
 
-    A closed period gives its attainment (actual ÷ target) and no chance. An open month:
-    the actual to date, plus the forecast of the whole month times the share of the month's
-    sales still to come (from the weekday profile and holidays), with the forecast's one-month
-    backtest error on the log scale as the uncertainty of that remainder.
+    A closed period gives its attainment (actual ÷ target) and no chance. An open month: the
+    actual to date plus the rest of the month, forecast from two views of it — the
+    month-to-date pace (actual × share to come ÷ share done, the shares from the weekday
+    profile and holidays) and the whole-month forecast × the share to come — blended on the
+    log scale with the weight that predicted the remainder best in the months the forecast's
+    backtest judged, at the same day of the month; the remainder's own errors there (not the
+    whole month's) give its uncertainty, as a t distribution (:func:`_remainder_model`).
 
     Returns ``status`` (``closed``, ``open``, ``no_forecast``), ``actual``, ``expected``
     (the period's expected total), ``attainment`` (actual ÷ target) and ``chance``.
@@ -418,24 +421,95 @@ def target_chance(data: Data, kpi: str, period: str | Period, target: float, *,
         out.update(status="no_forecast", actual=actual, attainment=actual / target if target else math.nan)
         return out
     fc = series[0]
-    whole = float(np.log1p(fc.future["forecast"].iloc[0]))
-    done = elapsed_share(src, p, to_date, src.calendar or calendar_of(None)) if to_date is not None else 0.0
-    remaining_mean = math.expm1(whole) * (1 - done)
-    e = fc.errors.get(1, np.array([]))
-    e = e[np.isfinite(e)]
-    if remaining_mean <= 0 or len(e) < 3:
-        chance = float(actual >= target)
-    elif actual >= target:
+    calendar = src.calendar or calendar_of(None)
+    done = elapsed_share(src, p, to_date, calendar) if to_date is not None else 0.0
+    whole = float(fc.future["forecast"].iloc[0])
+    model = _remainder_model(src, k, fc, 0 if to_date is None else to_date.days, calendar)
+    log_rem, scale, df = _remainder(actual, done, whole, model)
+    # the median remainder: a target at actual + it is an even chance
+    remaining_mean = math.exp(log_rem) if math.isfinite(log_rem) else whole * (1 - done)
+    if actual >= target:
         chance = 1.0
+    elif not (math.isfinite(log_rem) and scale > 0):
+        chance = float(actual >= target)
     else:
-        # log(remainder) = log(expected remainder) + an error like the backtest's one-month
-        # errors: a t distribution with their robust spread (1.4826 × median absolute error)
-        sd = 1.4826 * float(np.median(np.abs(e)))
-        z = (math.log(target - actual) - math.log(remaining_mean)) / sd if sd > 0 else math.inf
-        chance = float(sps.t.sf(z, len(e) - 1))
+        # the remainder on the log scale: a t distribution around the blend of the pace and
+        # the forecast, with the remainder's own errors in the months the backtest judged
+        chance = float(sps.t.sf((math.log(target - actual) - log_rem) / scale, df))
     out.update(status="open", actual=actual, expected=actual + remaining_mean,
                attainment=actual / target if target else math.nan, chance=chance)
     return out
+
+
+@dataclass
+class _RemainderModel:
+    """log(remainder) = log(forecast part) + w · (log(pace part) − log(forecast part)) + c + ε."""
+
+    weight: float = 0.0
+    shift: float = 0.0
+    scale: float = math.nan
+    df: int = 0
+    months: int = 0
+
+
+def _remainder_model(src: Source, kpi: KPI, fc: SeriesForecast, days: int, calendar: Any) -> _RemainderModel:
+    """Fit the blend on the months the backtest forecast one month ahead: for each, the
+    forecast the model made for it, what had come in after ``days`` days, and what came after.
+    The weight is chosen on a grid by leave-one-out error; the scale is the leave-one-out
+    residuals' root mean square (so it is the error of a prediction, not of a fit)."""
+    key = ("remainder-model", kpi.name, fc.months[-1] if fc.months else "", days)
+    if key not in src.cache:
+        src.cache[key] = _fit_remainder(src, kpi, fc, days, calendar)
+    return src.cache[key]
+
+
+def _fit_remainder(src: Source, kpi: KPI, fc: SeriesForecast, days: int, calendar: Any) -> _RemainderModel:
+    e = fc.errors.get(1, np.array([]))
+    months = fc.months[len(fc.months) - len(e):] if len(e) else []
+    rows = []
+    for month, err, value in zip(months, e, fc.values[len(fc.values) - len(e):], strict=True):
+        if not np.isfinite(err) or value <= 0:
+            continue
+        m = parse_period(month)
+        cut = min(pd.Timestamp(m.start) + pd.Timedelta(days=max(days, 1) - 1), pd.Timestamp(m.end))
+        to_date = parse_period(f"{m.start}..{cut.date()}")
+        done = elapsed_share(src, m, to_date, calendar) if days > 0 else 0.0
+        so_far = _total(src, kpi, to_date) if days > 0 else 0.0
+        rest = value - so_far
+        forecast_whole = float(np.expm1(np.log1p(value) - err))
+        if rest <= 0 or forecast_whole <= 0 or not 0 <= done < 1:
+            continue
+        rows.append((math.log(rest), *_parts(so_far, done, forecast_whole)))
+    if len(rows) < 4:
+        return _RemainderModel()
+    y, f, pace = (np.array(v, float) for v in zip(*rows, strict=True))
+    best = None
+    for w in np.linspace(0, 1, 11) if np.isfinite(pace).all() else [0.0]:
+        pred = f + w * (np.nan_to_num(pace) - f)
+        res = y - pred
+        # each month's error with the shift learnt from the others
+        loo = (res - res.mean()) * len(res) / (len(res) - 1)
+        rms = float(np.sqrt(np.mean(loo**2)))
+        if best is None or rms < best[0] - 1e-12:
+            best = (rms, w, float(res.mean()))
+    assert best is not None
+    return _RemainderModel(weight=best[1], shift=best[2], scale=best[0], df=len(rows) - 2, months=len(rows))
+
+
+def _parts(so_far: float, done: float, forecast_whole: float) -> tuple[float, float]:
+    """log of the remainder by the forecast (whole × share to come) and by the pace."""
+    by_forecast = math.log(forecast_whole * (1 - done)) if forecast_whole > 0 and done < 1 else math.nan
+    by_pace = math.log(so_far * (1 - done) / done) if so_far > 0 and 0 < done < 1 else math.nan
+    return by_forecast, by_pace
+
+
+def _remainder(so_far: float, done: float, forecast_whole: float, model: _RemainderModel) -> tuple[float, float, int]:
+    """The blended log remainder, its scale and degrees of freedom (nan scale: no model)."""
+    by_forecast, by_pace = _parts(so_far, done, forecast_whole)
+    if not math.isfinite(model.scale) or not math.isfinite(by_forecast):
+        return by_forecast, math.nan, 0
+    pace = by_pace if math.isfinite(by_pace) else by_forecast
+    return by_forecast + model.weight * (pace - by_forecast) + model.shift, model.scale, max(model.df, 1)
 
 
 # --- the Outlook page ---------------------------------------------------------------------

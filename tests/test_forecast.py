@@ -194,3 +194,22 @@ def test_the_outlook_says_in_a_line_what_a_crm_export_without_orders_cannot_fore
     forecasts, backtests = F.outlook_tables(ctx)
     assert forecasts.empty and F.outlook_charts(ctx) == [] and F.target_outlook(ctx).empty
     assert list(backtests["note"]) == ["not forecast (data not loaded)"] * len(F.OUTLOOK_KPIS)
+
+
+def test_the_chance_of_a_target_is_calibrated_on_real_months(superstore: salesnb.SalesData,
+                                                             cdnow: salesnb.SalesData) -> None:
+    """Mid-month cut-offs (days 10 and 20) over the last two years of Superstore and CDNOW,
+    revenue and orders, targets the model never sees (the month a year earlier × 0.9–1.4):
+    stated chances come true at their rate (slope 0.8–1.2; every tenth of the scale with 30
+    cases or more within ±10 pp)."""
+    from salesnb.calibration import reliability_table, target_cases
+
+    cases = pd.concat([target_cases(d, kpi) for d in (superstore, cdnow) for kpi in ("revenue", "orders")])
+    table, slope, (low, high) = reliability_table(cases)
+    print(table.to_string(), f"slope {slope:.2f} [{low:.2f}, {high:.2f}], {len(cases)} cases")
+    assert len(cases) > 300
+    assert 0.8 <= slope <= 1.2 and low < 1 < high
+    full = table[table["cases"] >= 30]
+    assert len(full) >= 2 and ((full["stated"] - full["observed"]).abs() <= 0.10).all(), table
+    # the chance moves with what came in: a target between the extremes is uncertain
+    assert cases["chance"].between(0.1, 0.9).mean() > 0.3
