@@ -214,16 +214,26 @@ def _mae(z: np.ndarray, errors: dict[int, np.ndarray], origins: range) -> float:
     return float(np.mean(flat)) if len(flat) and np.isfinite(flat).all() else math.nan
 
 
+MIN_OWN_SCALE = 8  # errors a horizon needs for its scale to stand alone
+
+
 def _scales(errors: dict[int, np.ndarray]) -> dict[int, float]:
-    """Per horizon, the typical size of an error (median absolute log error), never below a
-    nearer horizon's: the future only gets less certain."""
+    """Per horizon, the typical size of an error (median absolute log error). A horizon with
+    fewer than :data:`MIN_OWN_SCALE` errors is held no narrower than the nearer one (its
+    median alone is too noisy: CDNOW's short history), one with fewer than three takes it.
+    With enough errors there is no such floor: forcing the scales to grow with the horizon
+    made the 3-month intervals hold 89% of the time and the 1-month ones 74% (demo and
+    Superstore, out of sample)."""
     out: dict[int, float] = {}
-    floor = 0.0
     for h in sorted(errors):
         e = np.abs(errors[h][np.isfinite(errors[h])])
-        if len(e) >= 3:
-            floor = max(floor, float(np.median(e)))
-        out[h] = floor if len(e) >= 3 or h - 1 in out else math.nan
+        nearer = out.get(h - 1, math.nan)
+        if len(e) < 3:
+            out[h] = nearer
+        elif len(e) < MIN_OWN_SCALE and nearer == nearer:
+            out[h] = max(float(np.median(e)), nearer)
+        else:
+            out[h] = float(np.median(e))
     return out
 
 
