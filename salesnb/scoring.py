@@ -307,9 +307,10 @@ def fit(data: Data, *, as_of: str | pd.Timestamp | None = None,
         skeleton.bands = pd.Series([0.0, *res.params.iloc[k:]], index=band_names())
         return skeleton
 
-    validated = prepare(train)
-    p = validated.predict(test)
-    y = test["converted_in_time"].to_numpy(int)
+    # a funnel too young to hold out its newest matured cohorts is fitted, not judged
+    judged = len(train) >= 50 and train["converted_in_time"].sum() >= 5 and len(test) > 0
+    p = prepare(train).predict(test) if judged else np.array([])
+    y = test["converted_in_time"].to_numpy(int) if judged else np.array([], int)
     model = prepare(leads)
     model.train = (str(leads["created_at"].min().date()), str(end.date()))
     model.test = (str(split.date()), str(mature_end.date()))
@@ -421,6 +422,8 @@ def validation_lines(model: LeadModel) -> list[str]:
     lines = [t("scoring.fitted", train=day(pd.Timestamp(model.train[0])), test=day(pd.Timestamp(model.test[0])),
                end=day(pd.Timestamp(model.test[1])), n=texts.number(v["n_test"]),
                converted=texts.number(v["conversions_test"]), days=MATURITY_DAYS)]
+    if not v["n_test"]:
+        return [t("scoring.not_judged", days=MATURITY_DAYS)]
     lines.append(t("scoring.auc", auc=texts.number(v["auc"], 2), share=texts.percent(v["auc"], 0)))
     if v["calibration_slope"] == v["calibration_slope"]:
         lines.append(t("scoring.calibration", slope=texts.number(v["calibration_slope"], 2),
