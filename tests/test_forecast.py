@@ -220,3 +220,34 @@ def test_the_chance_of_a_target_is_calibrated_on_real_months(superstore: salesnb
     assert len(full) >= 2 and ((full["stated"] - full["observed"]).abs() <= 0.10).all(), table
     # the chance moves with what came in: a target between the extremes is uncertain
     assert cases["chance"].between(0.1, 0.9).mean() > 0.3
+
+
+def _simulated_orders(seed: int = 7, months: int = 48, per_day: float = 30.0, shock: float = 0.10) -> pd.DataFrame:
+    """Four years of orders with a known structure: a weekday profile, a month-level shock
+    (sd ``shock`` on the log scale, independent months), day-to-day noise and Poisson orders."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2022-01-01")
+    days = pd.date_range(start, start + pd.DateOffset(months=months) - pd.Timedelta(days=1), freq="D")
+    month_shock = pd.Series(rng.normal(0, shock, months), index=pd.period_range("2022-01", periods=months, freq="M"))
+    weekday = np.array([1.2, 1.1, 1.0, 1.0, 1.1, 0.7, 0.4])
+    rate = (per_day * weekday[days.day_of_week] * np.exp(month_shock.reindex(days.to_period("M")).to_numpy())
+            * np.exp(rng.normal(0, 0.15, len(days))))
+    n = rng.poisson(rate)
+    at = np.repeat(days.to_numpy(), n) + pd.to_timedelta(rng.uniform(8, 18, n.sum()), unit="h").to_numpy()
+    k = len(at)
+    return pd.DataFrame({"order_id": [f"O{i}" for i in range(k)], "customer_id": [f"C{i % 5000}" for i in range(k)],
+                         "ordered_at": at, "amount": rng.gamma(2.0, 50.0, k).round(2), "status": "completed"})
+
+
+def test_the_chance_of_a_target_is_calibrated_on_a_simulation_with_known_structure() -> None:
+    """The same check as on the real months, on simulated sales whose months vary only by
+    a known shock: the stated chances come true at their rate."""
+    from salesnb.calibration import reliability_table, target_cases
+
+    data = salesnb.SalesData({"orders": _simulated_orders()})
+    cases = pd.concat([target_cases(data, kpi, low=0.85, high=1.2) for kpi in ("revenue", "orders")])
+    table, slope, (low, high) = reliability_table(cases)
+    print(table.to_string(), f"slope {slope:.2f} [{low:.2f}, {high:.2f}], {len(cases)} cases")
+    assert len(cases) > 250 and 0.8 <= slope <= 1.2 and low < 1 < high
+    full = table[table["cases"] >= 30]
+    assert len(full) >= 2 and ((full["stated"] - full["observed"]).abs() <= 0.10).all(), table

@@ -79,3 +79,29 @@ def test_by_product_revenue_comes_from_the_lines(superstore: salesnb.SalesData) 
     orders = t[t["kpi"] == "orders"].set_index("product")["value"]
     assert revenue.to_dict() == pytest.approx(y2014.groupby("Category")["Sales"].sum().to_dict())
     assert orders.to_dict() == y2014.groupby("Category")["Order ID"].nunique().astype(float).to_dict()
+
+
+def test_a_planted_drift_between_regions_stops_the_pdca_verdict(superstore: salesnb.SalesData) -> None:
+    """The real regions, as they are: no trend before the start (the verdict may be given).
+    The same data with East thinned by 3% a month from 2011 on — the regions drifting apart
+    with no change at all — the check says keep running, naming the drift."""
+    import dataclasses
+
+    import numpy as np
+
+    from salesnb import pdca
+
+    register = pdca.read_register(config.PARAMS_DIR / "examples" / "superstore_initiatives.yaml")
+    ini = dataclasses.replace(register[0], kpi="orders", target_change=0.10)  # West vs control East
+    as_is = pdca.check(superstore, ini)
+    assert as_is.pre_trend_p >= 0.10, as_is
+
+    orders = superstore["orders"]
+    months = (orders["ordered_at"].dt.year - 2011) * 12 + orders["ordered_at"].dt.month - 1
+    keep = np.random.default_rng(5).random(len(orders)) < np.where(orders["region"] == "East", 0.97 ** months, 1.0)
+    kept = set(orders.loc[keep, "order_id"])
+    tables = {name: (df[df["order_id"].isin(kept)] if "order_id" in df.columns else df)
+              for name, df in superstore.tables.items()}
+    drifted = pdca.check(salesnb.SalesData(tables), ini)
+    assert drifted.pre_trend_p < 0.10 and drifted.pre_trend > 0, drifted
+    assert drifted.verdict == "keep_running" and "drifting apart before the start" in drifted.reason
