@@ -333,6 +333,9 @@ def _fit_series(segment: str, months: list[str], values: np.ndarray, horizon: in
     out.future = pd.DataFrame(rows)
     if out.model == baseline.name:
         out.note = t("forecast.no_model_beat", baseline=model_name(baseline.name))
+    if out.origins < MAX_ORIGINS:  # the intervals rest on few backtest months: say so
+        few = t("forecast.few_origins", n=out.origins, full=MAX_ORIGINS)
+        out.note = f"{out.note}; {few}" if out.note else few
     return out
 
 

@@ -146,6 +146,16 @@ def test_too_short_a_history_gives_a_note_and_no_forecast(demo: salesnb.SalesDat
     assert "too short a history" in note and "10 complete months" in note
 
 
+def test_intervals_on_few_backtest_months_say_so(demo: salesnb.SalesData) -> None:
+    hist = F.history(demo, "revenue")
+    as_of = pd.Period(hist["month"].iloc[12], "M").end_time.normalize()  # 13 complete months
+    row = F.backtest(demo, "revenue", as_of=as_of).iloc[0]
+    assert row["origins"] < F.MAX_ORIGINS and row["model"]
+    assert f"the intervals rest on only {row['origins']} backtest months" in row["note"]
+    full = F.backtest(demo, "revenue").iloc[0]
+    assert full["origins"] == F.MAX_ORIGINS and "rest on only" not in full["note"]
+
+
 def test_a_rate_is_not_forecast(demo: salesnb.SalesData) -> None:
     with pytest.raises(ValueError, match="not a monthly total"):
         F.forecast(demo, "conversion_rate")
