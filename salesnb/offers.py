@@ -272,7 +272,7 @@ def _due_again(src: Any, basket: _Basket, customers: list[str], k: int, method: 
         # a customer with fewer than k products due: their other purchases follow, most
         # bought first, scored below any due one (a reminder list is never shorter than it can be)
         rest = rows.drop(index=due.index)
-        rest = rest.assign(score=-1.0 + rest["orders"] / (rest["orders"].max() + 1.0) if len(rest) else 0.0)
+        rest = rest.assign(score=rest["orders"] / (rest["orders"].max() + 1.0) - 1.0)
         rows = pd.concat([due, rest]).sort_values(["customer_id", "score", "orders", "product"],
                                                   ascending=[True, False, False, True])
     rows = rows.groupby("customer_id", sort=False).head(k)

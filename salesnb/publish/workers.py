@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -410,6 +411,4 @@ def run_all(todo: list[Job], report: PublishReport, workers: int | None, progres
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
-        import shutil
-
         shutil.rmtree(registry, ignore_errors=True)
