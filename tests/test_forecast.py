@@ -261,3 +261,24 @@ def test_the_chance_of_a_target_is_calibrated_on_a_simulation_with_known_structu
     assert len(cases) > 250 and 0.8 <= slope <= 1.2 and low < 1 < high
     full = table[table["cases"] >= 30]
     assert len(full) >= 2 and ((full["stated"] - full["observed"]).abs() <= 0.10).all(), table
+
+
+@pytest.mark.parametrize(("name", "marker"), [
+    ("cdnow", "cdnow_transactions/CDNOW_master.txt"),
+    ("online_retail", "uci_online_retail_2010_2011/online_retail_2010_2011_part.csv.gz"),
+])
+def test_a_real_series_too_short_for_an_honest_interval_says_so(name: str, marker: str) -> None:
+    """The dated real sets besides Superstore are too short for a per-horizon coverage check
+    (CDNOW 18 months, the wholesaler's part 6): every forecast they get is labelled a rough
+    guide, or no forecast is made and the note says why, for each KPI the outlook shows."""
+    data = _real(name, marker)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for kpi in ("revenue", "orders", "new_customers"):
+            row = F.backtest(data, kpi).iloc[0]
+            fc = F.forecast(data, kpi)
+            if fc.empty:
+                assert "too short a history" in row["note"], (name, kpi, row["note"])
+            else:
+                assert row["origins"] < F.MAX_ORIGINS
+                assert f"rest on only {row['origins']} backtest months" in row["note"], (name, kpi)
