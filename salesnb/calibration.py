@@ -24,6 +24,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,8 @@ from salesnb.stats.calendar import weekday
 
 __all__ = ["Scenario", "SCENARIOS", "realistic_trial", "real_days", "real_day_trials", "run_trials",
            "calibration_table", "KINDS", "pdca_trial", "pdca_table", "anomaly_page", "anomaly_table",
-           "target_cases", "reliability_table"]
+           "target_cases", "reliability_table", "findings_table", "findings_null_realistic", "findings_null_real",
+           "real_order_amounts"]
 
 KINDS = ("orders", "revenue", "average_check", "conversion_rate", "return_rate", "sales_cycle_days")
 WEEKENDS = np.array([1.0, 1.05, 1.1, 1.05, 1.15, 0.5, 0.2])       # Monday first
@@ -477,3 +479,107 @@ def reliability_table(cases: pd.DataFrame, bins: int = 10) -> tuple[pd.DataFrame
         fit = sm.Logit(y, sm.add_constant(np.log(p / (1 - p)))).fit(disp=0)
     low, high = fit.conf_int()[1]
     return table, float(fit.params[1]), (float(low), float(high))
+
+
+# -- findings: how often a steady business's summary holds a false one --------------------------
+
+FINDINGS_MONTHS = 26  # two years of history before the reported month, as a monthly report has
+
+
+def _null_days() -> np.ndarray:
+    start = pd.Period("2024-09", "M")
+    return _days_between(start.start_time, (start + FINDINGS_MONTHS - 1).end_time)
+
+
+def _days_between(start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    return pd.date_range(start.normalize(), end.normalize(), freq="D").to_numpy().astype("datetime64[D]")
+
+
+def _orders_frame(days: np.ndarray, counts: np.ndarray, amounts: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Canonical orders (guest checkouts: no customer ids) at random times of their days."""
+    day = np.repeat(days, counts).astype("datetime64[ns]")
+    seconds = rng.integers(8 * 3600, 20 * 3600, len(day)).astype("timedelta64[s]")
+    return pd.DataFrame({"order_id": [f"O{i}" for i in range(len(day))], "ordered_at": day + seconds,
+                         "amount": amounts, "status": "completed"})
+
+
+def findings_null_realistic(rng: np.random.Generator, s: Scenario = SCENARIOS[1]) -> pd.DataFrame:
+    """Orders of a steady business over :data:`FINDINGS_MONTHS` months: the realistic
+    generator's day (weekday profile, Russian holidays, a day-to-day multiplier shared by the
+    day's orders and amounts, heavy-tailed amounts with a day shock); nothing changes."""
+    days = _null_days()
+    level = np.asarray(s.weekday)[weekday(days)] * np.where(RU.is_holiday(days), s.holiday_factor, 1.0)
+    g = rng.gamma(1 / s.day_cv**2, s.day_cv**2, len(days)) if s.day_cv > 0 else np.ones(len(days))
+    counts = rng.poisson(s.orders_per_day * level * g)
+    shock = np.repeat(np.exp(rng.normal(0, s.amount_day_sd, len(days))), counts)
+    amounts = np.exp(rng.normal(np.log(50.0), s.amount_sigma, int(counts.sum()))) * shock
+    return _orders_frame(days, counts, amounts, rng)
+
+
+def real_order_amounts(name: str, shared: Path) -> pd.DataFrame:
+    """A real dataset's orders as ``date`` and ``amount`` (CDNOW: one purchase record an
+    order; Superstore: an order's lines summed)."""
+    if name == "cdnow":
+        raw = pd.read_csv(shared / "cdnow_transactions" / "CDNOW_master.txt", sep=r"\s+", header=None,
+                          names=["customer", "date", "cds", "amount"], dtype={"date": str})
+        return pd.DataFrame({"date": pd.to_datetime(raw["date"], format="%Y%m%d"), "amount": raw["amount"]})
+    if name == "superstore":
+        lines = pd.read_csv(shared / "superstore" / "superstore_orders.csv")
+        orders = lines.groupby("Order ID").agg(date=("Order Date", "first"), amount=("Sales", "sum"))
+        return pd.DataFrame({"date": pd.to_datetime(orders["date"]).to_numpy(), "amount": orders["amount"].to_numpy()})
+    raise ValueError(f"unknown real dataset {name!r}: cdnow or superstore")
+
+
+def findings_null_real(rng: np.random.Generator, orders: pd.DataFrame, *, block: int = 182) -> pd.DataFrame:
+    """Orders over :data:`FINDINGS_MONTHS` months whose every day is a real day of the same
+    weekday drawn from one half-year of ``orders`` (:func:`real_order_amounts`), its orders
+    copied whole: real days, real checks, and nothing that changes over the months."""
+    dates = orders["date"].dt.normalize().to_numpy().astype("datetime64[D]")
+    span = _days_between(pd.Timestamp(dates.min()), pd.Timestamp(dates.max()))
+    lo = int(rng.integers(0, len(span) - block))
+    pool = span[lo:lo + block]
+    by_wd = {k: pool[weekday(pool) == k] for k in range(7)}
+    rows = pd.Series(np.arange(len(orders))).groupby(dates).agg(list)
+    days = _null_days()
+    picks = [rng.choice(by_wd[int(k)]) for k in weekday(days)]
+    chosen = [rows.get(d, []) for d in picks]
+    counts = np.array([len(c) for c in chosen])
+    amounts = orders["amount"].to_numpy(float)[np.concatenate([np.asarray(c, int) for c in chosen])]
+    return _orders_frame(days, counts, amounts, rng)
+
+
+def findings_table(*, trials: int = 200, seed: int = 2026, shared: Path | None = None,
+                   progress: Callable[[str], Any] | None = None) -> pd.DataFrame:
+    """Share of steady-business summaries (:func:`salesnb.findings.findings` for the last
+    month, on orders alone) that hold any finding: the realistic generator at day CV 0.15 and
+    0.30, and resampled real days of CDNOW and Superstore. Every finding there is false."""
+    from salesnb.context import report_context
+    from salesnb.data import SalesData
+    from salesnb.findings import findings
+
+    period = str(pd.Period("2024-09", "M") + FINDINGS_MONTHS - 1)
+    sources: list[tuple[str, Callable[[np.random.Generator], pd.DataFrame]]] = [
+        ("steady orders: day CV 0.15", lambda r: findings_null_realistic(r, SCENARIOS[1])),
+        ("steady orders: day CV 0.30", lambda r: findings_null_realistic(r, SCENARIOS[2])),
+    ]
+    for name in ("cdnow", "superstore"):
+        if shared is not None and (shared / {"cdnow": "cdnow_transactions"}.get(name, name)).exists():
+            real = real_order_amounts(name, shared)
+            sources.append((f"{name}: resampled real days", partial(findings_null_real, orders=real)))
+    rows = []
+    for i, (label, make) in enumerate(sources):
+        if progress:
+            progress(label)
+        rng = np.random.default_rng([seed, 400 + i])
+        kinds: list[str] = []
+        with_any = 0
+        for _ in range(trials):
+            ctx = report_context(period, SalesData({"orders": make(rng)}), holidays="RU")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                found = findings(ctx)
+            with_any += bool(len(found))
+            kinds += list(found["kind"])
+        rows.append({"source": label, "summaries": trials, "with_a_false_finding": with_any / trials,
+                     "kinds": ", ".join(f"{k} {kinds.count(k)}" for k in sorted(set(kinds))) or "–"})
+    return pd.DataFrame(rows)

@@ -198,7 +198,12 @@ def _prepare(period: str, to: Sequence[str], sender: str, out: Path, pages: list
         return Delivery(msg, False, problems, [])
     headline = (entries.get("_period") or {}).get("headline") or {}
     msg["Subject"] = t("mail.subject", period=period)
+    found = [f for f in (entries.get("_period") or {}).get("findings") or [] if isinstance(f, dict)]
     lines = [t("mail.intro", period=period), ""] + [f"{k}: {v}" for k, v in headline.items()]
+    # the findings, as on the index: a manager reads them before opening any page
+    lines += ["", t("findings.title") + ":"] + (
+        [f"{i}. {f.get('text', '')}" + (f" {f['money']}." if f.get("money") else "") for i, f in enumerate(found, 1)]
+        or [t("findings.none")])
     attachments = [folder / f"{n}.html" for n in pages]
     book = folder / "kpis.xlsx"
     if book.is_file():
@@ -207,8 +212,12 @@ def _prepare(period: str, to: Sequence[str], sender: str, out: Path, pages: list
     msg.set_content("\n".join(lines) + "\n")
     rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td style=\"text-align:right\"><b>{html.escape(str(v))}"
                    "</b></td></tr>" for k, v in headline.items())
+    items = "".join(f"<li>{html.escape(str(f.get('text', '')))}"
+                    + (f" <b>{html.escape(str(f['money']))}</b>." if f.get("money") else "") + "</li>" for f in found)
+    listed = f"<ol>{items}</ol>" if found else f"<p>{html.escape(t('findings.none'))}</p>"
     msg.add_alternative(
         f"<p>{html.escape(t('mail.intro', period=period))}</p><table>{rows}</table>"
+        f"<h3>{html.escape(t('findings.title'))}</h3>{listed}"
         f"<p>{html.escape(t('mail.attached'))} {html.escape(', '.join(p.name for p in attachments))}</p>",
         subtype="html")
     for path in attachments:

@@ -16,14 +16,14 @@ from pandas.io.formats.style import Styler
 
 from salesnb import texts
 from salesnb.aggregate import OTHERS_LABEL, Window, summaries
-from salesnb.comparisons import compare, comparison_windows, kpi_table
+from salesnb.comparisons import compare, comparison_windows, kpi_table, kpi_trend
 from salesnb.context import ReportContext
 from salesnb.texts import catalogue, t
 
 __all__ = ["format_value", "format_change", "format_attainment", "variation_note", "scorecard", "breakdown",
            "style_scorecard",
            "definitions", "gate_words", "GATE_WORDS", "HEADLINE_KPIS", "TREND_KPIS", "BREAKDOWNS",
-           "INDEX_KPIS", "index_headline", "workbook_sheets", "breakdown_comparison", "breakdown_rows",
+           "INDEX_KPIS", "index_headline", "index_tiles", "workbook_sheets", "breakdown_comparison", "breakdown_rows",
            "folded_note", "drivers_note", "segment_label"]
 
 HEADLINE_KPIS = ["revenue", "orders", "new_customers", "conversion_rate", "average_check",
@@ -381,6 +381,36 @@ def index_headline(ctx: ReportContext) -> dict[str, str]:
             if row["status"] in ("closed", "open"):
                 out[t("overview.target_of", label=ctx.kpis["revenue"].label)] = forecast.chance_text(row)
     return out
+
+
+def index_tiles(ctx: ReportContext, *, kpis: Sequence[str] = INDEX_KPIS, periods: int = 13) -> list[dict[str, Any]]:
+    """The index's KPI tiles for the period: ``kpi``, ``label``, ``value`` and ``change``
+    (against the previous period, with the scorecard's arrow only when significant),
+    ``tone`` (``good``/``bad``/``none``) and ``series`` — the KPI over the last ``periods``
+    periods, oldest first, for a sparkline (``None`` where a period has no value).
+    """
+    names = [k for k in kpis if k in ctx.kpis]
+    trend = kpi_trend(ctx.src, ctx.period, kpis=names, n_periods=periods, custom_kpis=ctx.custom_kpis,
+                      funnel_stages=list(ctx.funnel_stages))
+    opts = _options(ctx, names)
+    now = {r["kpi"]: r for r in kpi_table(ctx.src, ctx.period, **opts).to_dict("records") if r["stage"] is None}
+    changes = {r["kpi"]: r for r in compare(ctx.src, ctx.period, against="previous", alpha=ctx.alpha,
+                                            basis=ctx.calendar, **opts).to_dict("records")  # type: ignore[arg-type]
+               if r["stage"] is None}
+    tiles = []
+    for name in names:
+        r = now.get(name)
+        if r is None or r["status"] in ("missing_table", "missing_column"):
+            continue
+        kpi = ctx.kpis[name]
+        change, tone = (format_change(changes[name], kpi.unit, kpi.good, ctx.currency) if name in changes
+                        else ("–", "none"))
+        series = trend[(trend["kpi"] == name) & trend["stage"].isna()]["value"].astype(float)
+        tiles.append({"kpi": name, "label": kpi.label, "tone": tone, "change": change,
+                      "value": format_value(r["value"], kpi.unit, ctx.currency) + (
+                          "" if r["status"] == "ok" else f" ({gate_words(r['status'])})"),
+                      "series": [None if v != v else float(v) for v in series]})
+    return tiles
 
 
 _UNIT_FORMAT = {"currency": "money", "count": "integer", "share": "percent", "days": "number", "units": "number"}

@@ -20,7 +20,7 @@ from salesnb.kpis import KPI
 from salesnb.periods import Period
 
 __all__ = ["table", "bullets", "page_intro", "result_badges", "result_word", "heading", "note", "with_interval",
-           "run_record",
+           "run_record", "findings_list",
            "attach_csv", "csv_text", "CSV_NAME", "MAX_NAME_BYTES", "RECORD_MIME"]
 
 # the media type of a page's machine-readable run record: read by the publisher, never shown
@@ -119,6 +119,24 @@ def page_intro(period: Period, data: SalesData, analyst_note: str = "") -> HTML:
     return HTML("\n".join(parts))
 
 
+def findings_list(lines: Sequence[Mapping[str, str]]) -> HTML:
+    """The findings (:func:`salesnb.findings.finding_lines`) as a numbered list, each with its
+    money at stake, its evidence and a link to the section that shows it; every text escaped.
+
+    >>> findings_list([]).data
+    '<p>Nothing stands out this period: no change, stage, month, channel, theme or target passed its test.</p>'
+    """
+    e = html.escape
+    if not lines:
+        return HTML(f"<p>{e(texts.t('findings.none'))}</p>")
+    items = []
+    for f in lines:
+        money = f" <strong>{e(f['money'])}</strong>." if f.get("money") else ""
+        link = f' <a href="{e(f["link"], quote=True)}">→</a>' if f.get("link") else ""
+        items.append(f'<li>{e(f["text"])}{money}{link}<br><small>{e(f["evidence"])}</small></li>')
+    return HTML('<ol class="snb-findings">' + "".join(items) + "</ol>")
+
+
 def result_word(result: str) -> str:
     """A check's result (``ok``, ``warning``, ``missing``, ``failed``) in the report's language."""
     return texts.t(f"result.{result}") if f"result.{result}" in texts.catalogue("en") else result
@@ -166,7 +184,8 @@ def with_interval(df: pd.DataFrame, column: str, low: str, high: str, *, percent
 
 def run_record(*, title: str | None = None, data: SalesData | None = None,
                kpis: Mapping[str, KPI] | None = None, headline: Mapping[str, str] | None = None,
-               files: list[dict[str, str]] | None = None, sheets: list[dict[str, object]] | None = None) -> None:
+               files: list[dict[str, str]] | None = None, sheets: list[dict[str, object]] | None = None,
+               findings: list[dict[str, str]] | None = None, tiles: list[dict[str, object]] | None = None) -> None:
     """Tell the publisher what this page stands on, in a form it reads without parsing HTML:
     the page's title, the data's fingerprint, the definitions of the KPIs it uses and, for
     the index, headline figures. Several calls on one page add up; nothing is shown.
@@ -187,6 +206,10 @@ def run_record(*, title: str | None = None, data: SalesData | None = None,
         record["files"] = files
     if sheets is not None:  # for the period's kpis.xlsx (salesnb.workbook)
         record["sheets"] = sheets
+    if findings is not None:  # for the index and the e-mail (salesnb.findings.finding_lines)
+        record["findings"] = findings
+    if tiles is not None:  # the index's KPI tiles (salesnb.overview.index_tiles)
+        record["tiles"] = tiles
     display({RECORD_MIME: record}, raw=True)
 
 

@@ -77,3 +77,21 @@ def test_every_page_prints_to_a4_without_cut_tables_or_charts(site: Path, browse
         # A4 is 595 × 842 points
         pdf = (prints / f"{name}.pdf").read_bytes()
         assert b"/MediaBox [0 0 595" in pdf or b"/MediaBox [0 0 594" in pdf, page.name
+
+
+def test_the_index_tiles_and_sparklines_render_under_the_strict_csp(site: Path, browser: Browser) -> None:
+    """The KPI tiles' sparklines are inline SVG (no script, the CSP unchanged): each tile
+    draws its line with a visible size, and the findings head the page before the table."""
+    page = site / "index.html"
+    html = page.read_text(encoding="utf-8")
+    assert "script-src 'none'" in html and "<script" not in html
+    report = browser.open(page)
+    assert report.console_errors == [] and report.network == []
+    drawn = browser.evaluate(
+        "Array.from(document.querySelectorAll('.tile svg polyline')).map(p => p.getTotalLength() > 20"
+        " && p.getBoundingClientRect().width > 50)")
+    assert drawn and all(drawn), drawn  # type: ignore[arg-type]
+    order = browser.evaluate("[document.querySelector('ol.findings, section.latest p') !== null, "
+                             "document.querySelector('section.latest').compareDocumentPosition("
+                             "document.querySelector('table')) === 4]")
+    assert order == [True, True]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 from pathlib import Path
 
@@ -144,6 +145,22 @@ def test_the_workbook_and_the_mail_are_russian(site: Path, monkeypatch: pytest.M
     assert msg["Subject"] == "Отчёт о продажах 2026-10"
     body = msg.get_body(("plain",)).get_content()
     assert "Объём продаж:" in body and "₽" in body
+    # the findings, as on the index, each in Russian
+    found = json.loads((site / "manifest.json").read_text(encoding="utf-8"))["2026-10"]["_period"]["findings"]
+    assert found and "Что выделяется:" in body
+    for i, f in enumerate(found, 1):
+        assert f"{i}. {f['text']}" in body
+        assert re.search("[а-яё]", f["text"]), f["text"]
+
+
+def test_every_finding_links_to_a_section_of_its_russian_page(site: Path) -> None:
+    found = json.loads((site / "manifest.json").read_text(encoding="utf-8"))["2026-10"]["_period"]["findings"]
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "Что выделяется" in index and index.count('class="tile"') == 4
+    for f in found:
+        page, anchor = f["link"].split("#")
+        assert f'id="{anchor}"' in (site / "2026-10" / page).read_text(encoding="utf-8"), f["link"]
+        assert f'href="2026-10/{f["link"]}"' in index
 
 
 def test_every_chart_has_a_russian_text_alternative(site: Path) -> None:

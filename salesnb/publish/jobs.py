@@ -67,6 +67,7 @@ class JobResult:
     error: str = ""
     fingerprint: str = ""
     headline: Mapping[str, str] = field(default_factory=dict)
+    summary: Mapping[str, Any] = field(default_factory=dict)  # the period's findings and KPI tiles
 
     def line(self) -> str:
         if self.cell is None and self.error.startswith(tuple(DISK_ERRORS.values())):

@@ -219,7 +219,8 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
     (period_out / "_failed" / f"{job.notebook}.ipynb").unlink(missing_ok=True)
     return JobResult(job.notebook, job.period, "ok", time.perf_counter() - started, key=job.key,
                      html=str(job.html_path), fingerprint=str(record.get("fingerprint", "")),
-                     headline={str(k): str(v) for k, v in record.get("headline") or []})
+                     headline={str(k): str(v) for k, v in record.get("headline") or []},
+                     summary={k: record[k] for k in ("findings", "tiles") if isinstance(record.get(k), list)})
 
 
 def _failure(exc: Exception, executed: Path) -> tuple[int | None, str]:
