@@ -6,8 +6,8 @@ change that is significant on the scorecard, a funnel stage the weak-spot test f
 month the unusual-months check flags, a PDCA verdict that asks for a decision, a channel
 whose ROMI interval lies below the others', a feedback theme that rose significantly — and
 the tested ones (changes, stages, themes) pass one more gate together: Benjamini–Hochberg
-over all of them at q < ``FINDINGS_Q`` (0.02, or ``alpha`` if lower), so a page of many tests does not add up to a
-false finding in most summaries (``make calibrate`` measures how often a summary of a
+over all of them at q < ``FINDINGS_Q`` (0.005, or ``alpha`` if lower; set by calibration),
+so a page of many tests does not add up to a false finding in most summaries (``make calibrate`` measures how often a summary of a
 steady business holds any). "Nothing stands out" is a valid summary.
 
 Money at stake puts different findings on one scale (a change in orders is worth the
@@ -47,7 +47,7 @@ COLUMNS = ["kind", "text", "money", "link", "evidence", "p_value"]
 KINDS = ("kpi_change", "weak_stage", "unusual_month", "pdca", "target_at_risk", "feedback_theme", "channel")
 MAX_FINDINGS = 8       # the few things: more than this and a manager reads none of them
 TARGET_RISK = 0.25     # an open month whose chance of reaching its target is below this
-FINDINGS_Q = 0.02      # the joint gate (BH) of the tested findings: set by calibration, as for unusual months
+FINDINGS_Q = 0.005     # the joint gate (BH) of the tested findings: set by calibration (make calibrate)
 CHANGE_KPIS = ["revenue", "orders", "new_customers", "conversion_rate", "average_check", "refusals",
                "return_rate", "win_rate", "sales_cycle_days"]
 # where each kind of finding is shown: the page and the heading of its section
