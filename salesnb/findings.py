@@ -8,7 +8,8 @@ whose ROMI interval lies below the others', a feedback theme that rose significa
 the tested ones (changes, stages, themes) pass one more gate together: Benjamini–Hochberg
 over all of them at q < ``FINDINGS_Q`` (0.005, or ``alpha`` if lower; set by calibration),
 so a page of many tests does not add up to a false finding in most summaries
-(``make calibrate`` measures how often a summary of a steady business holds any). "Nothing stands out" is a valid summary.
+(``make calibrate`` measures how often a summary of a steady business holds any).
+"Nothing stands out" is a valid summary.
 
 Money at stake puts different findings on one scale (a change in orders is worth the
 period's average check each; a conversion change the leads it applies to; a weak stage the
