@@ -192,7 +192,7 @@ def _won_value(ctx: ReportContext) -> float:
     from salesnb.aggregate import collect
 
     src = ctx.src
-    if not src.has("deals") or "amount" not in src.columns("deals"):
+    if not src.has("deals") or not {"amount", "closed_at"} <= set(src.columns("deals")):
         return math.nan
     import narwhals as nw
 

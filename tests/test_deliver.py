@@ -98,6 +98,10 @@ def test_the_report_arrives_with_pages_workbook_and_no_secret(site: Path, smtp: 
     headline = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["2026-10"]["_period"]["headline"]
     for label, value in headline.items():
         assert f"{label}: {value}" in body
+    # the findings, as the index lists them (the overview was published: it leaves them)
+    found = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["2026-10"]["_period"]["findings"]
+    assert found and "What stands out:" in body
+    assert all(f"{i}. {f['text']}" in body for i, f in enumerate(found, 1))
     printed = capsys.readouterr()
     for text in (inbox.raw[0].decode("utf-8", "replace"), printed.out, printed.err):
         assert PASSWORD not in text

@@ -148,14 +148,14 @@ def _write_index(out_dir: Path, results: Sequence[JobResult], notebooks: Sequenc
 
 def _latest(out_dir: Path, manifest: Mapping[str, Any], periods: Sequence[str],
             fiscal_year_start: int) -> dict[str, Any] | None:
-    """The newest period whose overview left KPI tiles: its tiles (with sparklines) and
+    """The newest period whose overview left its summary: KPI tiles (with sparklines) and
     findings (links into that period's folder, kept only where the page is there)."""
     for period in periods:
         summary = manifest[period].get("_period", {})
-        if not summary.get("tiles"):
+        if not summary.get("tiles") and "findings" not in summary:  # an older run, or no overview
             continue
         folder = period.replace("..", "_to_")
-        tiles = [{**tile, "spark": sparkline(tile.get("series") or [])} for tile in summary["tiles"]
+        tiles = [{**tile, "spark": sparkline(tile.get("series") or [])} for tile in summary.get("tiles") or []
                  if isinstance(tile, dict)]
         found = []
         for f in summary.get("findings") or []:
