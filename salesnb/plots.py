@@ -22,7 +22,7 @@ from salesnb.texts import t
 
 __all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_drivers", "plot_reasons",
            "plot_initiative", "show", "plot_cycle", "plot_anomalies", "plot_romi", "short", "plot_forecast",
-           "plot_calibration", "LocaleNumbers", "describe"]
+           "plot_calibration", "plot_call_times", "LocaleNumbers", "describe"]
 
 
 def set_theme() -> None:
@@ -431,3 +431,36 @@ def plot_calibration(calibration: pd.DataFrame, *, ax: plt.Axes | None = None) -
     ax.scatter(calibration["predicted"], calibration["observed"], s=size, color="#2166ac")
     ax.set(xlim=(0, top), ylim=(0, top))
     return ax
+
+
+@_localised
+def plot_call_times(calls: pd.DataFrame, *, axes: list[plt.Axes] | None = None) -> list[plt.Axes]:
+    """Calls by weekday (rows) and hour (columns), from :func:`salesnb.activities.call_times`:
+    how many (left) and the share reached (right, where the export has outcomes; hours with
+    fewer than ten calls left blank, their share is noise)."""
+    with_outcome = not calls.empty and calls["reached"].notna().any()
+    if axes is None:
+        _, got = plt.subplots(1, 2 if with_outcome else 1, figsize=(11 if with_outcome else 6, 3.0),
+                              squeeze=False)
+        axes = list(got[0])
+    if calls.empty:
+        axes[0].set(title=t("plot.calls_title"))
+        return axes
+    hours = range(int(calls["hour"].min()), int(calls["hour"].max()) + 1)
+    days = [t(f"plot.weekday.{d}") for d in range(7)]
+    count = calls.pivot_table(index="weekday", columns="hour", values="calls", aggfunc="sum").reindex(
+        index=range(7), columns=hours)
+    panels: list[tuple[pd.DataFrame, str, str, tuple[float, float] | None]] = [
+        (count, t("plot.calls_title"), "Blues", None)]
+    if with_outcome:
+        share = calls.pivot_table(index="weekday", columns="hour", values="reached", aggfunc="mean").reindex(
+            index=range(7), columns=hours).where(count >= 10)
+        panels.append((share, t("plot.reached_title"), "RdYlGn", (0.0, 1.0)))
+    for ax, (grid, title, cmap, limits) in zip(axes, panels, strict=False):
+        vmin, vmax = limits if limits else (0, None)
+        image = ax.imshow(grid.to_numpy(float), aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
+        ax.set(title=title, xlabel=t("plot.hour"), yticks=range(7), yticklabels=days)
+        ax.set_xticks(range(len(hours))[::2], [str(h) for h in hours][::2])
+        ax.grid(False)
+        ax.figure.colorbar(image, ax=ax, shrink=0.8)
+    return axes

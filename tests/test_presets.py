@@ -72,4 +72,4 @@ def test_bitrix24_export_csv_and_html_xls() -> None:
 def test_preset_publishes_every_page(preset: str, tmp_path: Path) -> None:
     report = publish(base=config.PARAMS_DIR / "examples" / f"{preset}.yaml", period="2026-Q3", out_dir=tmp_path,
                      progress=False)
-    assert [r.status for r in report.results] == ["ok"] * 6, [(r.notebook, r.error) for r in report.results]
+    assert [r.status for r in report.results] == ["ok"] * 7, [(r.notebook, r.error) for r in report.results]

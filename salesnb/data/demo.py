@@ -10,7 +10,10 @@ that the reports must find, and writes their true values to ``truth.json``:
   initiative (negotiation stage, East, from 2026-05-01) has no effect at all;
 - ``returns_spike``: extra returns for reason ``defective`` in 2026-06;
 - ``weak_stage``: ``proposal`` converts clearly worse than the other stages;
-- ``poor_channel``: ``Events`` spends far more than the revenue it brings.
+- ``poor_channel``: ``Events`` spends far more than the revenue it brings;
+- ``response_time``: leads answered later convert less (odds × 0.76 per doubling of the
+  hours to the first response, at any channel; Events leads wait longer);
+- ``odd_rep``: one rep's activities are mostly e-mails where the team calls.
 
 It looks like real sales, not like the model a test assumes (``truth["realism"]`` records
 the generating parameters): orders follow a weekday profile (Saturday ×0.5, Sunday ×0.2)
@@ -127,6 +130,15 @@ COMMENTS: dict[str, tuple[tuple[str, ...], float]] = {
     "product": (("Great product, works as described", "Exactly what we needed",
                  "Отличный товар, всё понравилось", "Работает как надо"), 4.6),
 }
+# the first response: log2 of the hours to it is normal around log2_hours, shifted by the
+# lead's channel, and by converted_shift for leads that convert within maturity_days; the
+# log odds of converting then change by converted_shift / sd**2 per doubling of the wait
+RESPONSE: dict[str, Any] = {
+    "log2_hours": 2.0, "sd": 1.6, "converted_shift": -0.7, "maturity_days": 90,
+    "channel_shift": {"Events": 1.0, "Referral": -0.5, "Paid search": -0.3},
+}
+# one rep's activities are mostly e-mails (the others': 45% calls, 30% e-mails, 15% meetings, 10% messages)
+ODD_REP: dict[str, Any] = {"owner": "Leo Chen", "kinds": (0.15, 0.6, 0.15, 0.1)}
 EMPLOYEE_COMMENTS = (
     "The CRM is slow and loses call notes", "Leads from events are poorly qualified",
     "No script for price objections", "Слишком много отчётов, мало времени на клиентов",
@@ -577,30 +589,67 @@ def _feedback(rng: np.random.Generator, orders: pd.DataFrame, returns: pd.DataFr
     return fb.reset_index(drop=True)
 
 
-def _activities(rng: np.random.Generator, leads: pd.DataFrame, deals: pd.DataFrame) -> pd.DataFrame:
+def _converted_in_time(leads: pd.DataFrame, deals: pd.DataFrame) -> np.ndarray:
+    """Each lead converted within RESPONSE["maturity_days"] of coming in, by the rule the
+    pages use: its own conversion date, else the close of its first won deal."""
+    won = deals[deals["outcome"] == "won"].groupby("lead_id")["closed_at"].min()
+    conv = pd.to_datetime(leads["converted_at"]).fillna(leads["lead_id"].map(won))
+    return ((conv - leads["created_at"]) <= pd.Timedelta(days=RESPONSE["maturity_days"])).to_numpy()
+
+
+def _response_hours(rng: np.random.Generator, leads: pd.DataFrame, converted: np.ndarray) -> np.ndarray:
+    """Hours to each lead's first response, drawn given whether it converted (see RESPONSE):
+    log2 hours is normal with a mean shifted by the channel and by the outcome, so that the
+    log odds of converting fall by RESPONSE's slope per doubling of the wait, at any channel."""
+    r = RESPONSE
+    mean = (r["log2_hours"] + leads["channel"].map(r["channel_shift"]).fillna(0.0).to_numpy(float)
+            + np.where(converted, r["converted_shift"], 0.0))
+    return np.exp2(mean + r["sd"] * rng.standard_normal(len(leads)))
+
+
+def _working_hours(ts: np.ndarray) -> np.ndarray:
+    hour = pd.DatetimeIndex(ts).hour.to_numpy()
+    return (hour >= 8) & (hour < 20)
+
+
+def _activities(rng: np.random.Generator, leads: pd.DataFrame, deals: pd.DataFrame,
+                plant: np.random.Generator) -> pd.DataFrame:
     end = pd.Timestamp(END) + pd.Timedelta(days=1)
     kinds = np.array(["call", "email", "meeting", "message"], dtype=object)
+    # every lead gets a first response; its wait goes with converting (RESPONSE)
+    hours = _response_hours(plant, leads, _converted_in_time(leads, deals))
+    first_at = leads["created_at"].to_numpy() + (hours * 3600e6).astype("timedelta64[us]")
+    first = pd.Series(first_at, index=leads["lead_id"].to_numpy())
     k_deal = rng.integers(2, 7, size=len(deals))
     idx = np.repeat(np.arange(len(deals)), k_deal)
-    start = deals["created_at"].to_numpy()[idx]
-    stop = deals["closed_at"].fillna(end).to_numpy()[idx]
+    # a deal's activities come after the lead's first response
+    start = np.maximum(deals["created_at"].to_numpy()[idx],
+                       deals["lead_id"].map(first).to_numpy(dtype="datetime64[us]")[idx])
+    stop = np.maximum(deals["closed_at"].fillna(end).to_numpy()[idx], start)
     when = start + ((stop - start) * rng.random(len(idx)))
-    first = leads.sample(frac=0.5, random_state=rng.integers(1 << 31)).sort_index()
+    # in working hours: the day drawn, the time of day from 8:00 to 20:00 (the next day if that is too early)
+    day = when.astype("datetime64[D]").astype("datetime64[us]")
+    when = day + (plant.uniform(8, 20, size=len(idx)) * 3600e6).astype("timedelta64[us]")
+    when = np.where(when < start, when + np.timedelta64(1, "D"), when)
+    kind = kinds[rng.choice(4, size=len(idx), p=(0.45, 0.3, 0.15, 0.1))]
+    owner = deals["owner"].to_numpy()[idx]
+    odd = owner == ODD_REP["owner"]  # one rep writes where the others call
+    kind[odd] = kinds[plant.choice(4, size=int(odd.sum()), p=ODD_REP["kinds"])]
     df = pd.concat([
-        pd.DataFrame({"occurred_at": when,
-                      "kind": kinds[rng.choice(4, size=len(idx), p=(0.45, 0.3, 0.15, 0.1))],
-                      "owner": deals["owner"].to_numpy()[idx], "lead_id": deals["lead_id"].to_numpy()[idx],
-                      "deal_id": deals["deal_id"].to_numpy()[idx]}),
-        pd.DataFrame({"occurred_at": _after(first["created_at"].to_numpy(),
-                                            rng.uniform(0, 1, size=len(first))),
-                      "kind": "call", "owner": first["owner"].to_numpy(),
-                      "lead_id": first["lead_id"].to_numpy(), "deal_id": None}),
+        pd.DataFrame({"occurred_at": when, "kind": kind, "owner": owner,
+                      "lead_id": deals["lead_id"].to_numpy()[idx], "deal_id": deals["deal_id"].to_numpy()[idx]}),
+        # a first response outside working hours is an e-mail
+        pd.DataFrame({"occurred_at": first_at, "kind": np.where(
+                          (plant.random(len(leads)) < 0.8) & _working_hours(first_at), "call", "email"),
+                      "owner": leads["owner"].to_numpy(), "lead_id": leads["lead_id"].to_numpy(), "deal_id": None}),
     ], ignore_index=True)
     df = df[df["occurred_at"] < end].sort_values("occurred_at", kind="stable").reset_index(drop=True)
     df["occurred_at"] = df["occurred_at"].dt.floor("min")
     df["duration_min"] = np.where(df["kind"].isin(["call", "meeting"]),
                                   rng.gamma(2.0, 8.0, size=len(df)).round(1), np.nan)
-    df["outcome"] = np.where(rng.random(len(df)) < 0.7, "reached", "no answer")
+    # calls late in the day reach fewer people
+    reach = np.where(df["occurred_at"].dt.hour.to_numpy() >= 17, 0.55, 0.72)
+    df["outcome"] = np.where(rng.random(len(df)) < reach, "reached", "no answer")
     df["customer_id"] = df["deal_id"].map(deals.set_index("deal_id")["customer_id"])
     note = np.full(len(df), None, dtype=object)
     note[rng.random(len(df)) < 0.05] = "Asked for a discount"
@@ -684,7 +733,8 @@ def generate(*, seed: int = SEED, scale: float = 1.0) -> tuple[dict[str, pd.Data
     feedback = _feedback(rng, orders.assign(customer_idx=order_cust.map(
         pd.Series(np.arange(len(customers)), index=customers["customer_id"]))), returns,
         customers, scale)
-    activities = _activities(rng, leads, deals)
+    # the activities' planted facts draw from their own generator: the other tables stay as they were
+    activities = _activities(rng, leads, deals, np.random.default_rng([seed, 24]))
     done = orders[orders["status"] == "completed"]
     first_orders = done.groupby("customer_id")["ordered_at"].min()
     first_orders = first_orders[~first_orders.index.isin(
@@ -712,6 +762,11 @@ def generate(*, seed: int = SEED, scale: float = 1.0) -> tuple[dict[str, pd.Data
         "season": {"monthly_factor": [float(x) for x in SEASON], "growth_per_year": GROWTH_PER_YEAR},
         "lead_scoring": {"segment_deal_odds": SEGMENT_DEAL_ODDS,
                          "note": "each lead's true chance of converting is in lead_truth.csv"},
+        "response_time": {
+            "log_odds_per_doubling": RESPONSE["converted_shift"] / RESPONSE["sd"] ** 2,
+            "odds_ratio_per_doubling": float(np.exp(RESPONSE["converted_shift"] / RESPONSE["sd"] ** 2)),
+            "maturity_days": RESPONSE["maturity_days"], "channel_shift": RESPONSE["channel_shift"]},
+        "odd_rep": {"owner": ODD_REP["owner"], "pattern": "kind", "kinds": list(ODD_REP["kinds"])},
         "cross_sell": {first: {"then": then, "share": share, "within_days": 30}
                        for first, (then, share) in CROSS_SELL.items()},
         # not JSON: write_demo writes it as lead_truth.csv beside the tables
