@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import zlib
 from typing import Any
 
 import narwhals as nw
@@ -45,13 +46,13 @@ from salesnb.context import ReportContext
 from salesnb.stats import bh_qvalues
 from salesnb.texts import t
 
-__all__ = ["rep_activity", "stage_activity", "call_times", "response_effect", "response_lines",
+__all__ = ["rep_activity", "stage_activity", "call_times", "response_effect", "fit_response", "response_lines",
            "unusual_reps", "note_themes", "employee_notes", "has_activities", "KINDS", "REACHED", "PERMUTATIONS",
            "RESPONSE_WINDOW_DAYS", "MATURITY_DAYS", "MIN_LEADS"]
 
 KINDS = ("call", "email", "meeting", "message")
 REACHED = "reached"
-PERMUTATIONS = 999          # permutations behind each rep's p-value (p ≥ 1/1000)
+PERMUTATIONS = 199          # permutations behind each rep's null distribution (its mean and variance)
 MAX_UNITS = 200_000         # leads and deals permuted at most (a sample beyond): bounded work
 RESPONSE_WINDOW_DAYS = 365  # lead cohorts the response analysis learns from
 MATURITY_DAYS = 90          # a lead's conversion is known this long after it came in
@@ -197,7 +198,7 @@ def call_times(ctx: ReportContext) -> pd.DataFrame:
     calls = acts[acts["kind"] == "call"]
     if calls.empty:
         return pd.DataFrame()
-    key = [calls["occurred_at"].dt.weekday.rename("weekday"), calls["occurred_at"].dt.hour.rename("hour")]
+    key = [calls["occurred_at"].dt.day_of_week.rename("weekday"), calls["occurred_at"].dt.hour.rename("hour")]
     out = calls.groupby(key).size().rename("calls").to_frame()
     has_outcome = "outcome" in calls and calls["outcome"].notna().any()
     out["reached"] = (calls["outcome"] == REACHED).groupby(key).mean() if has_outcome else math.nan
@@ -241,39 +242,44 @@ def response_effect(ctx: ReportContext) -> dict[str, Any]:
     covariates), ``adjusted_for``, ``leads``, ``converted``, ``no_response`` (leads never
     contacted), ``bands`` (conversion by response band) — or ``note`` when too few leads.
     """
-    import statsmodels.api as sm
-
     if not has_activities(ctx) or not ctx.src.has("leads") or "lead_id" not in ctx.src.columns("activities"):
         return {"note": t("activity.no_leads")}
-    leads = _response_frame(ctx)
+    return fit_response(_response_frame(ctx), alpha=ctx.alpha, min_events=ctx.min_events)
+
+
+def fit_response(leads: pd.DataFrame, *, alpha: float = 0.05, min_events: int = 20) -> dict[str, Any]:
+    """:func:`response_effect` on a frame of leads: ``created_at``, ``hours`` (to the first
+    activity, missing for none), ``converted_in_time`` and any of ``channel``, ``segment``,
+    ``region``."""
+    import statsmodels.api as sm
+
     answered = leads[leads["hours"].notna()].copy()
     y = answered["converted_in_time"].to_numpy(float)
-    if len(answered) < MIN_LEADS or y.sum() < ctx.min_events or (len(y) - y.sum()) < ctx.min_events:
+    if len(answered) < MIN_LEADS or y.sum() < min_events or (len(y) - y.sum()) < min_events:
         return {"note": t("activity.too_few_leads", n=texts.number(len(answered)), need=texts.number(MIN_LEADS))}
     x = np.log2(answered["hours"].clip(lower=1 / 60).to_numpy(float))  # a minute at least
     covariates = [c for c in ("channel", "segment", "region") if c in answered and answered[c].nunique() > 1]
     dummies = [pd.get_dummies(_pooled(answered[c]), prefix=c, drop_first=True, dtype=float) for c in covariates]
     design = pd.concat([pd.DataFrame({"const": 1.0, "log2_hours": x}, index=answered.index), *dummies], axis=1)
     design = design.loc[:, design.std(ddof=0).gt(0) | (design.columns == "const")]
-    groups = answered["created_at"].dt.to_period("W").astype("str").to_numpy()
-    z = float(sps.norm.ppf(1 - ctx.alpha / 2))
+    # leads of one week share their shocks (a campaign, a holiday, a busy team): clustered errors
+    groups = pd.factorize(answered["created_at"].dt.to_period("W").astype("str"))[0]
+    z = float(sps.norm.ppf(1 - alpha / 2))
 
     def fit(X: pd.DataFrame) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # perfect separation of a tiny level: the estimate still stands
-            return sm.GLM(y, X, family=sm.families.Binomial()).fit(
-                cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]})
+            return sm.GLM(y, X, family=sm.families.Binomial()).fit(cov_type="cluster", cov_kwds={"groups": groups})
 
     adj = fit(design)
     raw = fit(design[["const", "log2_hours"]])
-    b, se = float(adj.params["log2_hours"]), float(adj.bse["log2_hours"])
-    band = _response_band(leads["hours"])
-    bands = (leads.assign(band=band).groupby("band", sort=False)["converted_in_time"]
+    slope, se = float(adj.params["log2_hours"]), float(adj.bse["log2_hours"])
+    bands = (leads.assign(band=_response_band(leads["hours"])).groupby("band", sort=False)["converted_in_time"]
              .agg(leads="size", conversion="mean").reindex(list(_BAND_ORDER)).dropna(how="all"))
     bands["leads"] = bands["leads"].fillna(0).astype(int)
-    bands.index = [t(f"activity.band.{b}") for b in bands.index]
-    return {"odds_ratio": math.exp(b), "low": math.exp(b - z * se), "high": math.exp(b + z * se),
-            "log_odds": b, "se": se, "p_value": float(adj.pvalues["log2_hours"]),
+    bands.index = [t(f"activity.band.{name}") for name in bands.index]
+    return {"odds_ratio": math.exp(slope), "low": math.exp(slope - z * se), "high": math.exp(slope + z * se),
+            "log_odds": slope, "se": se, "p_value": float(adj.pvalues["log2_hours"]),
             "unadjusted": math.exp(float(raw.params["log2_hours"])), "adjusted_for": covariates,
             "leads": len(answered), "converted": int(y.sum()), "no_response": int(leads["hours"].isna().sum()),
             "bands": bands.rename_axis("first_response").reset_index()}
@@ -318,10 +324,14 @@ def unusual_reps(ctx: ReportContext, *, permutations: int = PERMUTATIONS) -> pd.
 
     Two patterns: the mix of kinds (call, e-mail, meeting, message) and the part of the day
     (before 10, 10–13, 13–17, after 17). For each rep and pattern the statistic is the
-    chi-square distance between the rep's mix and the rest's; its p-value comes from
-    reassigning whole units (a lead or deal with all its activities, else the activity) to
-    reps at random, keeping each rep's number of units, so that a deal's many alike
-    activities count once. Benjamini–Hochberg over reps × patterns at the context's alpha.
+    chi-square distance between the rep's mix and the rest's; its null distribution comes
+    from reassigning whole units (a lead or deal with all its activities, else the activity)
+    to reps at random, keeping each rep's number of units, so that a deal's many alike
+    activities count once; the p-value is that distribution's scaled chi-square tail.
+    A rep differs when the team as a whole differs (the largest standardised statistic over
+    reps and patterns against the largest of each permutation, at alpha: the gate that keeps
+    a month of alike reps free of flags in all but alpha of them) and the rep's
+    Benjamini–Hochberg q-value over reps × patterns is below alpha.
     Returns ``owner``, ``activities``, ``pattern``, ``rep_mix`` and ``team_mix`` (texts),
     ``p_value``, ``q_value``, ``differs``; reps with fewer than ``min_events`` activities
     are left out.
@@ -350,32 +360,54 @@ def unusual_reps(ctx: ReportContext, *, permutations: int = PERMUTATIONS) -> pd.
     keep = counts >= ctx.min_events
     if keep.sum() < 2:
         return pd.DataFrame()
-    rng = np.random.default_rng(SEED)
     n_units = len(unit_owner)
-    sample = np.arange(n_units) if n_units <= MAX_UNITS else rng.choice(n_units, MAX_UNITS, replace=False)
-    rows = []
+    sample = (np.arange(n_units) if n_units <= MAX_UNITS
+              else np.random.default_rng(SEED).choice(n_units, MAX_UNITS, replace=False))
+    owner_of = unit_owner[sample]
+    # the permutations are drawn afresh for each data set (seeded by the data, so a page is
+    # the same on every run): one fixed set for every month would err the same way every month
+    seed = [SEED, zlib.crc32(owner_of.astype(np.int64).tobytes()), zlib.crc32(unit_code.astype(np.int64).tobytes())]
+    rows, standardised, standardised_null = [], [], []
     for name, (codes, labels) in patterns.items():
-        k = len(labels)
         # per unit, its activities per category: permuting reps over units moves these rows
-        per_unit = np.zeros((unit_code.max() + 1, k))
+        per_unit = np.zeros((unit_code.max() + 1, len(labels)))
         np.add.at(per_unit, (unit_code, codes), 1.0)
         per_unit = per_unit[sample]
-        owner_of = unit_owner[sample]
-
         observed, table = _chi_by_rep(owner_of, per_unit, n_reps)
-        exceed = np.zeros(n_reps)
-        for _ in range(permutations):
-            exceed += _chi_by_rep(rng.permutation(owner_of), per_unit, n_reps)[0] >= observed - 1e-9
-        p = (1 + exceed) / (permutations + 1)
+        rng = np.random.default_rng(seed)  # the same permutations for every pattern: one joint gate
+        null = np.array([_chi_by_rep(rng.permutation(owner_of), per_unit, n_reps)[0] for _ in range(permutations)])
+        p = _scaled_chi2_p(observed, null)
+        # standardised by the mean and spread of the observed and permuted statistics together:
+        # the observed labelling is then one more draw, and the gate below exact
+        every = np.vstack([observed[None, keep], null[:, keep]])
+        centre, spread = every.mean(axis=0), np.maximum(every.std(axis=0, ddof=1), 1e-12)
+        standardised.append((observed[keep] - centre) / spread)
+        standardised_null.append((null[:, keep] - centre) / spread)
         team = table.sum(axis=0)
         for r in np.flatnonzero(keep):
             rows.append({"owner": owners[r], "activities": int(counts[r]), "pattern": t(f"activity.pattern.{name}"),
                          "rep_mix": _mix(table[r], labels), "team_mix": _mix(team - table[r], labels),
                          "p_value": float(p[r])})
+    # the gate: does anyone differ at all? The largest standardised statistic over reps and
+    # patterns against the largest of each permutation (max-T: exact when reps are alike)
+    top = max(float(z.max()) for z in standardised)
+    null_top = np.max([z.max(axis=1) for z in standardised_null], axis=0)
+    p_team = (1 + int((null_top >= top - 1e-9).sum())) / (permutations + 1)
     out = pd.DataFrame(rows)
     out["q_value"] = bh_qvalues(out["p_value"].to_numpy())
-    out["differs"] = out["q_value"] < ctx.alpha
+    out["differs"] = (p_team <= ctx.alpha) & (out["q_value"] < ctx.alpha)
     return out.sort_values(["differs", "q_value"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _scaled_chi2_p(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """P-values from the permutation distribution through a scaled chi-square with its mean
+    and variance (Satterthwaite): continuous, so that Benjamini–Hochberg over many reps is not
+    floored by the permutations' 1 / (B + 1)."""
+    mean, var = null.mean(axis=0), null.var(axis=0, ddof=1)
+    ok = (mean > 0) & (var > 0)
+    scale = np.where(ok, var / (2 * np.where(ok, mean, 1)), 1.0)
+    df = np.where(ok, 2 * mean**2 / np.where(ok, var, 1), 1.0)
+    return np.where(ok, sps.chi2.sf(observed / scale, df), 1.0)
 
 
 def _chi_by_rep(owner_of: np.ndarray, per_unit: np.ndarray, n_reps: int) -> tuple[np.ndarray, np.ndarray]:

@@ -48,7 +48,7 @@ from salesnb.stats.calendar import weekday
 __all__ = ["Scenario", "SCENARIOS", "realistic_trial", "real_days", "real_day_trials", "run_trials",
            "calibration_table", "KINDS", "pdca_trial", "pdca_table", "anomaly_page", "anomaly_table",
            "target_cases", "reliability_table", "findings_table", "findings_null_realistic", "findings_null_real",
-           "real_order_amounts"]
+           "real_order_amounts", "activity_null", "rep_pattern_table", "response_null", "response_table"]
 
 KINDS = ("orders", "revenue", "average_check", "conversion_rate", "return_rate", "sales_cycle_days")
 WEEKENDS = np.array([1.0, 1.05, 1.1, 1.05, 1.15, 0.5, 0.2])       # Monday first
@@ -582,4 +582,116 @@ def findings_table(*, trials: int = 200, seed: int = 2026, shared: Path | None =
             kinds += list(found["kind"])
         rows.append({"source": label, "summaries": trials, "with_a_false_finding": with_any / trials,
                      "kinds": ", ".join(f"{k} {kinds.count(k)}" for k in sorted(set(kinds))) or "–"})
+    return pd.DataFrame(rows)
+
+
+# --- calls and activities -------------------------------------------------------------------
+
+ACTIVITY_MONTH = "2026-03"
+ACTIVITY_BASE = np.array([0.45, 0.30, 0.15, 0.10])  # call, e-mail, meeting, message
+
+
+def activity_null(rng: np.random.Generator, *, reps: int = 20, shift: float = 0.0) -> pd.DataFrame:
+    """One month of a team's activities where every rep works alike, or, with ``shift``, one
+    rep (``rep 0``) whose e-mail share is higher by ``shift`` (taken from calls).
+
+    Not the permutation test's model: reps carry different workloads (gamma), deals have
+    overdispersed numbers of activities (1 + negative binomial, mean 5) whose kinds are
+    alike within a deal (Dirichlet around the team's mix) and whose times cluster around
+    the deal's own hour; days follow a weekday profile with a shared day multiplier (gamma,
+    CV 0.3) and a shared day shock on the e-mail share (log-odds sd 0.3).
+    """
+    days = pd.date_range(ACTIVITY_MONTH, periods=pd.Period(ACTIVITY_MONTH).days_in_month, freq="D")
+    profile = np.array([1.0, 1.05, 1.1, 1.05, 1.0, 0.3, 0.1])[days.day_of_week] * rng.gamma(1 / 0.09, 0.09, len(days))
+    email_shock = rng.normal(0, 0.3, len(days))
+    workload = rng.gamma(4.0, 15.0, reps)
+    units = rng.poisson(workload)
+    owner = np.repeat(np.arange(reps), units)
+    n_units = len(owner)
+    base = np.tile(ACTIVITY_BASE, (n_units, 1))
+    if shift:
+        base[owner == 0] += np.array([-shift, shift, 0, 0])
+    mix = np.vstack([rng.dirichlet(3.0 * b) for b in base])
+    size = 1 + rng.negative_binomial(1.5, 1.5 / 5.5, n_units)
+    start = rng.choice(len(days), n_units, p=profile / profile.sum())
+    hour_centre = rng.choice([9.5, 11.5, 14.5, 16.5, 18.0], n_units)
+    idx = np.repeat(np.arange(n_units), size)
+    day = np.minimum(start[idx] + rng.exponential(5.0, len(idx)).astype(int), len(days) - 1)
+    odds = mix[idx].copy()
+    odds[:, 1] *= np.exp(email_shock[day])
+    odds /= odds.sum(axis=1, keepdims=True)
+    kind = (rng.random(len(idx))[:, None] > np.cumsum(odds, axis=1)).sum(axis=1).clip(0, 3)
+    hour = np.clip(hour_centre[idx] + rng.normal(0, 1.5, len(idx)), 7, 21.9)
+    when = days.to_numpy()[day] + (hour * 3600e6).astype("timedelta64[us]")
+    return pd.DataFrame({"activity_id": [f"A{i}" for i in range(len(idx))], "occurred_at": when,
+                         "kind": np.array(["call", "email", "meeting", "message"])[kind],
+                         "owner": [f"rep {o}" for o in owner[idx]], "deal_id": [f"D{u}" for u in idx]})
+
+
+def rep_pattern_table(*, trials: int = 200, seed: int = 2026, alpha: float = 0.05, shift: float = 0.2,
+                      permutations: int = 199) -> pd.DataFrame:
+    """Months with any rep flagged (:func:`salesnb.activities.unusual_reps`) when every rep
+    works alike (all false), and how often the one planted rep is flagged at ``shift``."""
+    from salesnb.activities import unusual_reps
+    from salesnb.context import report_context
+    from salesnb.data import SalesData
+
+    rows = []
+    for label, planted in (("reps alike", 0.0), (f"rep 0 e-mails +{shift:.0%}", shift)):
+        rng = np.random.default_rng([seed, 500 + int(planted * 100)])
+        false_any = found = 0
+        for _ in range(trials):
+            ctx = report_context(ACTIVITY_MONTH, SalesData({"activities": activity_null(rng, shift=planted)}),
+                                 alpha=alpha)
+            flagged = unusual_reps(ctx, permutations=permutations)
+            flagged = flagged[flagged["differs"]] if len(flagged) else flagged
+            false_any += bool((flagged["owner"] != "rep 0").any() if planted else len(flagged))
+            found += bool(planted and (flagged["owner"] == "rep 0").any())
+        rows.append({"scenario": label, "trials": trials, "months_with_a_false_flag": false_any / trials,
+                     "planted_rep_found": found / trials if planted else math.nan})
+    return pd.DataFrame(rows)
+
+
+def response_null(rng: np.random.Generator, *, slope: float = 0.0, leads: int = 4000) -> pd.DataFrame:
+    """A year of leads whose conversion does not depend on the wait for the first response
+    (or, with ``slope``, falls by ``slope`` in log odds per doubling of it).
+
+    Channels differ in both conversion and response time (the confounder the regression
+    adjusts for); weeks share shocks on conversion (logit sd 0.3) and, independently, on
+    response times (log2 sd 0.5); response times are heavy-tailed (a t with 4 degrees of
+    freedom on log2 hours), not the normal the demo draws.
+    """
+    weeks = 52
+    week = rng.integers(0, weeks, leads)
+    channel = rng.choice(4, leads, p=(0.4, 0.3, 0.2, 0.1))
+    segment = rng.choice(3, leads, p=(0.6, 0.3, 0.1))
+    conv_shock, resp_shock = rng.normal(0, 0.3, weeks), rng.normal(0, 0.5, weeks)
+    log2_hours = (2.0 + np.array([0.0, -0.4, 0.3, 1.2])[channel] + resp_shock[week]
+                  + 1.5 * rng.standard_t(4, leads))
+    logit = (-2.2 + np.array([0.0, 0.3, -0.2, -1.0])[channel] + np.array([0.0, 0.4, -0.3])[segment]
+             + conv_shock[week] + slope * (log2_hours - 2.0))
+    converted = rng.random(leads) < 1 / (1 + np.exp(-logit))
+    created = pd.Timestamp("2025-01-06") + pd.to_timedelta(week * 7 + rng.uniform(0, 7, leads), unit="D")
+    return pd.DataFrame({"created_at": created, "hours": np.exp2(log2_hours), "converted_in_time": converted,
+                         "channel": np.array(["a", "b", "c", "d"])[channel],
+                         "segment": np.array(["s", "m", "l"])[segment]})
+
+
+def response_table(*, trials: int = 200, seed: int = 2026, alpha: float = 0.05,
+                   slope: float = -0.15) -> pd.DataFrame:
+    """The response analysis (:func:`salesnb.activities.fit_response`): how often it calls an
+    association significant where there is none, how often it finds a planted ``slope``, and
+    how often its interval covers the planted odds ratio."""
+    from salesnb.activities import fit_response
+
+    rows = []
+    for label, planted in (("no effect", 0.0), (f"log odds {slope:+.2f} per doubling", slope)):
+        rng = np.random.default_rng([seed, 600 + int(abs(planted) * 100)])
+        significant = covered = 0
+        for _ in range(trials):
+            fit = fit_response(response_null(rng, slope=planted), alpha=alpha)
+            significant += fit["p_value"] < alpha
+            covered += fit["low"] <= math.exp(planted) <= fit["high"]
+        rows.append({"scenario": label, "trials": trials, "significant": significant / trials,
+                     "interval_covers_truth": covered / trials})
     return pd.DataFrame(rows)
