@@ -101,7 +101,8 @@ def test_call_times_are_the_calls_of_the_period(october: salesnb.ReportContext,
                                                 raw: dict[str, pd.DataFrame]) -> None:
     grid = activities.call_times(october)
     acts = raw["activities"]
-    calls = acts[(acts["kind"] == "call") & (acts["occurred_at"] >= "2026-10-01") & (acts["occurred_at"] < "2026-11-01")]
+    calls = acts[(acts["kind"] == "call") & (acts["occurred_at"] >= "2026-10-01")
+                 & (acts["occurred_at"] < "2026-11-01")]
     assert grid["calls"].sum() == len(calls)
     late = grid[grid["hour"] >= 17]
     early = grid[grid["hour"] < 17]
