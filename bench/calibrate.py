@@ -20,8 +20,11 @@ from salesnb.calibration import (
     anomaly_table,
     calibration_table,
     findings_table,
+    market_table,
     pdca_table,
     reliability_table,
+    rep_pattern_table,
+    response_table,
     target_cases,
 )
 
@@ -63,7 +66,7 @@ def _target_reliability() -> tuple[pd.DataFrame, float, tuple[float, float], int
 def main() -> int:
     trials = int(os.environ.get("TRIALS", "500"))
     started = time.perf_counter()
-    bar = tqdm(total=5, desc="calibration", unit="table")
+    bar = tqdm(total=8, desc="calibration", unit="table")
     compare = calibration_table(trials=trials, alpha=ALPHA, shared=SHARED if SHARED.exists() else None,
                                 progress=lambda s: bar.set_postfix_str(s))
     bar.update()
@@ -77,6 +80,12 @@ def main() -> int:
     summaries = findings_table(trials=max(20, trials // 5), shared=SHARED if SHARED.exists() else None,
                                progress=lambda s: bar.set_postfix_str(s))
     bar.update()
+    reps = rep_pattern_table(trials=trials)
+    bar.update()
+    response = response_table(trials=trials, slope=-0.05)
+    bar.update()
+    market = market_table(trials=max(40, trials // 2), progress=lambda s: bar.set_postfix_str(s))
+    bar.update()
     bar.close()
     limit = ALPHA + 0.02
     ours = compare[compare["method"] == "salesnb"]
@@ -87,6 +96,12 @@ def main() -> int:
             if r.pages_with_false_flag > 0.05]
     bad += [f"findings {r.source}: {r.with_a_false_finding:.1%} of summaries" for r in summaries.itertuples()
             if r.with_a_false_finding > 0.05]
+    bad += [f"reps {r.scenario}: {r.months_with_a_false_flag:.1%} of months" for r in reps.itertuples()
+            if r.scenario == "reps alike" and r.months_with_a_false_flag > limit]
+    bad += [f"first response {r.scenario}: {r.significant:.1%}" for r in response.itertuples()
+            if r.scenario == "no effect" and r.significant > limit]
+    bad += [f"market {r.scenario}: {r.with_a_false_opportunity:.1%} of months" for r in market.itertuples()
+            if r.with_a_false_opportunity > 0.05]
     if slope == slope and not 0.8 <= slope <= 1.2:
         bad.append(f"target chance: calibration slope {slope:.2f}")
     bad += [f"target chance {r.bin}: stated {r.stated:.1%}, came true {r.observed:.1%}"
@@ -107,6 +122,12 @@ def main() -> int:
         _md(reliability.assign(bin=reliability["bin"].map(lambda b: f"{b / 10:.0%}–{(b + 1) / 10:.0%}"))),
         "## Findings: summaries of a steady business (orders only, the last of 26 months) holding any finding",
         _md(summaries),
+        "## Reps who work differently: months with any rep flagged when all work alike, and the planted rep found",
+        _md(reps),
+        "## First response: the odds ratio called significant at no effect, power and coverage at a planted slope",
+        _md(response),
+        "## Market opportunities: steady markets with any opportunity listed, and a planted fast product found",
+        _md(market),
         "All within target." if not bad else "Over target:\n" + "\n".join(f"- {b}" for b in bad),
     ])
     print(text)

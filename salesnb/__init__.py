@@ -29,7 +29,7 @@ _EXPORTS = {
 # the modules a notebook may use (aggregate, publish, cli and calibration are internals)
 _MODULES = {"config", "health", "plots", "present", "overview", "stats", "kpis", "periods",
             "pdca", "funnel", "feedback", "marketing", "team", "data", "engines", "comparisons", "params", "context",
-            "secrets", "forecast", "scoring", "offers", "texts", "workbook", "findings", "activities"}
+            "secrets", "forecast", "scoring", "offers", "texts", "workbook", "findings", "activities", "opportunities"}
 
 __all__ = ["__version__", *_EXPORTS, *sorted(_MODULES)]
 

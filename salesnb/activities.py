@@ -209,7 +209,7 @@ def _response_frame(ctx: ReportContext) -> pd.DataFrame:
     """Matured leads of the year before the period's end, with hours to the first activity."""
     from salesnb.scoring import lead_frame  # scoring imports the engines; keep this module light
 
-    end = ctx.period.end_ts
+    end = ctx.period.end_ts - pd.Timedelta(microseconds=1)  # the last instant of the period
     since = end - pd.Timedelta(days=MATURITY_DAYS + RESPONSE_WINDOW_DAYS)
     leads = lead_frame(ctx.src, as_of=end, since=since)
     leads = leads[leads["mature"]]

@@ -48,7 +48,8 @@ from salesnb.stats.calendar import weekday
 __all__ = ["Scenario", "SCENARIOS", "realistic_trial", "real_days", "real_day_trials", "run_trials",
            "calibration_table", "KINDS", "pdca_trial", "pdca_table", "anomaly_page", "anomaly_table",
            "target_cases", "reliability_table", "findings_table", "findings_null_realistic", "findings_null_real",
-           "real_order_amounts", "activity_null", "rep_pattern_table", "response_null", "response_table"]
+           "real_order_amounts", "activity_null", "rep_pattern_table", "response_null", "response_table",
+           "market_null", "market_table"]
 
 KINDS = ("orders", "revenue", "average_check", "conversion_rate", "return_rate", "sales_cycle_days")
 WEEKENDS = np.array([1.0, 1.05, 1.1, 1.05, 1.15, 0.5, 0.2])       # Monday first
@@ -694,4 +695,105 @@ def response_table(*, trials: int = 200, seed: int = 2026, alpha: float = 0.05,
             covered += fit["low"] <= math.exp(planted) <= fit["high"]
         rows.append({"scenario": label, "trials": trials, "significant": significant / trials,
                      "interval_covers_truth": covered / trials})
+    return pd.DataFrame(rows)
+
+
+# --- market opportunities -------------------------------------------------------------------
+
+MARKET_MONTHS = 26
+MARKET_PERIOD = str(pd.Period("2024-01", "M") + MARKET_MONTHS - 1)
+
+
+def market_null(rng: np.random.Generator, *, ar: float = 0.3, shock_sd: float = 0.08, fast: float = 0.0,
+                customers: int = 1500) -> dict[str, pd.DataFrame]:
+    """Orders and customers of a business whose products, segments, regions and channels all
+    grow alike (or, with ``fast``, one product, ``P0``, whose orders grow by ``fast`` a year
+    more than the rest's).
+
+    Not the Welch test's model: customers' order rates are heavy-tailed (gamma, shape 0.7)
+    and they come and go (the base grows 12% a year), each has fixed product tastes
+    (Dirichlet) independent of their segment, region and channel; months carry a season,
+    a shared shock, and every product's, region's and channel's own log shock that follows
+    an AR(1) with coefficient ``ar`` (segments drift apart for a while, and back); amounts
+    are lognormal (sigma 0.8) with a day-level factor.
+    """
+    months = pd.period_range("2024-01", periods=MARKET_MONTHS, freq="M")
+    products, regions, channels, segments = ([f"P{i}" for i in range(6)], ["N", "S", "E", "W"],
+                                             ["web", "ads", "mail", "ref", "events"], ["small", "mid", "large"])
+
+    def ar_path(k: int) -> np.ndarray:
+        x = np.zeros((len(months), k))
+        x[0] = rng.normal(0, shock_sd / math.sqrt(1 - ar**2), k)
+        for m in range(1, len(months)):
+            x[m] = ar * x[m - 1] + rng.normal(0, shock_sd, k)
+        return x
+
+    shock = {"product": ar_path(6), "region": ar_path(4), "channel": ar_path(5)}
+    season = 1 + 0.15 * np.sin(np.arange(len(months)) / 12 * 2 * np.pi) + rng.normal(0, 0.05, len(months))
+    joined = rng.uniform(-12, len(months), customers).astype(int)  # months since the start (before: old)
+    left = joined + rng.exponential(30, customers).astype(int)
+    rate = rng.gamma(0.7, 1.0 / 0.7, customers) * 1.2
+    region = rng.integers(0, 4, customers)
+    channel = rng.integers(0, 5, customers)
+    segment = rng.integers(0, 3, customers)
+    taste = rng.dirichlet(np.ones(6) * 0.8, customers)
+    rows = []
+    for m, month in enumerate(months):
+        alive = np.flatnonzero((joined <= m) & (left > m))
+        n = rng.poisson(rate[alive] * season[m])
+        cust = np.repeat(alive, n)
+        if not len(cust):
+            continue
+        prod = (taste[cust].cumsum(1) > rng.random((len(cust), 1))).argmax(1)
+        weight = np.exp(shock["product"][m, prod] + shock["region"][m, region[cust]]
+                        + shock["channel"][m, channel[cust]])
+        if fast:
+            weight = weight * np.where(prod == 0, (1 + fast) ** (m / 12), 1.0)
+        keep = rng.random(len(cust)) < np.minimum(weight / 1.6, 1.0)
+        cust, prod = cust[keep], prod[keep]
+        day = rng.integers(0, month.days_in_month, len(cust))
+        day_factor = np.exp(rng.normal(0, 0.1, month.days_in_month))[day]
+        rows.append(pd.DataFrame({
+            "ordered_at": month.start_time + pd.to_timedelta(day * 86400 + rng.integers(8 * 3600, 20 * 3600, len(cust)),
+                                                             unit="s"),
+            "customer_id": [f"C{c}" for c in cust], "product": np.array(products)[prod],
+            "region": np.array(regions)[region[cust]], "channel": np.array(channels)[channel[cust]],
+            "amount": (rng.lognormal(4.0, 0.8, len(cust)) * day_factor).round(2)}))
+    orders = pd.concat(rows, ignore_index=True).sort_values("ordered_at", kind="stable").reset_index(drop=True)
+    orders.insert(0, "order_id", [f"O{i}" for i in range(len(orders))])
+    orders["status"] = "completed"
+    seen = pd.Index(orders["customer_id"].unique())
+    idx = np.array([int(c[1:]) for c in seen])
+    customer_table = pd.DataFrame({"customer_id": seen, "segment": np.array(segments)[segment[idx]],
+                                   "region": np.array(regions)[region[idx]],
+                                   "acquired_via": np.array(channels)[channel[idx]]})
+    return {"orders": orders, "customers": customer_table}
+
+
+def market_table(*, trials: int = 200, seed: int = 2026, alpha: float = 0.05, fast: float = 0.3,
+                 progress: Callable[[str], Any] | None = None) -> pd.DataFrame:
+    """Share of steady markets (:func:`market_null`) on which the opportunities page lists
+    anything (all false), at AR(1) 0 and 0.3 of the segments' monthly shocks, and how often
+    a product growing ``fast`` a year more than the rest is listed."""
+    from salesnb.context import report_context
+    from salesnb.data import SalesData
+    from salesnb.opportunities import opportunities
+
+    rows = []
+    for label, ar, planted in (("steady, months independent", 0.0, 0.0), ("steady, shocks AR(1) 0.3", 0.3, 0.0),
+                               (f"P0 grows {fast:+.0%} a year more", 0.3, fast)):
+        if progress:
+            progress(label)
+        rng = np.random.default_rng([seed, 700 + int(ar * 10) + int(planted * 100)])
+        listed = found = 0
+        for _ in range(trials):
+            ctx = report_context(MARKET_PERIOD, SalesData(market_null(rng, ar=ar, fast=planted)), alpha=alpha)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rows_found = opportunities(ctx)
+            false = rows_found[~rows_found["text"].str.startswith("Product “P0”")] if planted else rows_found
+            listed += bool(len(false))
+            found += bool(planted) and rows_found["text"].str.startswith("Product “P0”").any()
+        rows.append({"scenario": label, "trials": trials, "with_a_false_opportunity": listed / trials,
+                     "planted_found": found / trials if planted else math.nan})
     return pd.DataFrame(rows)

@@ -22,7 +22,7 @@ from salesnb.texts import t
 
 __all__ = ["set_theme", "plot_rows_per_month", "plot_kpi_trends", "plot_revenue_drivers", "plot_reasons",
            "plot_initiative", "show", "plot_cycle", "plot_anomalies", "plot_romi", "short", "plot_forecast",
-           "plot_calibration", "plot_call_times", "LocaleNumbers", "describe"]
+           "plot_calibration", "plot_call_times", "plot_uptake", "LocaleNumbers", "describe"]
 
 
 def set_theme() -> None:
@@ -464,3 +464,18 @@ def plot_call_times(calls: pd.DataFrame, *, axes: list[plt.Axes] | None = None) 
         ax.grid(False)
         ax.figure.colorbar(image, ax=ax, shrink=0.8)
     return axes
+
+
+@_localised
+def plot_uptake(curves: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Cumulative buyers of each new product by month since its launch (from
+    :func:`salesnb.opportunities.uptake`)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.0))
+    ax.set(title=t("market.uptake_title"), xlabel=t("market.months_since"), ylabel=t("market.buyers"))
+    for product, g in curves.groupby("product", sort=False):
+        ax.plot(g["month"], g["buyers"], marker="o", markersize=3, linewidth=1.4, label=short(product))
+    if len(curves):
+        ax.legend(loc="upper left", frameon=False)
+        ax.set_ylim(bottom=0)
+    return ax

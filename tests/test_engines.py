@@ -112,7 +112,7 @@ def test_the_whole_report_runs_on_local_spark(demo: salesnb.SalesData, demo_dir:
     base.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     report = publish(base=base, period="2026-10", out_dir=tmp_path / "out", progress=False)
     assert not report.failures, [r.line() for r in report.failures]
-    assert len(report.ran) == 8
+    assert len(report.ran) == 9
     for page in (tmp_path / "out" / "2026-10").glob("*.html"):
         assert "engine: spark" in page.read_text(encoding="utf-8"), page.name  # the run record says where
     # the index's headline, computed on Spark, against pandas

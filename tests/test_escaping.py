@@ -37,7 +37,7 @@ def test_markup_in_data_and_params_is_text_on_every_page(demo_dir: Path, tmp_pat
     report = publish(base=base, period="2026-10", out_dir=tmp_path / "out", progress=False)
     assert not report.failures, [r.line() for r in report.failures]
     pages = [tmp_path / "out" / "index.html", *(tmp_path / "out" / "2026-10").glob("*.html")]
-    assert len(pages) == 9  # the index and eight pages
+    assert len(pages) == 10  # the index and nine pages
     for page in pages:
         html = page.read_text(encoding="utf-8")
         assert "<script>alert(2)" not in html and "<b onmouseover" not in html, page.name

@@ -29,7 +29,7 @@ def test_first_month_and_first_week_of_the_demo(demo_dir: Path, tmp_path: Path) 
     out = tmp_path / "out"
     month = publish(base=_base(tmp_path, params), period="2024-01", out_dir=out, progress=False)
     assert not month.failures, [r.line() for r in month.failures]
-    assert len(month.ran) == 8
+    assert len(month.ran) == 9
     overview = (out / "2024-01" / "kpi_overview.html").read_text(encoding="utf-8")
     assert "no data that far back" in overview
     assert "nothing to split: no orders loaded, or no data for the previous period" in overview

@@ -31,7 +31,7 @@ def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     base.write_text(yaml.safe_dump(hostile_params(tmp / "data", mapping), allow_unicode=True), encoding="utf-8")
     report = publish(base=base, period=PERIOD, out_dir=tmp / "out", progress=False)
     assert not report.failures, [r.line() for r in report.failures]
-    assert len(report.ran) == 8
+    assert len(report.ran) == 9
     return tmp / "out"
 
 
@@ -69,7 +69,7 @@ class _Markup(HTMLParser):
 
 def test_every_payload_is_text_never_markup(site: Path) -> None:
     pages = _pages(site)
-    assert len(pages) == 9  # the index and eight pages
+    assert len(pages) == 10  # the index and nine pages
     text = {p.name: p.read_text(encoding="utf-8") for p in pages}
     for name, page in text.items():
         markup = _Markup()

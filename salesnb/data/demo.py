@@ -13,7 +13,11 @@ that the reports must find, and writes their true values to ``truth.json``:
 - ``poor_channel``: ``Events`` spends far more than the revenue it brings;
 - ``response_time``: leads answered later convert less (odds × 0.76 per doubling of the
   hours to the first response, at any channel; Events leads wait longer);
-- ``odd_rep``: one rep's activities are mostly e-mails where the team calls.
+- ``odd_rep``: one rep's activities are mostly e-mails where the team calls;
+- ``fast_segment``: ``Accessories`` takes a rising share of the starter and standard packs'
+  orders from 2025 (relabelled: no total moves);
+- ``new_product`` and ``white_space``: ``Training``, launched 2026-03, bought by 60% of the
+  Enterprise customers active in the year to 2026-10 and 4% of the others.
 
 It looks like real sales, not like the model a test assumes (``truth["realism"]`` records
 the generating parameters): orders follow a weekday profile (Saturday ×0.5, Sunday ×0.2)
@@ -136,6 +140,15 @@ COMMENTS: dict[str, tuple[tuple[str, ...], float]] = {
 RESPONSE: dict[str, Any] = {
     "log2_hours": 2.0, "sd": 1.6, "converted_shift": -0.7, "maturity_days": 90,
     "channel_shift": {"Events": 1.0, "Referral": -0.5, "Paid search": -0.3},
+}
+# the market page: a product whose sales grow faster than the rest's, and a new product that one
+# customer segment takes up (the white space: that segment's customers who have not bought it yet);
+# both relabel the product of orders of the `from` products, so totals, counts and returns stay
+MARKET: dict[str, Any] = {
+    "fast_product": "Accessories", "from": ["Starter kit", "Standard pack"], "ramp_per_year": 0.1,
+    "ramp_from": "2025-01-01", "judged_at": "2026-10",
+    "new_product": {"product": "Training", "launched": "2026-03-01", "segment": "Enterprise", "share": 0.6,
+                    "others": 0.04},
 }
 # one rep's activities are mostly e-mails (the others': 45% calls, 30% e-mails, 15% meetings, 10% messages)
 ODD_REP: dict[str, Any] = {"owner": "Leo Chen", "kinds": (0.15, 0.6, 0.15, 0.1)}
@@ -658,6 +671,73 @@ def _activities(rng: np.random.Generator, leads: pd.DataFrame, deals: pd.DataFra
     return df
 
 
+def _window_of(period: str) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """The market page's windows for a month: the twelve months to its end, the twelve before."""
+    end = pd.Period(period, "M").end_time.normalize() + pd.Timedelta(days=1)
+    return end - pd.DateOffset(years=2), end - pd.DateOffset(years=1), end
+
+
+def _market(rng: np.random.Generator, orders: pd.DataFrame,
+            customers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Plant the market page's facts (see MARKET) by relabelling the product of existing
+    orders, so that no total, count or return moves; return the orders and their truth."""
+    orders = orders.copy()
+    done = (orders["status"] == "completed").to_numpy()
+    at = orders["ordered_at"]
+    amount = orders["amount"].to_numpy(float)
+    # a product that grows faster than the rest: from `ramp_from`, a rising share of the
+    # `from` products' orders is the fast product instead
+    fast = MARKET["fast_product"]
+    years = ((at - pd.Timestamp(MARKET["ramp_from"])).dt.days / 365.25).clip(lower=0).to_numpy()
+    chance = np.where(orders["product"].isin(MARKET["from"]).to_numpy(), MARKET["ramp_per_year"] * years, 0.0)
+    moved = rng.random(len(orders)) < chance
+    before, start, stop = _window_of(MARKET["judged_at"])
+
+    def sums(lo: pd.Timestamp, hi: pd.Timestamp, shifted: np.ndarray) -> tuple[float, float]:
+        w = done & (at >= lo).to_numpy() & (at < hi).to_numpy()
+        mine = (orders["product"] == fast).to_numpy()
+        return float(amount[w & mine].sum() + shifted[w].sum()), float(amount[w & ~mine].sum() - shifted[w].sum())
+
+    # the truth: the planted factor on the fast product's growth against the rest, with each
+    # order moved at its expected chance (the data's own relative growth besides is ~1)
+    expected = chance * amount
+    (a1, r1), (a0, r0) = sums(start, stop, expected), sums(before, start, expected)
+    (b1, q1), (b0, q0) = sums(start, stop, 0 * expected), sums(before, start, 0 * expected)
+    relative = (a1 / r1) / (a0 / r0) / ((b1 / q1) / (b0 / q0))
+    orders.loc[moved, "product"] = fast
+    # a new product, bought by most of one customer segment and few of the others: a buyer's
+    # next one or two orders of the `from` products after launch are the new product
+    new = MARKET["new_product"]
+    launch = pd.Timestamp(new["launched"])
+    active = orders[done & (at >= start).to_numpy() & (at < stop).to_numpy()]["customer_id"].unique()
+    seg = customers.set_index("customer_id")["segment"].reindex(active).to_numpy()
+    buyers = set(active[rng.random(len(active)) < np.where(seg == new["segment"], new["share"], new["others"])])
+    take = rng.integers(1, 3, len(active))
+    wanted = dict(zip(active, take, strict=True))
+    candidates = orders[done & (at >= launch).to_numpy() & orders["customer_id"].isin(buyers).to_numpy()
+                        & orders["product"].isin(MARKET["from"]).to_numpy()]
+    rank = candidates.groupby("customer_id").cumcount()
+    pick = candidates.index[rank.to_numpy() < candidates["customer_id"].map(wanted).to_numpy()]
+    orders.loc[pick, "product"] = new["product"]
+    # a chosen buyer shows as one only with an order of the `from` products after the launch:
+    # the share the page can see is the planted share times the segment's customers that have one
+    reachable = set(orders[done & (at >= launch).to_numpy()
+                           & orders["product"].isin([*MARKET["from"], new["product"]]).to_numpy()]["customer_id"])
+    in_segment = active[seg == new["segment"]]
+    visible = float(np.mean([c in reachable for c in in_segment])) if len(in_segment) else 0.0
+    truth = {
+        "fast_segment": {"dimension": "product", "value": fast, "judged_at": MARKET["judged_at"],
+                         "relative_growth": relative},
+        "new_product": {"product": new["product"], "launched": new["launched"]},
+        "white_space": {"column": "segment", "value": new["segment"], "product": new["product"],
+                        "share": new["share"], "others": new["others"], "visible_share": new["share"] * visible,
+                        "population": f"customers with a completed order in the twelve months to {MARKET['judged_at']}",
+                        "note": "visible_share: the planted share times the segment's active customers "
+                                "with an order of the relabelled products after the launch (the others cannot show)"},
+    }
+    return orders, truth
+
+
 def _targets(rng: np.random.Generator, orders: pd.DataFrame, leads: pd.DataFrame,
              first_orders: pd.Series) -> pd.DataFrame:
     """Monthly targets: last year's actual plus 10% (2024: the plan, near the actual)."""
@@ -740,6 +820,8 @@ def generate(*, seed: int = SEED, scale: float = 1.0) -> tuple[dict[str, pd.Data
     first_orders = first_orders[~first_orders.index.isin(
         customers.loc[customers["first_purchase_at"].notna(), "customer_id"])]
     targets = _targets(rng, orders, leads, first_orders)
+    # the market's planted facts come last, from their own generator: the tables above stay as they were
+    orders, market = _market(np.random.default_rng([seed, 25]), orders, customers)
 
     # one line per order: the demo's checks hold one product each (order_lines carry by-product figures)
     order_lines = orders[["order_id", "product", "quantity", "amount"]]
@@ -767,6 +849,7 @@ def generate(*, seed: int = SEED, scale: float = 1.0) -> tuple[dict[str, pd.Data
             "odds_ratio_per_doubling": float(np.exp(RESPONSE["converted_shift"] / RESPONSE["sd"] ** 2)),
             "maturity_days": RESPONSE["maturity_days"], "channel_shift": RESPONSE["channel_shift"]},
         "odd_rep": {"owner": ODD_REP["owner"], "pattern": "kind", "kinds": list(ODD_REP["kinds"])},
+        **market,
         "cross_sell": {first: {"then": then, "share": share, "within_days": 30}
                        for first, (then, share) in CROSS_SELL.items()},
         # not JSON: write_demo writes it as lead_truth.csv beside the tables
