@@ -182,11 +182,16 @@ def stage_activity(ctx: ReportContext) -> pd.DataFrame:
     for stage in sorted(g.index, key=lambda s: order[s]):
         r = g.loc[stage]
         rows.append({"stage": stage,
-                     "deals_moved_on": int(r.get(("size", "moved_on"), 0) or 0),
+                     "deals_moved_on": _count(r.get(("size", "moved_on"))),
                      "activities_moved_on": r.get(("mean", "moved_on"), math.nan),
-                     "deals_lost": int(r.get(("size", "lost"), 0) or 0),
+                     "deals_lost": _count(r.get(("size", "lost"))),
                      "activities_lost": r.get(("mean", "lost"), math.nan)})
     return pd.DataFrame(rows)
+
+
+def _count(value: Any) -> int:
+    """A count from a pivot cell that may be missing (no deal left the stage that way)."""
+    return 0 if value is None or pd.isna(value) else int(value)
 
 
 def call_times(ctx: ReportContext) -> pd.DataFrame:
@@ -218,6 +223,9 @@ def _response_frame(ctx: ReportContext) -> pd.DataFrame:
     acts["occurred_at"] = pd.to_datetime(acts["occurred_at"])
     created = leads.set_index("lead_id")["created_at"]
     acts = acts[acts["lead_id"].isin(created.index)]
+    if acts.empty:  # no lead was contacted (or none came in): no first response to measure
+        leads["hours"] = np.nan
+        return leads
     hours = (acts["occurred_at"] - acts["lead_id"].map(created)).dt.total_seconds() / 3600
     first = hours[hours >= 0].groupby(acts.loc[hours >= 0, "lead_id"]).min()
     leads["hours"] = leads["lead_id"].map(first)

@@ -747,10 +747,11 @@ def market_null(rng: np.random.Generator, *, ar: float = 0.3, shock_sd: float = 
         prod = (taste[cust].cumsum(1) > rng.random((len(cust), 1))).argmax(1)
         weight = np.exp(shock["product"][m, prod] + shock["region"][m, region[cust]]
                         + shock["channel"][m, channel[cust]])
-        if fast:
-            weight = weight * np.where(prod == 0, (1 + fast) ** (m / 12), 1.0)
         keep = rng.random(len(cust)) < np.minimum(weight / 1.6, 1.0)
         cust, prod = cust[keep], prod[keep]
+        if fast:  # the planted product: each of its orders brings extra ones at the growing rate
+            copies = 1 + rng.poisson(np.where(prod == 0, (1 + fast) ** (m / 12) - 1, 0.0))
+            cust, prod = np.repeat(cust, copies), np.repeat(prod, copies)
         day = rng.integers(0, month.days_in_month, len(cust))
         day_factor = np.exp(rng.normal(0, 0.1, month.days_in_month))[day]
         rows.append(pd.DataFrame({

@@ -132,6 +132,8 @@ def number(value: float, decimals: int = 0) -> str:
         return "–"
     if language() == "en":
         return f"{value:,.{decimals}f}"
+    if not abs(float(value)) < 1e15:  # beyond what a page can mean (a degenerate interval): no Decimal overflow
+        return f"{float(value):.3g}".replace(".", ",")
     from babel.numbers import format_decimal
 
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")

@@ -214,7 +214,10 @@ def test_chart_text_is_russian_too(demo_dir: Path, tmp_path: Path, monkeypatch: 
             left += [f"{page.name}: {w} ← {text}" for w in re.findall(r"[A-Za-z]{2,}", text) if w not in allowed]
     assert not left, "\n".join(left[:30])
     assert set(drawn) == {"data_health", "kpi_overview", "pdca_review", "funnel", "feedback", "marketing",
-                          "forecast"} and all(drawn.values()), {k: len(v) for k, v in drawn.items()}
+                          "forecast", "activities", "opportunities"} and all(drawn.values()), {
+        k: len(v) for k, v in drawn.items()}
+    assert "Звонки по дням недели и часам" in drawn["activities"] and "Пн" in drawn["activities"]
+    assert "Новые товары: покупатели с запуска" in drawn["opportunities"]
     assert "Строки по месяцам по таблицам" in drawn["data_health"] and "заказы" in drawn["data_health"]
     assert "10\xa0000" in drawn["data_health"]  # a log axis in numbers, grouped the Russian way
     assert any(re.fullmatch(r"\d{1,3}(\xa0\d{3})+", x) for x in drawn["forecast"])
