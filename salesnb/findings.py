@@ -202,16 +202,19 @@ def _won_value(ctx: ReportContext) -> float:
     return float(won["amount"].mean()) if len(won) else math.nan
 
 
-def _unusual_months(ctx: ReportContext, v: dict[str, float]) -> list[_Finding]:
+def _unusual_months(ctx: ReportContext, v: dict[str, float], table: pd.DataFrame | None = None) -> list[_Finding]:
     from salesnb.feedback import anomalies
     from salesnb.overview import TREND_KPIS, format_value
 
     if ctx.period.kind != "month":
         return []
-    names = _computable(ctx, TREND_KPIS)
-    if not names:
+    if table is None:
+        names = _computable(ctx, TREND_KPIS)
+        if not names:
+            return []
+        table = anomalies(ctx, names, periods=24)  # as the page tests them: its gate is over 24 months
+    if table.empty:
         return []
-    table = anomalies(ctx, names, periods=24)  # as the page tests them: its gate is over 24 months
     out = []
     for r in table[table["anomaly"] & (table["period"] == ctx.period.name)].to_dict("records"):
         kpi = ctx.kpis[r["kpi"]]
@@ -313,18 +316,21 @@ def _pdca_effect(r: Any) -> str:
     return f"{effect:+,.0f}"
 
 
-def findings(ctx: ReportContext, *, initiatives: Sequence[Any] = (), limit: int = MAX_FINDINGS) -> pd.DataFrame:
+def findings(ctx: ReportContext, *, initiatives: Sequence[Any] = (), limit: int = MAX_FINDINGS,
+             unusual: pd.DataFrame | None = None) -> pd.DataFrame:
     """The period's findings, most money at stake first (those without a money figure after,
     in the order of :data:`KINDS`): ``kind``, ``text``, ``money``, ``link`` (page and section),
     ``evidence``, ``p_value`` (tested kinds). At most ``limit`` rows; empty when nothing
-    stands out. ``initiatives``: the PDCA register, for the verdicts due.
+    stands out. ``initiatives``: the PDCA register, for the verdicts due. ``unusual``: the
+    page's own unusual-months table (:func:`salesnb.feedback.anomalies` of the trend KPIs
+    over 24 months), so that the overview does not compute it twice; computed when missing.
     """
     v = _values(ctx)
     tested = [*_kpi_changes(ctx, v), *_weak_stages(ctx, v), *_themes(ctx, v)]
     if tested:
         q = bh_qvalues(np.array([f.p_value for f in tested], float))
         tested = [f for f, qi in zip(tested, q, strict=True) if qi < min(FINDINGS_Q, ctx.alpha)]
-    found = [*tested, *_unusual_months(ctx, v), *_target(ctx, v), *_channels(ctx, v), *_pdca(ctx, initiatives)]
+    found = [*tested, *_unusual_months(ctx, v, unusual), *_target(ctx, v), *_channels(ctx, v), *_pdca(ctx, initiatives)]
     for f in found:
         f.link = _link(f.kind)
     frame = pd.DataFrame([asdict(f) for f in found], columns=COLUMNS)

@@ -187,3 +187,10 @@ def test_real_exports_give_findings_without_failing() -> None:
         frame = findings.findings(salesnb.report_context(period, data))
         assert list(frame.columns) == findings.COLUMNS and len(frame) <= findings.MAX_FINDINGS
         assert frame["text"].str.len().gt(20).all()
+
+
+def test_the_overview_passes_its_unusual_months_and_gets_the_same_findings(
+        demo: salesnb.SalesData, register: list, june: pd.DataFrame) -> None:
+    ctx = salesnb.report_context("2026-06", demo)
+    table = salesnb.feedback.anomalies(ctx, overview.TREND_KPIS, periods=24)
+    pd.testing.assert_frame_equal(findings.findings(ctx, initiatives=register, unusual=table), june)
