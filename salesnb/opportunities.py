@@ -33,12 +33,14 @@ Examples
 from __future__ import annotations
 
 import math
-from typing import Any
+import warnings
 
 import narwhals as nw
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy import stats as sps
+from statsmodels.stats.proportion import proportion_confint
 
 from salesnb import texts
 from salesnb.aggregate import collect, data_start
@@ -127,31 +129,37 @@ def _combine(months: float, buyers: float) -> float:
 
 def _cluster_variances(clusters: pd.DataFrame) -> dict[tuple[str, str], float]:
     """The variance of each segment's log relative growth from its buyers (delta method,
-    buyers as clusters): who bought, who came and who left is part of the noise."""
-    total = clusters[clusters["dimension"] == "all"].pivot_table(
-        index="cluster", columns="year", values="revenue", aggfunc="sum", fill_value=0.0).reindex(
-        columns=[0, 1], fill_value=0.0)
-    t0, t1 = total[0], total[1]
+    buyers as clusters): who bought, who came and who left is part of the noise.
+
+    Per buyer c, with a = the segment's revenue and t = the buyer's total in each year,
+    z_c = a1/A1 − a0/A0 − (t1 − a1)/R1 + (t0 − a0)/R0 = v_c − u_c, where
+    v_c = a1(1/A1 + 1/R1) − a0(1/A0 + 1/R0) and u_c = t1/R1 − t0/R0; the variance is
+    n/(n−1) Σ z_c². Every sum is a grouped sum, so thousands of segments cost one pass.
+    """
+    wide = clusters.pivot_table(index=["dimension", "value", "cluster"], columns="year", values="revenue",
+                                aggfunc="sum", fill_value=0.0).reindex(columns=[0, 1], fill_value=0.0)
+    wide.columns = ["a0", "a1"]
+    wide = wide.reset_index()
+    total = wide[wide["dimension"] == "all"].set_index("cluster")[["a0", "a1"]]
+    t0, t1 = total["a0"], total["a1"]
     n = len(total)
-    s00, s11, s01 = float((t0**2).sum()), float((t1**2).sum()), float((t0 * t1).sum())
-    T0, T1 = float(t0.sum()), float(t1.sum())
-    out = {}
-    for (dim, value), g in clusters[clusters["dimension"] != "all"].groupby(["dimension", "value"], sort=False):
-        a = g.pivot_table(index="cluster", columns="year", values="revenue", aggfunc="sum", fill_value=0.0).reindex(
-            columns=[0, 1], fill_value=0.0)
-        a0, a1 = a[0], a[1]
-        A0, A1 = float(a0.sum()), float(a1.sum())
-        R0, R1 = T0 - A0, T1 - A1
-        if min(A0, A1, R0, R1) <= 0:
-            continue
-        # z_c = a1/A1 − a0/A0 − (t1 − a1)/R1 + (t0 − a0)/R0 = v_c − u_c with u_c = t1/R1 − t0/R0
+    s00, s11, s01, T0, T1 = float((t0**2).sum()), float((t1**2).sum()), float((t0 * t1).sum()), t0.sum(), t1.sum()
+    seg = wide[wide["dimension"] != "all"].copy()
+    seg["t0"], seg["t1"] = seg["cluster"].map(t0).to_numpy(float), seg["cluster"].map(t1).to_numpy(float)
+    for x, y in (("a0", "a0"), ("a1", "a1"), ("a0", "a1"), ("t0", "a0"), ("t0", "a1"), ("t1", "a0"), ("t1", "a1")):
+        seg[f"{x}{y}"] = seg[x] * seg[y]
+    g = seg.groupby(["dimension", "value"], sort=False)[
+        ["a0", "a1", "a0a0", "a1a1", "a0a1", "t0a0", "t0a1", "t1a0", "t1a1"]].sum()
+    A0, A1 = g["a0"].to_numpy(float), g["a1"].to_numpy(float)
+    R0, R1 = T0 - A0, T1 - A1
+    valid = (A0 > 0) & (A1 > 0) & (R0 > 0) & (R1 > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k0, k1 = 1 / A0 + 1 / R0, 1 / A1 + 1 / R1
         u_sq = s11 / R1**2 - 2 * s01 / (R1 * R0) + s00 / R0**2
-        b0, b1 = t0.reindex(a.index), t1.reindex(a.index)
-        v = a1 * (1 / A1 + 1 / R1) - a0 * (1 / A0 + 1 / R0)
-        u = b1 / R1 - b0 / R0
-        z_sq = u_sq - 2 * float((u * v).sum()) + float((v**2).sum())
-        out[(dim, value)] = max(z_sq, 0.0) * n / max(n - 1, 1)
-    return out
+        v_sq = g["a1a1"] * k1**2 - 2 * g["a0a1"] * k0 * k1 + g["a0a0"] * k0**2
+        uv = (g["t1a1"] * k1 - g["t1a0"] * k0) / R1 - (g["t0a1"] * k1 - g["t0a0"] * k0) / R0
+        z_sq = (u_sq - 2 * uv + v_sq).clip(lower=0.0) * n / max(n - 1, 1)
+    return {key: float(v) for key, v, ok in zip(g.index, z_sq, valid, strict=True) if ok}
 
 
 def _history_problem(ctx: ReportContext) -> str | None:
@@ -159,7 +167,7 @@ def _history_problem(ctx: ReportContext) -> str | None:
         return t("market.no_orders")
     before, _, _ = windows(ctx)
     start = data_start(ctx.src)
-    if start is None or start > before:
+    if start is None or start.normalize() > before:
         return t("market.short_history", since=texts.day(before.date()))
     return None
 
@@ -197,42 +205,46 @@ def relative_growth(table: pd.DataFrame, *, alpha: float = 0.05, min_events: int
     (revenue a year beyond growing like the rest), ``judged`` (enough months and orders) and
     ``opportunity`` (judged, q < alpha, growing, and its shrunk interval above 1).
     """
-    whole = table[table["dimension"] == "all"].set_index("month")[["revenue", "orders"]].reindex(
-        range(2 * MONTHS), fill_value=0)
-    rows = []
-    for (dim, value), g in table[table["dimension"] != "all"].groupby(["dimension", "value"], sort=False):
-        g = g.set_index("month")[["revenue", "orders"]].reindex(range(2 * MONTHS), fill_value=0)
-        rest = whole["revenue"] - g["revenue"]
-        before, now = slice(0, MONTHS), slice(MONTHS, 2 * MONTHS)
-        r0, r1 = float(g["revenue"].iloc[before].sum()), float(g["revenue"].iloc[now].sum())
-        q0, q1 = float(rest.iloc[before].sum()), float(rest.iloc[now].sum())
-        row: dict[str, Any] = {"dimension": dim, "value": value, "revenue_before": r0, "revenue_now": r1,
-                               "growth": r1 / r0 - 1 if r0 > 0 else math.nan,
-                               "rest_growth": q1 / q0 - 1 if q0 > 0 else math.nan}
-        ok = (g["revenue"] > 0) & (rest > 0)
-        months0, months1 = int(ok.iloc[before].sum()), int(ok.iloc[now].sum())
-        judged = (months0 >= MIN_MONTHS and months1 >= MIN_MONTHS and r0 > 0 and q0 > 0 and q1 > 0
-                  and g["orders"].iloc[before].sum() >= min_events and g["orders"].iloc[now].sum() >= min_events)
-        row["judged"] = judged
-        if judged:
-            lo = np.log(g["revenue"][ok] / rest[ok])
-            a, b = lo[lo.index < MONTHS].to_numpy(), lo[lo.index >= MONTHS].to_numpy()
-            va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-            se = math.sqrt(_combine(va + vb, (cluster_var or {}).get((dim, value), 0.0)))
-            df = ((va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if va + vb > 0
-                  else float(len(a) + len(b) - 2))
-            d = math.log((r1 / q1) / (r0 / q0))  # the ratio of the years' sums: what the manager reads
-            row.update(_d=d, _se=se, _df=df,
-                       p_value=float(2 * sps.t.sf(abs(d) / se, df)) if se > 0 else 1.0)
-        rows.append(row)
-    out = pd.DataFrame(rows)
+    n = 2 * MONTHS
+    whole = table[table["dimension"] == "all"].groupby("month")["revenue"].sum().reindex(range(n), fill_value=0.0)
+    parts = table[table["dimension"] != "all"]
+    # one row per segment, one column per month: every segment at once (thousands of products)
+    rev = parts.pivot_table(index=["dimension", "value"], columns="month", values="revenue", aggfunc="sum",
+                            fill_value=0.0, sort=False).reindex(columns=range(n), fill_value=0.0)
+    cnt = parts.pivot_table(index=["dimension", "value"], columns="month", values="orders", aggfunc="sum",
+                            fill_value=0, sort=False).reindex(index=rev.index, columns=range(n), fill_value=0)
+    seg = rev.to_numpy(float)
+    rest = whole.to_numpy(float)[None, :] - seg
+    r0, r1 = seg[:, :MONTHS].sum(1), seg[:, MONTHS:].sum(1)
+    q0, q1 = rest[:, :MONTHS].sum(1), rest[:, MONTHS:].sum(1)
+    ok = (seg > 0) & (rest > 0)
+    orders = cnt.to_numpy(float)
+    judged = ((ok[:, :MONTHS].sum(1) >= MIN_MONTHS) & (ok[:, MONTHS:].sum(1) >= MIN_MONTHS) & (r0 > 0) & (q0 > 0)
+              & (q1 > 0) & (orders[:, :MONTHS].sum(1) >= min_events) & (orders[:, MONTHS:].sum(1) >= min_events))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.where(ok, np.log(np.where(ok, seg, 1.0) / np.where(ok, rest, 1.0)), np.nan)
+        na, nb = ok[:, :MONTHS].sum(1), ok[:, MONTHS:].sum(1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a segment without two months: not judged anyway
+            va = np.nanvar(log_ratio[:, :MONTHS], axis=1, ddof=1) / na
+            vb = np.nanvar(log_ratio[:, MONTHS:], axis=1, ddof=1) / nb
+        d = np.log((r1 / q1) / (r0 / q0))  # the ratio of the years' sums: what the manager reads
+        welch_df = np.where(va + vb > 0, (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1)), na + nb - 2.0)
+        growth_ = np.where(r0 > 0, r1 / r0 - 1, np.nan)
+        rest_growth = np.where(q0 > 0, q1 / q0 - 1, np.nan)
+    buyers = np.array([(cluster_var or {}).get(key, 0.0) for key in rev.index]) if cluster_var else np.zeros(len(rev))
+    var = np.array([_combine(m, b) for m, b in zip(va + vb, buyers, strict=True)]) if len(rev) else np.zeros(0)
+    se = np.sqrt(var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(se > 0, 2 * sps.t.sf(np.abs(d) / se, welch_df), 1.0)
+    out = pd.DataFrame({"dimension": rev.index.get_level_values(0), "value": rev.index.get_level_values(1),
+                        "revenue_before": r0, "revenue_now": r1, "growth": growth_, "rest_growth": rest_growth,
+                        "judged": judged, "_d": np.where(judged, d, np.nan), "_se": np.where(judged, se, np.nan),
+                        "_df": np.where(judged, welch_df, np.nan), "p_value": np.where(judged, p, np.nan)})
     columns = ["dimension", "value", "revenue_before", "revenue_now", "growth", "rest_growth", "relative",
                "relative_shrunk", "low", "high", "p_value", "q_value", "money", "judged", "opportunity"]
     if out.empty:
         return pd.DataFrame(columns=columns)
-    for c in ("_d", "_se", "_df", "p_value"):
-        if c not in out:
-            out[c] = math.nan
     out["relative"] = np.exp(out["_d"])
     shrunk = pd.concat([_shrink(g) for _, g in out.groupby("dimension", sort=False)])
     out = out.join(shrunk)
@@ -260,10 +272,9 @@ def _shrink(g: pd.DataFrame) -> pd.DataFrame:
     ok = np.isfinite(d) & np.isfinite(se) & (se > 0)
     ds, ses = d.copy(), se.copy()
     if ok.sum() >= 3:
-        w = 1 / se[ok] ** 2
-        mean = float((w * d[ok]).sum() / w.sum())
-        q = float((w * (d[ok] - mean) ** 2).sum())
-        tau2 = max(0.0, (q - (ok.sum() - 1)) / (w.sum() - (w**2).sum() / w.sum()))
+        from statsmodels.stats.meta_analysis import combine_effects
+
+        tau2 = float(combine_effects(d[ok], se[ok] ** 2, method_re="dl").tau2)
         keep = se[ok] ** 2 / (se[ok] ** 2 + tau2) if tau2 > 0 else np.ones(ok.sum())
         ds[ok] = (1 - keep) * d[ok]
         ses[ok] = np.sqrt((1 - keep) * se[ok] ** 2)
@@ -360,51 +371,63 @@ def white_space(ctx: ReportContext) -> pd.DataFrame:
     customers = collect(src.frame("customers").select("customer_id", *cols)).drop_duplicates("customer_id")
     customers = customers.set_index(customers["customer_id"].astype("str")).reindex(active)
     bought = ever[ever["customer_id"].isin(active)]
-    buyer_sets = {p: pd.Index(g["customer_id"]) for p, g in bought.groupby("product")}
-    revenue = _sales(ctx, start, stop)
-    per_buyer = (revenue.groupby(["product", "customer_id"])["amount"].sum() if "product" in revenue
-                 else pd.Series(dtype=float))
-    z = float(sps.norm.ppf(1 - ctx.alpha / 2))
-    rows = []
-    for col in cols:
-        groups = customers[col].astype("str")
-        for group, members in groups.groupby(groups):
-            if pd.isna(group):
-                continue
-            inside = pd.Index(members.index)
-            n_in, n_out = len(inside), len(active) - len(inside)
-            if n_in < ctx.min_events or n_out < ctx.min_events:
-                continue
-            for product, buyers in buyer_sets.items():
-                k_in = int(inside.isin(buyers).sum())
-                k_out = len(buyers) - k_in
-                share, elsewhere = k_in / n_in, k_out / n_out
-                pooled = (k_in + k_out) / (n_in + n_out)
-                se = math.sqrt(pooled * (1 - pooled) * (1 / n_in + 1 / n_out))
-                p = float(2 * sps.norm.sf(abs(share - elsewhere) / se)) if se > 0 else 1.0
-                lo, hi = _wilson(k_in, n_in, z)
-                spend = per_buyer.get(product, pd.Series(dtype=float))
-                spend = spend[spend.index.isin(inside)]
-                mean_spend = float(spend.mean()) if len(spend) else 0.0
-                rows.append({"column": GROUP_COLUMNS[col], "group": group, "product": product, "customers": n_in,
-                             "buyers": k_in, "share": share, "low": lo, "high": hi, "share_elsewhere": elsewhere,
-                             "not_yet": n_in - k_in, "money": (n_in - k_in) * share * mean_spend, "p_value": p})
-    out = pd.DataFrame(rows)
+    # products bought by fewer than min_events active customers cannot reach the gate: not tested
+    per_product = bought.groupby("product")["customer_id"].nunique()
+    products = pd.Index(per_product[per_product >= ctx.min_events].index)
+    if products.empty:
+        return pd.DataFrame()
+    row = active.get_indexer(bought["customer_id"])
+    col = products.get_indexer(bought["product"])
+    keep = col >= 0
+    # customers × products: bought ever (0/1) and the year's revenue, as sparse matrices
+    owned = sparse.csr_matrix((np.ones(int(keep.sum())), (row[keep], col[keep])), shape=(len(active), len(products)))
+    owned.data[:] = 1.0
+    sales = _sales(ctx, start, stop)
+    if "product" in sales and "customer_id" in sales:
+        spent = sales.groupby(["customer_id", "product"])["amount"].sum().reset_index()
+        r_, c_ = active.get_indexer(spent["customer_id"].astype("str")), products.get_indexer(spent["product"])
+        ok = (r_ >= 0) & (c_ >= 0)
+        revenue = sparse.csr_matrix((spent["amount"].to_numpy(float)[ok], (r_[ok], c_[ok])),
+                                    shape=(len(active), len(products)))
+    else:
+        revenue = sparse.csr_matrix((len(active), len(products)))
+    totals = np.asarray(owned.sum(axis=0)).ravel()
+    frames = []
+    for col_name in cols:
+        groups = customers[col_name].astype("str")
+        codes, names = pd.factorize(groups)
+        member = codes >= 0
+        g = sparse.csr_matrix((np.ones(int(member.sum())), (codes[member], np.flatnonzero(member))),
+                              shape=(len(names), len(active)))
+        n_in = np.asarray(g.sum(axis=1)).ravel()
+        usable = (n_in >= ctx.min_events) & (len(active) - n_in >= ctx.min_events)
+        k_in = (g @ owned).toarray()[usable]
+        spend = (g @ revenue.multiply(owned)).toarray()[usable]
+        n_in = n_in[usable][:, None]
+        n_out = len(active) - n_in
+        k_out = totals[None, :] - k_in
+        share, elsewhere = k_in / n_in, k_out / n_out
+        pooled = (k_in + k_out) / (n_in + n_out)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            se = np.sqrt(pooled * (1 - pooled) * (1 / n_in + 1 / n_out))
+            p = np.where(se > 0, 2 * sps.norm.sf(np.abs(share - elsewhere) / se), 1.0)
+            per_buyer = np.where(k_in > 0, spend / k_in, 0.0)
+        lo, hi = proportion_confint(k_in, np.broadcast_to(n_in, k_in.shape), alpha=ctx.alpha, method="wilson")
+        shape = k_in.shape
+        frames.append(pd.DataFrame({
+            "column": GROUP_COLUMNS[col_name], "group": np.repeat(np.asarray(names)[usable], shape[1]),
+            "product": np.tile(products.to_numpy(), shape[0]), "customers": np.repeat(n_in.ravel(), shape[1]),
+            "buyers": k_in.ravel().astype(int), "share": share.ravel(), "low": np.asarray(lo).ravel(),
+            "high": np.asarray(hi).ravel(), "share_elsewhere": elsewhere.ravel(),
+            "not_yet": (n_in - k_in).ravel().astype(int), "money": ((n_in - k_in) * share * per_buyer).ravel(),
+            "p_value": p.ravel()}))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if out.empty:
         return out
     out["q_value"] = bh_qvalues(out["p_value"].to_numpy())
     out["opportunity"] = ((out["q_value"] < ctx.alpha) & (out["share"] > out["share_elsewhere"])
                           & (out["buyers"] >= ctx.min_events) & (out["not_yet"] > 0) & (out["money"] > 0))
     return out.sort_values(["opportunity", "money"], ascending=[False, False]).reset_index(drop=True)
-
-
-def _wilson(k: int, n: int, z: float) -> tuple[float, float]:
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def opportunities(ctx: ReportContext, *, grown: pd.DataFrame | None = None, new: pd.DataFrame | None = None,
