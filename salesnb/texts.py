@@ -246,14 +246,24 @@ def translate_cells(nb: Any, notebook: str, lang: str) -> list[str]:
     """
     if lang == "en":
         return []
-    texts = catalogue(lang)
     missing = []
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
-        entry = texts.get(cell_key(notebook, cell.get("id", "")))
-        if not isinstance(entry, dict) or entry.get("en") != english_hash(cell.source):
+        text = translated_source(notebook, cell.get("id", ""), cell.source, lang)
+        if text is None:
             missing.append(cell.get("id", ""))
             continue
-        cell.source = str(entry["text"])
+        cell.source = text
     return missing
+
+
+def translated_source(notebook: str, cell_id: str, source: str, lang: str) -> str | None:
+    """A markdown cell's text in ``lang``: the catalogue's translation when it is of this very
+    English (its hash matches), the English itself for ``en``, else None."""
+    if lang == "en":
+        return source
+    entry = catalogue(lang).get(cell_key(notebook, cell_id))
+    if not isinstance(entry, dict) or entry.get("en") != english_hash(source):
+        return None
+    return str(entry["text"])

@@ -262,3 +262,28 @@ def test_parallel_pages_share_the_cores_for_blas_threads(monkeypatch: pytest.Mon
         seen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert seen.split() == ["2", "3"]  # 4 cores, 2 workers: two threads each
     assert "OPENBLAS_NUM_THREADS" not in os.environ and os.environ["OMP_NUM_THREADS"] == "3"
+
+
+def test_titles_are_read_without_nbformat_and_match_its_translation() -> None:
+    """A run with nothing to do reads every notebook's title for the index: as plain JSON,
+    since importing nbformat compiles its validator (seconds), and the same titles as the
+    notebooks read by nbformat and translated cell by cell."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    from salesnb.publish.html import notebook_title
+    from salesnb.texts import translate_cells
+
+    for path in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")):
+        for lang in ("en", "ru"):
+            nb = nbformat.read(path, as_version=4)
+            translate_cells(nb, path.stem, lang)
+            first = next(c for c in nb.cells if c.cell_type == "markdown").source.splitlines()[0]
+            assert notebook_title(path, lang) == first.removeprefix("# ").strip(), (path.name, lang)
+    probe = ("import sys; from pathlib import Path; from salesnb.publish.html import notebook_title; "
+             "notebook_title(Path(sys.argv[1]), 'ru'); print('nbformat' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe, str(config.NOTEBOOKS_DIR / "kpi_overview.ipynb")],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

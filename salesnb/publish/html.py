@@ -5,6 +5,7 @@ masked in the text it shows, the page's run record read back.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -65,19 +66,21 @@ def notebook_title(path: Path, language: str = "en") -> str:
 
 @functools.lru_cache(maxsize=64)
 def _title(path: Path, _mtime: int, language: str) -> str:
-    # read once per notebook version: every page's navigation and the index ask for titles
-    import nbformat
-
-    from salesnb.texts import translate_cells
+    # read once per notebook version: every page's navigation and the index ask for titles.
+    # Plain JSON, not nbformat: importing nbformat compiles its validator's grammars (about
+    # 2.7 s), most of what a run with nothing to do used to cost
+    from salesnb.texts import translated_source
 
     try:
-        nb = nbformat.read(path, as_version=4)
-    except (OSError, ValueError):
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
         return path.stem
-    translate_cells(nb, path.stem, language)
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
+    for cell in cells:
+        if isinstance(cell, dict) and cell.get("cell_type") == "markdown":
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            text = translated_source(path.stem, str(cell.get("id", "")), source, language) or source
+            for line in text.splitlines():
                 if line.startswith("# "):
                     return line[2:].strip()
             break
