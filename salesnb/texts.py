@@ -34,7 +34,7 @@ import yaml
 
 __all__ = ["LANGUAGES", "set_language", "language", "using", "t", "catalogue", "number", "money", "percent", "month",
            "day", "period_label", "column", "yes_no", "gate", "status", "table_name", "cell_key", "english_hash",
-           "translate_cells", "CatalogueError"]
+           "translate_cells", "translated_source", "CatalogueError"]
 
 LANGUAGES = ("en", "ru")
 LOCALES = Path(__file__).with_name("locales")
