@@ -216,7 +216,7 @@ def _order_sums(o: nw.LazyFrame) -> pd.DataFrame:
         nw.col("ret").sum().alias("returned")))
 
 
-def _orders_by_line(src: Source, ws: Sequence[Window]) -> pd.DataFrame:
+def _orders_by_line(src: Source, ws: Sequence[Window], finish: Any = None) -> pd.DataFrame:
     """The orders family by product from ``order_lines``: a product's revenue is its lines'
     amounts, its orders the orders holding it (an order of two products counts for each)."""
     have = src.columns("order_lines")
@@ -241,12 +241,12 @@ def _orders_by_line(src: Source, ws: Sequence[Window]) -> pd.DataFrame:
     per_order = lf.group_by(WIN, SEG, DAY, "order_id").agg(
         nw.col("done").max(), nw.col("amt").sum(), nw.col("qty").sum(), nw.col("cancelled").max(),
         nw.col("ret").max())
-    return _order_sums(per_order)
+    return (finish or _order_sums)(per_order)
 
 
-def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
+def _orders(src: Source, ws: Sequence[Window], by: str | None, finish: Any = None) -> pd.DataFrame:
     if by == "product" and src.has("order_lines"):
-        return _orders_by_line(src, ws)
+        return _orders_by_line(src, ws, finish)
     cols = src.columns("orders")
     flag = _returned_flag(src) if src.engine == "pandas" and src.has("returns") else None
     o = segmented(src, "orders", by, ["order_id", "ordered_at", "status", "amount", "quantity",
@@ -266,7 +266,7 @@ def _orders(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
             (nw.col("ret").fill_null(0) * nw.col("done")).alias("ret"))
     else:
         o = o.with_columns(nw.lit(0).alias("ret"))
-    return _order_sums(o)
+    return (finish or _order_sums)(o)
 
 
 def _returned_flag(src: Source) -> str:
@@ -279,7 +279,7 @@ def _returned_flag(src: Source) -> str:
     return src.derive("orders", "_returned", compute)
 
 
-def _returns(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
+def _returns(src: Source, ws: Sequence[Window], by: str | None, finish: Any = None) -> pd.DataFrame:
     r = segmented(src, "returns", by, ["returned_at", "amount", "kind"],
                   _any_window("returned_at", ws)).with_columns(_window_label("returned_at", ws), _day("returned_at"))
     if "kind" in src.columns("returns"):
@@ -290,6 +290,10 @@ def _returns(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
     r = r.with_columns((nw.col("amount") * nw.col("ret")).alias("ra"),
                        (nw.col("amount") * nw.col("amount")).alias("a2"))
     r = r.with_columns((nw.col("a2") * nw.col("ret")).alias("ra2"))
+    return (finish or _return_sums)(r)
+
+
+def _return_sums(r: nw.LazyFrame) -> pd.DataFrame:
     return collect(r.group_by(WIN, SEG, DAY).agg(
         nw.col("ret").sum().alias("n_ret"), nw.col("ra").sum().alias("s_ret"),
         nw.col("ra2").sum().alias("ss_ret"), nw.col("ref").sum().alias("n_ref"),
@@ -323,11 +327,12 @@ def _first_orders(src: Source) -> nw.LazyFrame:
     return src.cache["first_orders"]
 
 
-def _new_customers(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
+def _new_customers(src: Source, ws: Sequence[Window], by: str | None, finish: Any = None) -> pd.DataFrame:
+    finish = finish or _count
     new = (_first_orders(src).filter(_any_window("first", ws))
            .with_columns(_window_label("first", ws), _day("first")))
     if by is None:
-        return collect(new.with_columns(nw.lit("all").alias(SEG)).group_by(WIN, SEG, DAY).agg(nw.len().alias("n")))
+        return finish(new.with_columns(nw.lit("all").alias(SEG)))
     # the segment of the customer's first order (the smallest label on a tie); a first
     # order in a window is among that window's orders
     firsts = (segmented(src, "orders", by, ["customer_id", "ordered_at", "status"],
@@ -336,10 +341,14 @@ def _new_customers(src: Source, ws: Sequence[Window], by: str | None) -> pd.Data
     seg = (new.join(firsts, on=["customer_id", "first"], how="left")
            .group_by("customer_id", WIN, DAY).agg(nw.col(SEG).min())
            .with_columns(nw.col(SEG).fill_null(NONE_LABEL)))
-    return collect(seg.group_by(WIN, SEG, DAY).agg(nw.len().alias("n")))
+    return finish(seg)
 
 
-def _leads(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
+def _count(lf: nw.LazyFrame) -> pd.DataFrame:
+    return collect(lf.group_by(WIN, SEG, DAY).agg(nw.len().alias("n")))
+
+
+def _leads(src: Source, ws: Sequence[Window], by: str | None, finish: Any = None) -> pd.DataFrame:
     cols = src.columns("leads")
     lf = segmented(src, "leads", by, ["lead_id", "created_at", "converted_at"],
                    _any_window("created_at", ws)).with_columns(_window_label("created_at", ws),
@@ -351,6 +360,10 @@ def _leads(src: Source, ws: Sequence[Window], by: str | None) -> pd.DataFrame:
                .select("lead_id").drop_nulls().unique().with_columns(nw.lit(1).alias("won")))
         lf = (lf.join(won, on="lead_id", how="left")
               .with_columns(nw.max_horizontal(nw.col("conv"), nw.col("won").fill_null(0)).alias("conv")))
+    return (finish or _lead_sums)(lf)
+
+
+def _lead_sums(lf: nw.LazyFrame) -> pd.DataFrame:
     return collect(lf.group_by(WIN, SEG, DAY).agg(nw.len().alias("n"), nw.col("conv").sum().alias("conv")))
 
 
@@ -462,8 +475,8 @@ def prefetch(src: Source, ws: Sequence[Window], by: str | None, funnel_stages: S
     wanted = set(families) if families is not None else None
     for name, fn in [*_MULTI.items(), ("stages", None)]:
         table = {"new_customers": "orders", "stages": "deal_stages"}.get(name, name)
-        if (wanted is not None and name not in wanted) or not src.has(table):
-            continue
+        if (wanted is not None and name not in wanted) or not src.has(table) or _stored(src, name):
+            continue  # (a stored family serves every window from its days)
         key = (name, by, tuple(funnel_stages) if name == "stages" else ())
         todo = [w for w in dict.fromkeys(ws) if ("family", key, w) not in src.cache]
         if len(todo) < 2:
@@ -474,17 +487,107 @@ def prefetch(src: Source, ws: Sequence[Window], by: str | None, funnel_stages: S
             except NotSegmentable:
                 break
             for i, w in enumerate(group):
-                src.cache[("family", key, w)] = df[df[WIN] == i].drop(columns=[WIN])
+                src.cache[("family", key, w)] = _in_order(df[df[WIN] == i].drop(columns=[WIN]), name)
 
 
 def _family(src: Source, name: str, w: Window, by: str | None,
             funnel_stages: Sequence[str] = ()) -> pd.DataFrame:
-    """One family's aggregate for one window, from the cache when prefetched."""
+    """One family's aggregate for one window (rows by segment, then day), from the daily
+    store when the source has one, else from the cache when prefetched."""
+    if _stored(src, name):
+        full = _daily(src, name, by)
+        return full[(full[DAY] >= w.start) & (full[DAY] < w.end)]
     key = (name, by, tuple(funnel_stages) if name == "stages" else ())
     if ("family", key, w) not in src.cache:
         df = _stages(src, [w], by, list(funnel_stages)) if name == "stages" else _MULTI[name](src, [w], by)
-        src.cache[("family", key, w)] = df.drop(columns=[WIN])
+        src.cache[("family", key, w)] = _in_order(df.drop(columns=[WIN]), name)
     return src.cache[("family", key, w)]
+
+
+def _in_order(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Rows by segment (and stage), then day: the order the totals are summed in, so a
+    window's numbers are bit for bit the same from the store and from the rows."""
+    keys = [SEG, *(["stage"] if name == "stages" else []), DAY]
+    return df.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+# the families the daily store keeps, and the per-row values each one's sums are made of
+# (with the segment and the day, they are what a day's fingerprint hashes)
+_HASHED = {"orders": ["done", "amt", "qty", "cancelled", "ret"], "returns": ["ret", "ref", "amount"],
+           "new_customers": [], "leads": ["conv"]}
+_ALL_TIME = Window(datetime(1800, 1, 1), datetime(2300, 1, 1), 1)  # every dated row
+MAX_RECOMPUTE_RUNS = 64  # more separate runs of changed days: one span from the first to the last
+
+
+def _stored(src: Source, name: str) -> bool:
+    return getattr(src, "store", None) is not None and name in _HASHED and src.engine in ("pandas", "duckdb")
+
+
+def _day_hashes(lf: nw.LazyFrame, columns: Sequence[str], engine: str) -> pd.DataFrame:
+    """One fingerprint per day: the row count and two sums of a 64-bit hash of each row's
+    segment, day and ``columns`` (its halves, so the sums are exact), in any row order."""
+    lf = lf.select(SEG, DAY, *columns)
+    if engine == "pandas":
+        native = lf.to_native()
+        h = pd.util.hash_pandas_object(native, index=False).to_numpy()
+        parts = pd.DataFrame({DAY: native[DAY].to_numpy(), "hi": (h >> np.uint64(32)).astype(np.int64),
+                              "lo": (h & np.uint64(0xFFFFFFFF)).astype(np.int64)})
+        sums = parts.groupby(DAY, sort=True).agg(n=("hi", "size"), hi=("hi", "sum"), lo=("lo", "sum")).reset_index()
+    else:  # duckdb: its own hash of the same values
+        rel = lf.to_native()
+        cols = ", ".join(f'"{c}"' for c in (SEG, DAY, *columns))
+        sums = rel.aggregate(f'"{DAY}", count(*) AS n, sum(hash({cols}) >> 32) AS hi, '
+                             f"sum(hash({cols}) & 4294967295) AS lo", f'"{DAY}"').df()
+    days = pd.to_datetime(sums[DAY]).dt.strftime("%Y-%m-%d")
+    fp = sums["n"].astype(str) + ":" + sums["hi"].astype(str) + ":" + sums["lo"].astype(str)
+    return pd.DataFrame({"day": days, "fp": fp})
+
+
+def _runs(days: Sequence[str]) -> list[Window]:
+    """Windows covering the days: one per run of consecutive days (one span when there are
+    too many runs: recomputing a day that did not change gives its stored values again)."""
+    dates = sorted(pd.Timestamp(d) for d in days)
+    runs: list[list[pd.Timestamp]] = []
+    for d in dates:
+        if runs and d - runs[-1][1] == pd.Timedelta(days=1):
+            runs[-1][1] = d
+        else:
+            runs.append([d, d])
+    if len(runs) > MAX_RECOMPUTE_RUNS:
+        runs = [[runs[0][0], runs[-1][1]]]
+    return [Window(a.to_pydatetime(), (b + pd.Timedelta(days=1)).to_pydatetime(), (b - a).days + 1) for a, b in runs]
+
+
+def _daily(src: Source, name: str, by: str | None) -> pd.DataFrame:
+    """The family's sums for every day of the data, by segment: the stored days whose rows
+    did not change, and the days that did (or are new) computed from the rows."""
+    key = ("daily", name, by)
+    if key in src.cache:
+        return src.cache[key]
+    fn = _MULTI[name]
+    now = fn(src, [_ALL_TIME], by, finish=lambda lf: _day_hashes(lf, _HASHED[name], src.engine))
+    fingerprints = dict(zip(now["day"], now["fp"], strict=True))
+    store = src.store  # type: ignore[attr-defined]
+    store_key = (store.scope, src.engine, name, by)
+    loaded = store.load(store_key)
+    old, old_fps = loaded if loaded is not None else (None, {})
+    changed = [d for d, fp in fingerprints.items() if old_fps.get(d) != fp]
+    parts = []
+    if old is not None:
+        days = pd.to_datetime(old[DAY])
+        keep = days.dt.strftime("%Y-%m-%d").isin(list(fingerprints)).to_numpy(copy=True)  # days gone from the data go
+        for w in _runs(changed):
+            keep &= ~((days >= w.start) & (days < w.end)).to_numpy()
+        parts.append(old[keep])
+    if changed or old is None:
+        parts.append(fn(src, _runs(changed) or [_ALL_TIME], by).drop(columns=[WIN]))
+    full = _in_order(pd.concat(parts, ignore_index=True), name)
+    full[DAY] = pd.to_datetime(full[DAY])
+    store.recomputed[store_key] = len(changed)
+    if changed or old_fps.keys() != fingerprints.keys():
+        store.save(store_key, full, fingerprints)
+    src.cache[key] = full
+    return full
 
 
 def _where(filters: Mapping[str, Any] | None) -> nw.Expr | None:

@@ -18,6 +18,7 @@ In a notebook, after the ``parameters`` cell::
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -87,7 +88,8 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
             analyst_note: str = "", language: str = "en", engine: Engine | None = None, spark_master: str | None = None,
             base_dir: str | os.PathLike[str] | None = None, cache: bool = False,
             top_segments: int = TOP_SEGMENTS, calendar: str = "days",
-            data_complete_through: str | date | None = None) -> ReportContext:
+            data_complete_through: str | date | None = None,
+            store: str | os.PathLike[str] | None = None) -> ReportContext:
     """Build the context of one report.
 
     ``source`` is what params name (a folder or a mapping, loaded and validated here, from
@@ -98,6 +100,8 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
     ``local[2]``; ``spark://host:7077``, ``yarn``, or Spark Connect ``sc://host:15002``).
     ``top_segments``: breakdowns, driver splits and unusual months show this many segments
     and pool the rest into one "all others" row (the workbook lists them all).
+    ``store`` is a folder for the daily summary store (:mod:`salesnb.store`): the next run
+    recomputes only the days whose rows changed, with exactly the same numbers.
     """
     from salesnb.texts import set_language
 
@@ -113,6 +117,11 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
         data = load(source, base_dir=base_dir, funnel_stages=list(stages), cache=cache)
     src = as_source(data if data is not None else source, engine or None,  # type: ignore[arg-type]
                     holidays=holidays or None, spark_master=spark_master or None)
+    if store is not None:
+        from salesnb.store import DailyStore
+
+        scope = source if isinstance(source, str | os.PathLike | Mapping) else type(source).__name__
+        src.store = DailyStore(store, scope=json.dumps(scope, sort_keys=True, default=str))
     if calendar not in ("days", "months"):
         raise ValueError(f"calendar: days or months, not {calendar!r}")
     if data_complete_through:
@@ -137,4 +146,5 @@ def context_from(namespace: Mapping[str, Any]) -> ReportContext:
     # the settings are report_context's keywords: a notebook passes those it declares
     keywords = set(inspect.signature(report_context).parameters) - {"period", "source", "base_dir", "cache"}
     settings = {k: namespace[k] for k in keywords if k in namespace}
-    return report_context(namespace["period"], namespace["source"], base_dir=Path(config.ROOT), cache=True, **settings)
+    return report_context(namespace["period"], namespace["source"], base_dir=Path(config.ROOT), cache=True,
+                          store=Path(config.ROOT) / ".cache" / "daily", **settings)

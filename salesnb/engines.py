@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,10 +32,15 @@ import pyarrow as pa
 from salesnb.data import MissingTableError, SalesData
 from salesnb.data.schema import TABLES
 
-__all__ = ["Engine", "Source", "as_source", "scan", "spark_session"]
+__all__ = ["Engine", "Source", "as_source", "scan", "spark_session", "stop_spark"]
 
-Engine = Literal["pandas", "duckdb", "spark"]
-ENGINES: tuple[str, ...] = ("pandas", "duckdb", "spark")
+Engine = Literal["auto", "pandas", "duckdb", "spark"]
+ENGINES: tuple[str, ...] = ("auto", "pandas", "duckdb", "spark")
+# engine "auto": DuckDB from this many loaded rows (all tables), pandas below. Measured by
+# bench/bench_crossover.py on the demo replicated 1× to 64×: DuckDB fed from the loaded
+# tables is slower than pandas on the demo (0.8M rows) and faster from about 4× (3.2M
+# rows); pandas also needs 6.6 GB at 10M orders where DuckDB needs about 1 GB.
+AUTO_DUCKDB_ROWS = 2_000_000
 
 
 class Source:
@@ -50,6 +54,10 @@ class Source:
         self.description = description
         self.cache: dict[Any, Any] = {}
         self.calendar: Any = None  # a salesnb.stats.Calendar: public holidays (as_source(holidays=...))
+        # why this engine: "auto" (chosen by size), "asked" (params or argument) or "scanned"
+        self.chosen: str = "asked"
+        self.rows: int | None = None  # the rows loaded, when the data was loaded into memory
+        self.store: Any = None  # a salesnb.store.DailyStore: per-day sums kept between runs
 
     @property
     def present(self) -> tuple[str, ...]:
@@ -97,12 +105,14 @@ def _arrow(df: pd.DataFrame) -> pa.Table:
 SPARK_MASTER = "local[2]"
 
 
-@cache
+_SESSIONS: dict[str, Any] = {}
+
+
 def spark_session(master: str | None = None) -> Any:
     """A Spark session, created once per master: ``local[2]`` by default (or
     ``SALESNB_SPARK_MASTER``), a cluster's ``spark://host:7077``, ``yarn``, or a Spark
-    Connect server ``sc://host:15002`` (needs ``pip install 'pyspark[connect]'``).
-    UTC and Arrow transfers either way."""
+    Connect server ``sc://host:15002`` (the ``pyspark[connect]`` extra). UTC and Arrow
+    transfers either way. :func:`stop_spark` ends them."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support",
                                 category=FutureWarning)
@@ -110,21 +120,38 @@ def spark_session(master: str | None = None) -> Any:
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     master = master or os.environ.get("SALESNB_SPARK_MASTER") or SPARK_MASTER
+    if master in _SESSIONS:
+        return _SESSIONS[master]
     if master.startswith("sc://"):  # Spark Connect: the session lives on the server
-        return (SparkSession.builder.remote(master).appName("salesnb")
-                .config("spark.sql.session.timeZone", "UTC").getOrCreate())
-    return (SparkSession.builder.master(master).appName("salesnb")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.ui.enabled", "false")
-            .config("spark.driver.memory", "3g")
-            .getOrCreate())
+        session = (SparkSession.builder.remote(master).appName("salesnb")
+                   .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    else:
+        session = (SparkSession.builder.master(master).appName("salesnb")
+                   .config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                   .config("spark.sql.shuffle.partitions", "4")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.driver.memory", "3g")
+                   .getOrCreate())
+    _SESSIONS[master] = session
+    return session
+
+
+def stop_spark() -> None:
+    """Stop every session :func:`spark_session` made (a cluster's cores go back to it; a
+    Spark Connect client says goodbye while its server is still there to hear it)."""
+    while _SESSIONS:
+        _, session = _SESSIONS.popitem()
+        session.stop()
 
 
 def as_source(data: SalesData | Source, engine: Engine | None = None, *,
               holidays: Any = None, spark_master: str | None = None) -> Source:
-    """The tables of ``data`` on ``engine`` (default: the engine the data lives on).
+    """The tables of ``data`` on ``engine``.
+
+    ``"auto"`` (or ``None``): data already on an engine stays there; loaded data goes to
+    pandas below :data:`AUTO_DUCKDB_ROWS` rows and to DuckDB from there (``src.chosen``
+    says ``"auto"``; Spark only when asked).
 
     ``holidays`` (a country code such as ``RU``, or a list of dates) sets the source's
     calendar: every comparison on it then knows those public holidays. ``spark_master``
@@ -137,19 +164,25 @@ def as_source(data: SalesData | Source, engine: Engine | None = None, *,
         src.calendar = calendar_of(holidays)
         return src
     if isinstance(data, Source):
-        if engine is not None and engine != data.engine:
+        if engine not in (None, "auto") and engine != data.engine:
             raise ValueError(f"the data is already on {data.engine}; scan it again with "
                              f"engine={engine!r}")
         return data
     if not isinstance(data, SalesData):
         raise TypeError(f"expected SalesData or a Source from salesnb.scan, got {type(data).__name__}")
-    engine = engine or "pandas"
+    rows = sum(len(df) for df in data.tables.values())
+    chosen = "auto" if engine in (None, "auto") else "asked"
+    if chosen == "auto":
+        engine = "duckdb" if rows >= AUTO_DUCKDB_ROWS else "pandas"
+    assert engine is not None
     # one Source per loaded data and engine, so its cache (windows already aggregated,
     # cohort lags, the data's end) serves every table and comparison of a report
     sources = data.__dict__.setdefault("_sources", {})
     key = (engine, spark_master if engine == "spark" else None)
     if key not in sources:
         sources[key] = _from_sales_data(data, engine, spark_master)
+        sources[key].rows = rows
+    sources[key].chosen = chosen
     return sources[key]
 
 
@@ -172,16 +205,21 @@ def _from_sales_data(data: SalesData, engine: str, spark_master: str | None = No
     raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
 
 
-def scan(folder: str | os.PathLike[str], *, engine: Engine = "duckdb") -> Source:
+def scan(folder: str | os.PathLike[str], *, engine: Engine = "duckdb", spark_master: str | None = None) -> Source:
     """Canonical files of a folder read lazily by DuckDB or Spark (no pandas in between).
 
-    Takes ``<table>.parquet`` (or ``<table>.csv`` with a header and ISO dates) for each
-    canonical table present. Use it for data larger than memory; validation is
-    :func:`salesnb.load`'s job and is not repeated here.
+    Takes ``<table>.parquet`` (or ``<table>.csv`` with a header and ISO dates), or a
+    folder ``<table>/`` of Parquet parts (partitioned as you like), for each canonical table
+    present. Use it for data larger than memory; validation is :func:`salesnb.load`'s job
+    and is not repeated here. ``spark_master`` chooses the Spark session (see
+    :func:`spark_session`).
     """
     root = Path(folder)
     files = {}
     for name in TABLES:
+        if (root / name).is_dir() and any((root / name).rglob("*.parquet")):
+            files[name] = root / name  # a partitioned table: every part below it
+            continue
         for suffix in (".parquet", ".csv"):
             if (root / f"{name}{suffix}").is_file():
                 files[name] = root / f"{name}{suffix}"
@@ -193,15 +231,20 @@ def scan(folder: str | os.PathLike[str], *, engine: Engine = "duckdb") -> Source
 
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")  # lets DuckDB stream out of core
-        natives = {n: (con.read_parquet(str(p)) if p.suffix == ".parquet" else con.read_csv(str(p)))
+        natives = {n: (con.read_parquet(str(p / "**" / "*.parquet")) if p.is_dir()
+                       else con.read_parquet(str(p)) if p.suffix == ".parquet" else con.read_csv(str(p)))
                    for n, p in files.items()}
-        return Source("duckdb", natives, description=f"duckdb over {root}",
-                      make_frame=lambda df: con.from_arrow(_arrow(df)))
+        src = Source("duckdb", natives, description=f"duckdb over {root}",
+                     make_frame=lambda df: con.from_arrow(_arrow(df)))
+        src.chosen = "scanned"
+        return src
     if engine == "spark":
-        spark = spark_session()
-        natives = {n: (spark.read.parquet(str(p)) if p.suffix == ".parquet"
+        spark = spark_session(spark_master)
+        natives = {n: (spark.read.parquet(str(p)) if p.is_dir() or p.suffix == ".parquet"
                        else spark.read.csv(str(p), header=True, inferSchema=True))
                    for n, p in files.items()}
-        return Source("spark", natives, description=f"spark over {root}",
-                      make_frame=lambda df: spark.createDataFrame(_arrow(df)))
+        src = Source("spark", natives, description=f"spark over {root}",
+                     make_frame=lambda df: spark.createDataFrame(_arrow(df)))
+        src.chosen = "scanned"
+        return src
     raise ValueError(f"scan reads with duckdb or spark, got {engine!r}; use salesnb.load for pandas")

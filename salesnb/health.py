@@ -5,6 +5,8 @@ The data_health notebook narrates these tables; every number on that page comes 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from salesnb import texts
@@ -12,7 +14,7 @@ from salesnb.data import TABLES, SalesData
 from salesnb.periods import Period, parse_period
 from salesnb.texts import t
 
-__all__ = ["table_summary", "key_checks", "column_completeness", "rows_per_month", "warning_lines"]
+__all__ = ["table_summary", "key_checks", "column_completeness", "rows_per_month", "warning_lines", "engine_choice"]
 
 
 def table_summary(data: SalesData, period: Period | str) -> pd.DataFrame:
@@ -194,3 +196,31 @@ def warning_lines(data: SalesData) -> list[str]:
         key = known.get(m.group(1)) if m else None
         out.append(t(f"warning.{key}", n=texts.number(int(m.group(2)))) if m and key else line)
     return out
+
+
+_SPANS = {"setting": "{setting}", "other": "{other}"}  # filled by present.engine_note, as code
+
+
+def engine_choice(src: Any) -> dict[str, str]:
+    """Which engine computed the page and why: ``engine`` (its description), ``why`` (a text
+    of the report's language, with ``{setting}`` and ``{other}`` left for code spans) and
+    ``setting``/``other``, the names to put there.
+
+    >>> import pandas as pd
+    >>> from salesnb.engines import as_source
+    >>> choice = engine_choice(as_source(SalesData({"orders": pd.DataFrame({"order_id": ["1"]})})))
+    >>> choice["engine"], choice["other"], choice["setting"]
+    ('pandas', 'duckdb', 'engine: auto')
+    """
+    from salesnb.engines import AUTO_DUCKDB_ROWS
+
+    other = "pandas" if src.engine == "duckdb" else "duckdb"
+    if src.chosen == "auto":
+        key = "health.engine_auto_large" if src.engine == "duckdb" else "health.engine_auto_small"
+        why = t(key, rows=texts.number(src.rows or 0), limit=texts.number(AUTO_DUCKDB_ROWS), **_SPANS)
+    elif src.chosen == "scanned":
+        why = t("health.engine_scanned", **_SPANS)
+    else:
+        why = t("health.engine_asked", **_SPANS)
+    return {"engine": src.description or src.engine, "why": why, "setting": f"engine: {src.chosen}"
+            if src.chosen == "auto" else f"engine: {src.engine}", "other": other}

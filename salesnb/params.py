@@ -156,7 +156,7 @@ class ParamsFile(_Strict):
     gross_margin: float | None = Field(None, ge=0, lt=1, description="share of revenue kept as margin",
                                        json_schema_extra={"record": True})
     feedback_themes: dict[str, list[str]] | None = Field(None, description="theme: words and stems")
-    engine: Literal["pandas", "duckdb", "spark"] | None = Field(
+    engine: Literal["auto", "pandas", "duckdb", "spark"] | None = Field(
         None, description="where the analyses run: pandas, duckdb or spark", json_schema_extra={"record": True})
     spark_master: str | None = Field(None, description="Spark: local[2], spark://host:7077, yarn or sc://host:15002",
                                      json_schema_extra={"record": True})

@@ -19,8 +19,8 @@ from salesnb.data import SalesData
 from salesnb.kpis import KPI
 from salesnb.periods import Period
 
-__all__ = ["table", "bullets", "page_intro", "result_badges", "result_word", "heading", "note", "with_interval",
-           "run_record", "findings_list",
+__all__ = ["table", "bullets", "engine_note", "page_intro", "result_badges", "result_word", "heading", "note",
+           "with_interval", "run_record", "findings_list",
            "attach_csv", "csv_text", "CSV_NAME", "MAX_NAME_BYTES", "RECORD_MIME"]
 
 # the media type of a page's machine-readable run record: read by the publisher, never shown
@@ -96,6 +96,20 @@ def bullets(items: Iterable[str], *, empty: str | None = None) -> HTML:
     if not items:
         return HTML(f"<p>{html.escape(texts.t('intro.none') if empty is None else empty)}</p>")
     return HTML("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+
+
+def engine_note(choice: Mapping[str, str]) -> HTML:
+    """The engine a page ran on and why (:func:`salesnb.health.engine_choice`), the engine
+    and setting names as code.
+
+    >>> engine_note({"engine": "pandas", "why": "as {setting} asks", "setting": "engine: pandas",
+    ...              "other": "duckdb"}).data
+    '<p><strong>Engine:</strong> <code>pandas</code> — as <code>engine: pandas</code> asks.</p>'
+    """
+    code = {name: f"<code>{html.escape(choice[name])}</code>" for name in ("setting", "other")}
+    why = html.escape(choice["why"]).replace("{setting}", code["setting"]).replace("{other}", code["other"])
+    return HTML(f"<p><strong>{html.escape(texts.t('health.engine'))}:</strong> "
+                f"<code>{html.escape(choice['engine'])}</code> — {why}.</p>")
 
 
 def page_intro(period: Period, data: SalesData, analyst_note: str = "") -> HTML:

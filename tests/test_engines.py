@@ -56,8 +56,33 @@ def test_engine_follows_the_data_or_the_argument(demo: salesnb.SalesData, demo_d
     assert salesnb.as_source(scanned).engine == "duckdb"
     with pytest.raises(ValueError, match="already on duckdb"):
         kpi_table(scanned, "2026-10", engine="pandas")
-    with pytest.raises(ValueError, match="engine must be one of pandas, duckdb, spark"):
+    with pytest.raises(ValueError, match="engine must be one of auto, pandas, duckdb, spark"):
         kpi_table(demo, "2026-10", engine="polars")  # type: ignore[arg-type]
+
+
+def test_auto_picks_pandas_for_small_data_and_duckdb_for_large(demo: salesnb.SalesData, demo_dir: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from salesnb import engines, health, present
+
+    rows = sum(len(t) for t in demo.tables.values())
+    assert rows < engines.AUTO_DUCKDB_ROWS  # the demo is small: pandas
+    small = salesnb.as_source(demo, "auto")
+    assert (small.engine, small.chosen, small.rows) == ("pandas", "auto", rows)
+    note = present.engine_note(health.engine_choice(small)).data
+    assert "<code>pandas</code>" in note and f"{rows:,} rows loaded" in note and "<code>engine: auto</code>" in note
+    # the same data counted as large: DuckDB, with the same numbers
+    monkeypatch.setattr(engines, "AUTO_DUCKDB_ROWS", rows)
+    big = salesnb.SalesData(dict(demo.tables))
+    large = salesnb.as_source(big)  # auto is the default
+    assert (large.engine, large.chosen) == ("duckdb", "auto")
+    assert "at least the" in present.engine_note(health.engine_choice(large)).data
+    _assert_same(kpi_table(large, "2026-10", by="region"), kpi_table(demo, "2026-10", by="region"))
+    # asked for, or already scanned: kept, and said so
+    asked = salesnb.as_source(big, "pandas")
+    assert asked.chosen == "asked" and "as the params ask" in health.engine_choice(asked)["why"]
+    scanned = salesnb.scan(demo_dir)
+    assert salesnb.as_source(scanned, "auto") is scanned
+    assert health.engine_choice(scanned)["setting"] == "engine: duckdb"
 
 
 def _pages(ctx: object, *, heavy: bool = True) -> dict[str, pd.DataFrame]:

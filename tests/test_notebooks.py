@@ -66,6 +66,8 @@ def test_data_health_executes_on_the_demo(demo_dir: Path, demo: salesnb.SalesDat
     assert f"{len(orders):,}" in run.html and f"{in_q3:,}" in run.html
     assert demo.fingerprint in run.html
     assert run.images == 1
+    # engine: auto (the default) chose pandas for the demo, and the page says why
+    assert "<code>pandas</code> — chosen by the data&#x27;s size (<code>engine: auto</code>)" in run.html
 
 
 def _salesnb_uses(path: Path) -> list[tuple[str, str]]:

@@ -1,0 +1,134 @@
+"""The daily summary store: every page's numbers exactly equal with and without it, and a
+new export recomputes only the days whose rows changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import salesnb
+from salesnb import config
+from salesnb.store import DailyStore
+from tests.test_engines import _pages
+
+CUTOFF = pd.Timestamp("2026-10-01")
+DATES = {"orders": "ordered_at", "returns": "returned_at", "leads": "created_at", "deals": "created_at",
+         "deal_stages": "entered_at", "activities": "occurred_at", "feedback": "received_at"}
+
+
+def _themes() -> dict:
+    return config.read_params(config.PARAMS_DIR / "base.yaml")["feedback_themes"]
+
+
+def _context(data: salesnb.SalesData, store: Path | None, engine: str = "pandas") -> object:
+    return salesnb.report_context("2026-Q3", data, holidays="RU", feedback_themes=_themes(), engine=engine,
+                                  store=store)
+
+
+def _copy(data: salesnb.SalesData) -> salesnb.SalesData:
+    """The same tables as a fresh SalesData (no source, cache or store of the original)."""
+    return salesnb.SalesData({name: frame.copy() for name, frame in data.tables.items()})
+
+
+def _before(data: salesnb.SalesData, cutoff: pd.Timestamp) -> salesnb.SalesData:
+    """Last month's export: every dated row before ``cutoff``, as it stood then (a lead
+    converted later was not converted yet, a deal closed later was open)."""
+    tables = {}
+    for name, frame in data.tables.items():
+        column = DATES.get(name)
+        tables[name] = frame[frame[column] < cutoff].copy() if column in frame else frame.copy()
+    leads, deals = tables["leads"], tables["deals"]
+    leads.loc[leads["converted_at"] >= cutoff, "converted_at"] = pd.NaT
+    later = deals["closed_at"] >= cutoff
+    deals.loc[later, "closed_at"] = pd.NaT
+    deals.loc[later, "outcome"] = "open"
+    kept = set(tables["orders"]["order_id"])
+    tables["order_lines"] = tables["order_lines"][tables["order_lines"]["order_id"].isin(kept)]
+    return salesnb.SalesData(tables)
+
+
+def _same(got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame], *, exact: bool = True) -> None:
+    assert got.keys() == expected.keys()
+    for name, frame in got.items():
+        pd.testing.assert_frame_equal(frame, expected[name], check_exact=exact, rtol=1e-12, obj=name)
+
+
+@pytest.fixture(scope="module")
+def without_store(demo: salesnb.SalesData) -> dict[str, pd.DataFrame]:
+    return _pages(_context(_copy(demo), None))
+
+
+def test_every_page_is_exactly_the_same_from_a_cold_and_a_warm_store(
+        demo: salesnb.SalesData, without_store: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    cold = _context(_copy(demo), tmp_path)
+    _same(_pages(cold), without_store)
+    recomputed = cold.src.store.recomputed  # type: ignore[attr-defined]
+    assert recomputed and all(days > 300 for days in recomputed.values())  # every day, the first time
+    assert {key[2] for key in recomputed} == {"orders", "returns", "new_customers", "leads"}
+    warm = _context(_copy(demo), tmp_path)
+    _same(_pages(warm), without_store)
+    assert set(warm.src.store.recomputed.values()) == {0}  # type: ignore[attr-defined]
+
+
+def test_next_months_export_recomputes_only_the_days_that_changed(
+        demo: salesnb.SalesData, without_store: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    _pages(_context(_before(demo, CUTOFF), tmp_path))  # last month's report filled the store
+    ctx = _context(_copy(demo), tmp_path)
+    _same(_pages(ctx), without_store)
+    recomputed = ctx.src.store.recomputed  # type: ignore[attr-defined]
+    scope = next(iter(recomputed))[0]
+    orders = demo["orders"]
+    # October's days, and the earlier days whose orders were returned in October (their
+    # returned flag changed): counted here from the rows
+    returned = demo["returns"].loc[demo["returns"]["returned_at"] >= CUTOFF, "order_id"]
+    old_days = orders.loc[orders["order_id"].isin(returned) & (orders["ordered_at"] < CUTOFF)
+                          & (orders["status"] != "cancelled"), "ordered_at"].dt.normalize()
+    new_days = orders.loc[orders["ordered_at"] >= CUTOFF, "ordered_at"].dt.normalize()
+    assert recomputed[(scope, "pandas", "orders", None)] == len(set(old_days) | set(new_days))
+    days_in_data = orders["ordered_at"].dt.normalize().nunique()
+    assert recomputed[(scope, "pandas", "orders", None)] < days_in_data / 10
+    leads = demo["leads"]
+    assert recomputed[(scope, "pandas", "leads", None)] < leads["created_at"].dt.normalize().nunique() / 3
+
+
+def test_an_edited_old_row_recomputes_its_day(demo: salesnb.SalesData, tmp_path: Path) -> None:
+    _pages(_context(_copy(demo), tmp_path))
+    edited = _copy(demo)
+    orders = edited.tables["orders"]
+    row = orders.index[(orders["ordered_at"] < "2026-07-01") & (orders["status"] != "cancelled")][100]
+    orders.loc[row, "amount"] = orders.loc[row, "amount"] + 1000.0
+    expected = _pages(_context(_copy(edited), None))
+    ctx = _context(edited, tmp_path)
+    _same(_pages(ctx), expected)
+    scope = next(iter(ctx.src.store.recomputed))[0]  # type: ignore[attr-defined]
+    assert ctx.src.store.recomputed[(scope, "pandas", "orders", None)] == 1  # type: ignore[attr-defined]
+
+
+def test_a_damaged_or_foreign_store_file_is_recomputed_not_trusted(demo: salesnb.SalesData,
+                                                                    without_store: dict[str, pd.DataFrame],
+                                                                    tmp_path: Path) -> None:
+    _pages(_context(_copy(demo), tmp_path))
+    files = sorted(tmp_path.glob("*.parquet"))
+    assert files
+    files[0].write_bytes(b"not parquet")
+    ctx = _context(_copy(demo), tmp_path)
+    _same(_pages(ctx), without_store)
+    assert sorted(ctx.src.store.recomputed.values())[-1] > 300  # type: ignore[attr-defined]
+
+
+def test_duckdb_with_the_store_gives_duckdbs_numbers(demo: salesnb.SalesData, tmp_path: Path) -> None:
+    expected = _pages(_context(_copy(demo), None, "duckdb"))
+    for _ in range(2):  # cold, then warm
+        _same(_pages(_context(_copy(demo), tmp_path, "duckdb")), expected, exact=False)
+
+
+def test_store_round_trip_and_scope(tmp_path: Path) -> None:
+    store = DailyStore(tmp_path, scope="a")
+    frame = pd.DataFrame({"_seg": ["x"], "_day": [pd.Timestamp("2026-10-01")], "n": [3]})
+    store.save(("a", "pandas", "orders", None), frame, {"2026-10-01": "1:2:3"})
+    got, fps = store.load(("a", "pandas", "orders", None))  # type: ignore[misc]
+    pd.testing.assert_frame_equal(got, frame)
+    assert fps == {"2026-10-01": "1:2:3"}
+    assert store.load(("b", "pandas", "orders", None)) is None
