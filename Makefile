@@ -71,10 +71,14 @@ clean: ## remove generated outputs, demo data and caches (keeps .venv and bench/
 	rm -rf outputs/*/ outputs/index.html outputs/manifest.json data/demo .cache .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
-bench: $(STAMP) $(DEMO) ## benchmark the KPI engines and page analyses on 10M orders (bench/data/), and the Outlook page on the demo
+bench: $(STAMP) $(DEMO) ## benchmark the engines on 10M and 100M orders (bench/data*/), the store, a Spark cluster, the Outlook page
 	$(BIN)/python bench/make_data.py
 	$(BIN)/python bench/bench_kpis.py
 	$(BIN)/python bench/bench_pages.py
+	$(BIN)/python bench/bench_crossover.py
+	$(BIN)/python bench/bench_store.py
+	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_cluster.py
 	$(BIN)/python bench/bench_outlook.py
 	$(BIN)/python bench/bench_shapes.py
 

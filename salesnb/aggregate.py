@@ -520,7 +520,7 @@ MAX_RECOMPUTE_RUNS = 64  # more separate runs of changed days: one span from the
 
 
 def _stored(src: Source, name: str) -> bool:
-    return getattr(src, "store", None) is not None and name in _HASHED and src.engine in ("pandas", "duckdb")
+    return getattr(src, "store", None) is not None and name in _HASHED
 
 
 def _day_hashes(lf: nw.LazyFrame, columns: Sequence[str], engine: str) -> pd.DataFrame:
@@ -533,11 +533,18 @@ def _day_hashes(lf: nw.LazyFrame, columns: Sequence[str], engine: str) -> pd.Dat
         parts = pd.DataFrame({DAY: native[DAY].to_numpy(), "hi": (h >> np.uint64(32)).astype(np.int64),
                               "lo": (h & np.uint64(0xFFFFFFFF)).astype(np.int64)})
         sums = parts.groupby(DAY, sort=True).agg(n=("hi", "size"), hi=("hi", "sum"), lo=("lo", "sum")).reset_index()
-    else:  # duckdb: its own hash of the same values
+    elif engine == "duckdb":  # its own hash of the same values
         rel = lf.to_native()
         cols = ", ".join(f'"{c}"' for c in (SEG, DAY, *columns))
         sums = rel.aggregate(f'"{DAY}", count(*) AS n, sum(hash({cols}) >> 32) AS hi, '
                              f"sum(hash({cols}) & 4294967295) AS lo", f'"{DAY}"').df()
+    else:  # spark (a cluster's or a Connect session's): xxhash64, signed, so the halves' sums stay in range
+        from pyspark.sql import functions as F  # noqa: N812 (Spark's own spelling)
+
+        h = F.xxhash64(*[F.col(c) for c in (SEG, DAY, *columns)])
+        sums = collect(nw.from_native(lf.to_native().groupBy(DAY).agg(
+            F.count(F.lit(1)).alias("n"), F.sum(F.shiftright(h, 32)).alias("hi"),
+            F.sum(h.bitwiseAND(F.lit(0xFFFFFFFF))).alias("lo"))).lazy())
     days = pd.to_datetime(sums[DAY]).dt.strftime("%Y-%m-%d")
     fp = sums["n"].astype(str) + ":" + sums["hi"].astype(str) + ":" + sums["lo"].astype(str)
     return pd.DataFrame({"day": days, "fp": fp})

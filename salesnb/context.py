@@ -34,8 +34,8 @@ from salesnb.engines import Engine, Source, as_source
 from salesnb.kpis import KPI, registry
 from salesnb.periods import Period, parse_period
 
-__all__ = ["ReportContext", "report_context", "context_from", "DEFAULT_FUNNEL", "DEFAULT_MIN_EVENTS",
-           "ATTRIBUTION_DAYS"]
+__all__ = ["ReportContext", "report_context", "context_from", "daily_store_folder", "DEFAULT_FUNNEL",
+           "DEFAULT_MIN_EVENTS", "ATTRIBUTION_DAYS"]
 
 DEFAULT_FUNNEL = tuple(_FUNNEL)
 ATTRIBUTION_DAYS = 180  # days of a new customer's revenue counted for ROMI
@@ -147,4 +147,15 @@ def context_from(namespace: Mapping[str, Any]) -> ReportContext:
     keywords = set(inspect.signature(report_context).parameters) - {"period", "source", "base_dir", "cache"}
     settings = {k: namespace[k] for k in keywords if k in namespace}
     return report_context(namespace["period"], namespace["source"], base_dir=Path(config.ROOT), cache=True,
-                          store=Path(config.ROOT) / ".cache" / "daily", **settings)
+                          store=daily_store_folder(), **settings)
+
+
+def daily_store_folder() -> Path | None:
+    """Where reports keep the daily summary store: ``.cache/daily`` in the project, another
+    folder named by ``SALESNB_DAILY_STORE``, or none when that is ``off``."""
+    from salesnb import config
+
+    setting = os.environ.get("SALESNB_DAILY_STORE", "").strip()
+    if setting.lower() == "off":
+        return None
+    return Path(setting).expanduser() if setting else Path(config.ROOT) / ".cache" / "daily"

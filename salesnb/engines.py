@@ -205,6 +205,21 @@ def _from_sales_data(data: SalesData, engine: str, spark_master: str | None = No
     raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
 
 
+def _limit_memory(con: Any) -> None:
+    """``SALESNB_DUCKDB_MEMORY`` (such as ``3GB``) caps DuckDB's memory; beyond it DuckDB
+    spills to a temporary folder instead of growing (default: DuckDB's own, 80% of RAM)."""
+    import re
+    import tempfile
+
+    limit = os.environ.get("SALESNB_DUCKDB_MEMORY", "").strip()
+    if not limit:
+        return
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit, flags=re.IGNORECASE):
+        raise ValueError(f"SALESNB_DUCKDB_MEMORY: a size such as 3GB or 512MB, not {limit!r}")
+    con.execute(f"SET memory_limit = '{limit}'")
+    con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/salesnb-duckdb-{os.getpid()}'")
+
+
 def scan(folder: str | os.PathLike[str], *, engine: Engine = "duckdb", spark_master: str | None = None) -> Source:
     """Canonical files of a folder read lazily by DuckDB or Spark (no pandas in between).
 
@@ -231,6 +246,7 @@ def scan(folder: str | os.PathLike[str], *, engine: Engine = "duckdb", spark_mas
 
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")  # lets DuckDB stream out of core
+        _limit_memory(con)
         natives = {n: (con.read_parquet(str(p / "**" / "*.parquet")) if p.is_dir()
                        else con.read_parquet(str(p)) if p.suffix == ".parquet" else con.read_csv(str(p)))
                    for n, p in files.items()}

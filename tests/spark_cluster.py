@@ -105,8 +105,10 @@ def _alive_workers(web_ui: str) -> int:
 
 
 @contextmanager
-def standalone(workers: int = 2) -> Iterator[Cluster]:
-    """A master and ``workers`` worker JVMs (1 core, 1 GiB each) on free localhost ports."""
+def standalone(workers: int = 2, *, memory: str = WORKER_MEMORY, executor_memory: str = "768m",
+               app_cores: int = WORKER_CORES) -> Iterator[Cluster]:
+    """A master and ``workers`` worker JVMs (1 core and ``memory`` each) on free localhost
+    ports; each application gets ``app_cores`` cores and ``executor_memory`` per executor."""
     logs = Path(tempfile.mkdtemp(prefix="salesnb-spark-"))
     env = _env(logs)
     spark_class = str(spark_home() / "bin" / "spark-class")
@@ -124,10 +126,24 @@ def standalone(workers: int = 2) -> Iterator[Cluster]:
                 wlog = logs / f"worker{i}.log"
                 wproc = stack.enter_context(_process(
                     [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                     "--cores", str(WORKER_CORES), "--memory", WORKER_MEMORY, "--webui-port", str(_free_port()),
+                     "--cores", str(WORKER_CORES), "--memory", memory, "--webui-port", str(_free_port()),
                      "--work-dir", str(logs / f"work{i}"), master], env, wlog))
                 _wait(lambda n=i + 1: _alive_workers(web_ui) >= n, f"Spark worker {i}", wlog, wproc)
-            yield Cluster(master=master, web_ui=web_ui, logs=logs)
+            # each application (a page's kernel) takes one core, as spark-defaults.conf would
+            # say on a shared cluster: two pages run at once instead of queueing for all cores
+            conf = logs / "conf"
+            conf.mkdir()
+            (conf / "spark-defaults.conf").write_text(f"spark.cores.max {app_cores}\n"
+                                                     f"spark.executor.memory {executor_memory}\n")
+            saved = os.environ.get("SPARK_CONF_DIR")
+            os.environ["SPARK_CONF_DIR"] = str(conf)
+            try:
+                yield Cluster(master=master, web_ui=web_ui, logs=logs)
+            finally:
+                if saved is None:
+                    os.environ.pop("SPARK_CONF_DIR", None)
+                else:
+                    os.environ["SPARK_CONF_DIR"] = saved
     finally:
         shutil.rmtree(logs, ignore_errors=True)
 

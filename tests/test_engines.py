@@ -1,4 +1,5 @@
-"""The same kpi_table and compare on pandas, DuckDB and Spark (local session)."""
+"""The same kpi_table and compare on pandas, DuckDB and Spark (local session); the whole report
+on a Spark cluster and through Spark Connect: tests/test_spark_cluster.py."""
 
 from __future__ import annotations
 
@@ -123,26 +124,24 @@ def test_every_page_gives_the_same_numbers_on_every_engine(demo: salesnb.SalesDa
                                       check_dtype=False, rtol=1e-9, obj=f"{name} on {engine}")
 
 
-@pytest.mark.skipif(not HAS_SPARK, reason="pyspark or Java not installed (.ci/run installs both)")
-def test_the_whole_report_runs_on_local_spark(demo: salesnb.SalesData, demo_dir: Path, tmp_path: Path) -> None:
-    import yaml
+def test_duckdb_over_a_folder_of_parquet_parts(demo_dir: Path, reference: dict, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
 
-    from salesnb import overview
-    from salesnb.publish import publish
-
-    params = config.read_params(config.PARAMS_DIR / "base.yaml")
-    params.update(source=str(demo_dir), engine="spark", spark_master="local[2]")
-    base = tmp_path / "params" / "base.yaml"
-    base.parent.mkdir()
-    base.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    report = publish(base=base, period="2026-10", out_dir=tmp_path / "out", progress=False)
-    assert not report.failures, [r.line() for r in report.failures]
-    assert len(report.ran) == 9
-    for page in (tmp_path / "out" / "2026-10").glob("*.html"):
-        assert "engine: spark" in page.read_text(encoding="utf-8"), page.name  # the run record says where
-    # the index's headline, computed on Spark, against pandas
-    on_spark = next(r.headline for r in report.results if r.headline)
-    on_pandas = overview.index_headline(salesnb.report_context("2026-10", demo, custom_kpis=params["custom_kpis"],
-                                                               currency=params["currency"]))
-    assert on_spark["Orders"] == on_pandas["Orders"] and on_spark["New customers"] == on_pandas["New customers"]
-    assert on_spark == on_pandas
+    for path in demo_dir.glob("*.parquet"):
+        table = pq.read_table(path)
+        if path.stem in ("orders", "leads"):  # the large tables as parts, as bench/make_data.py writes 100M orders
+            (tmp_path / path.stem).mkdir()
+            half = table.num_rows // 2
+            pq.write_table(table.slice(0, half), tmp_path / path.stem / "part-0000.parquet")
+            pq.write_table(table.slice(half), tmp_path / path.stem / "part-0001.parquet")
+        else:
+            pq.write_table(table, tmp_path / path.name)
+    monkeypatch.setenv("SALESNB_DUCKDB_MEMORY", "512MB")  # spills beyond, same numbers
+    source = salesnb.scan(tmp_path, engine="duckdb")
+    assert source.frame("orders").to_native().query("r", "SELECT count(*) FROM r").fetchall()[0][0] == len(
+        pq.read_table(demo_dir / "orders.parquet"))
+    _check(source, reference)
+    monkeypatch.setenv("SALESNB_DUCKDB_MEMORY", "lots")
+    with pytest.raises(ValueError, match="SALESNB_DUCKDB_MEMORY: a size such as 3GB"):
+        salesnb.scan(tmp_path, engine="duckdb")

@@ -8,24 +8,20 @@ pandas report's.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 import salesnb
 from salesnb import config
 from salesnb.engines import stop_spark
 from tests import spark_cluster
+from tests.report_compare import publish_with, same_report
 from tests.test_engines import _pages
 
 pytestmark = pytest.mark.skipif(spark_cluster.missing() is not None, reason=spark_cluster.missing() or "")
-
-PERIOD = "2026-10"
-
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[spark_cluster.Cluster]:
@@ -65,40 +61,7 @@ def _same_pages(got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame],
 
 @pytest.fixture(scope="module")
 def pandas_report(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _publish(tmp_path_factory.mktemp("pandas"), source=str(demo_dir), engine="pandas")
-
-
-def _publish(root: Path, **update: object) -> Path:
-    from salesnb.publish import publish
-
-    params = config.read_params(config.PARAMS_DIR / "base.yaml")
-    params.update(update)
-    base = root / "params" / "base.yaml"
-    base.parent.mkdir()
-    base.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    report = publish(base=base, period=PERIOD, out_dir=root / "out", progress=False)
-    assert not report.failures, [r.line() for r in report.failures]
-    assert len(report.ran) == len(params["report"]["notebooks"])
-    return root / "out" / PERIOD
-
-
-def _same_report(got: Path, expected: Path, engine_line: str) -> None:
-    """Every page's tables as published, cell for cell, and every sheet of the workbook to a
-    relative 1e-9."""
-    pages = sorted(p.name for p in expected.glob("*.html"))
-    assert pages and pages == sorted(p.name for p in got.glob("*.html"))
-    for name in pages:
-        text = (got / name).read_text(encoding="utf-8")
-        assert engine_line in text, name  # the run record says where the page was computed
-        ours, theirs = (pd.read_html(io.StringIO(t)) for t in (text, (expected / name).read_text(encoding="utf-8")))
-        assert len(ours) == len(theirs), name
-        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-            pd.testing.assert_frame_equal(a, b, obj=f"{name}, table {i + 1}")
-    sheets, reference = (pd.read_excel(folder / "kpis.xlsx", sheet_name=None) for folder in (got, expected))
-    assert sheets.keys() == reference.keys() and sheets
-    for sheet, frame in sheets.items():
-        pd.testing.assert_frame_equal(frame, reference[sheet], check_dtype=False, rtol=1e-9, obj=f"sheet {sheet}")
-    assert (got / "lead_scores.csv").read_bytes() == (expected / "lead_scores.csv").read_bytes()
+    return publish_with(tmp_path_factory.mktemp("pandas"), source=str(demo_dir), engine="pandas")
 
 
 def test_every_page_on_a_standalone_cluster(cluster: spark_cluster.Cluster, demo_dir: Path,
@@ -113,8 +76,8 @@ def test_every_page_on_a_standalone_cluster(cluster: spark_cluster.Cluster, demo
 def test_the_whole_report_on_a_standalone_cluster(cluster: spark_cluster.Cluster, demo_dir: Path,
                                                   pandas_report: Path, tmp_path: Path) -> None:
     stop_spark()  # each page's kernel is an application of its own on the cluster
-    got = _publish(tmp_path, source=str(demo_dir), engine="spark", spark_master=cluster.master)
-    _same_report(got, pandas_report, "engine: spark")
+    got = publish_with(tmp_path, source=str(demo_dir), engine="spark", spark_master=cluster.master)
+    same_report(got, pandas_report, must_say="engine: spark")
 
 
 def test_every_page_through_spark_connect(connect: str, demo: salesnb.SalesData,
@@ -127,5 +90,5 @@ def test_every_page_through_spark_connect(connect: str, demo: salesnb.SalesData,
 
 def test_the_whole_report_through_spark_connect(connect: str, demo_dir: Path, pandas_report: Path,
                                                 tmp_path: Path) -> None:
-    got = _publish(tmp_path, source=str(demo_dir), engine="spark", spark_master=connect)
-    _same_report(got, pandas_report, "engine: spark")
+    got = publish_with(tmp_path, source=str(demo_dir), engine="spark", spark_master=connect)
+    same_report(got, pandas_report, must_say="engine: spark")

@@ -132,3 +132,21 @@ def test_store_round_trip_and_scope(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(got, frame)
     assert fps == {"2026-10-01": "1:2:3"}
     assert store.load(("b", "pandas", "orders", None)) is None
+
+
+def test_every_published_page_is_the_same_with_and_without_the_store(
+        demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.report_compare import publish_with, same_report
+
+    monkeypatch.setenv("SALESNB_DAILY_STORE", "off")
+    without = publish_with(tmp_path / "without", source=str(demo_dir))
+    assert not (tmp_path / "store").exists()
+    monkeypatch.setenv("SALESNB_DAILY_STORE", str(tmp_path / "store"))
+    cold = publish_with(tmp_path / "cold", source=str(demo_dir))
+    stored = {p: p.stat().st_mtime_ns for p in (tmp_path / "store").glob("*.parquet")}
+    assert stored  # the pages filled it
+    warm = publish_with(tmp_path / "warm", source=str(demo_dir))
+    # other kernels, the same data: every day's fingerprint matched, nothing was rewritten
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "store").glob("*.parquet")} == stored
+    for got in (cold, warm):
+        same_report(got, without, rtol=0)  # exactly: the store changes where the sums come from, not them

@@ -115,11 +115,18 @@ def _warm_kernel(log: Path) -> Any:
     return km
 
 
-def _reset_kernel(km: Any, folder: Path) -> None:
+# A warm kernel outlives its page; its Spark application must not: on a cluster an idle
+# application keeps the cores it was given, and the next page's waits for them for ever.
+_RELEASE_SPARK = ("import sys as _sys\n"
+                  "if 'salesnb.engines' in _sys.modules:\n    _sys.modules['salesnb.engines'].stop_spark()\n"
+                  "del _sys")
+
+
+def _reset_kernel(km: Any, folder: Path, code: str = _RESET) -> None:
     import nbformat
     import papermill as pm
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_RESET)])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = folder / "reset.ipynb"
     nbformat.write(nb, path)
@@ -171,9 +178,14 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
                     km = _warm_kernel(job.out_dir / "logs" / "kernels.log")
                     _reset_kernel(km, Path(tmp))
                     extra["km"] = km
-                pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
-                                    kernel_name="python3", progress_bar=False, log_output=False,
-                                    cwd=str(config.ROOT), **extra)
+                try:
+                    pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
+                                        kernel_name="python3", progress_bar=False, log_output=False,
+                                        cwd=str(config.ROOT), **extra)
+                finally:
+                    if warm and job.parameters.get("engine") == "spark":
+                        with contextlib.suppress(Exception):  # a dead kernel has no application left
+                            _reset_kernel(extra["km"], Path(tmp), _RELEASE_SPARK)
         except Exception as exc:  # a failing report must not stop the others
             fault = disk_fault(exc)
             if fault:  # the notebook may be half written: nothing to keep or to read
