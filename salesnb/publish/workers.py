@@ -69,7 +69,14 @@ def _stderr_to(path: Path) -> Iterator[None]:
 _WARM: dict[str, Any] = {}  # this worker process's kernel, kept warm between notebooks
 
 
-_RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
+# %reset also drops the module's own attributes (__spec__, __file__ …) from __main__, whose
+# namespace is the notebook's; a library that reads them (the Spark Connect client checks
+# __main__.__spec__) then fails. They are kept on the shell and put back.
+_RESET = ("get_ipython()._salesnb_dunders = {k: v for k, v in globals().items()\n"
+          "                                  if k.startswith('__') and k.endswith('__')}\n"
+          "get_ipython().run_line_magic('reset', '-f')\n"
+          "for _k, _v in get_ipython()._salesnb_dunders.items():\n    globals().setdefault(_k, _v)\n"
+          "del _k, _v\n"
           "import matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt")
 
 
