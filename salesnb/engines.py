@@ -37,10 +37,11 @@ __all__ = ["Engine", "Source", "as_source", "scan", "spark_session", "stop_spark
 Engine = Literal["auto", "pandas", "duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("auto", "pandas", "duckdb", "spark")
 # engine "auto": DuckDB from this many loaded rows (all tables), pandas below. Measured by
-# bench/bench_crossover.py on the demo replicated 1× to 64×: DuckDB fed from the loaded
-# tables is slower than pandas on the demo (0.8M rows) and faster from about 4× (3.2M
-# rows); pandas also needs 6.6 GB at 10M orders where DuckDB needs about 1 GB.
-AUTO_DUCKDB_ROWS = 2_000_000
+# bench/bench_crossover.py (one period's page analyses on the demo replicated 1× to 16×,
+# tables in memory as a report loads them, 2 cores): DuckDB/pandas time 0.85, 1.02 and 0.97
+# at 0.26M, 0.52M and 1.05M rows (within noise), 0.70 at 2.1M and 0.57 at 4.2M, with less
+# memory from 1M rows on; at 10M orders pandas needs 6.6 GB, DuckDB about 1 GB.
+AUTO_DUCKDB_ROWS = 1_500_000
 
 
 class Source:

@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["DailyStore", "CODE"]
+__all__ = ["DailyStore", "CODE", "MAX_FILES"]
 
 
 def _code() -> str:
@@ -44,6 +44,7 @@ def _code() -> str:
 
 
 CODE = _code()
+MAX_FILES = 400
 _META = b"salesnb.daily"
 
 
@@ -91,6 +92,17 @@ class DailyStore:
             if tmp:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+            return
+        self._prune(keep=self._path(key))
+
+    def _prune(self, keep: Path) -> None:
+        """At most MAX_FILES keys: the least recently written go (a key per data source,
+        engine, family and segment column; tests and trials leave many)."""
+        files = sorted(self.folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime_ns if p.exists() else 0)
+        for old in files[:max(0, len(files) - MAX_FILES)]:
+            if old != keep:
+                with contextlib.suppress(OSError):
+                    old.unlink()
 
     def __repr__(self) -> str:
         return f"DailyStore({str(self.folder)!r}, scope={self.scope!r})"

@@ -150,3 +150,15 @@ def test_every_published_page_is_the_same_with_and_without_the_store(
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "store").glob("*.parquet")} == stored
     for got in (cold, warm):
         same_report(got, without, rtol=0)  # exactly: the store changes where the sums come from, not them
+
+
+def test_the_store_keeps_at_most_max_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import salesnb.store
+
+    monkeypatch.setattr(salesnb.store, "MAX_FILES", 3)
+    store = DailyStore(tmp_path)
+    frame = pd.DataFrame({"n": [1]})
+    for i in range(5):
+        store.save(("scope", str(i)), frame, {})
+    assert len(list(tmp_path.glob("*.parquet"))) == 3
+    assert store.load(("scope", "4")) is not None and store.load(("scope", "0")) is None
