@@ -32,7 +32,7 @@ import pyarrow as pa
 from salesnb.data import MissingTableError, SalesData
 from salesnb.data.schema import TABLES
 
-__all__ = ["Engine", "Source", "as_source", "scan", "spark_session", "stop_spark"]
+__all__ = ["Engine", "Source", "as_source", "scan", "spark_session", "stop_spark", "AUTO_DUCKDB_ROWS"]
 
 Engine = Literal["auto", "pandas", "duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("auto", "pandas", "duckdb", "spark")
