@@ -123,6 +123,11 @@ def spark_session(master: str | None = None) -> Any:
     master = master or os.environ.get("SALESNB_SPARK_MASTER") or SPARK_MASTER
     if master in _SESSIONS:
         return _SESSIONS[master]
+    if not master.startswith("sc://"):
+        # one classic SparkContext per process: getOrCreate would hand back the session of
+        # another master, so that one is stopped first (Spark Connect sessions are remote)
+        for other in [m for m in _SESSIONS if not m.startswith("sc://")]:
+            _SESSIONS.pop(other).stop()
     if master.startswith("sc://"):  # Spark Connect: the session lives on the server
         session = (SparkSession.builder.remote(master).appName("salesnb")
                    .config("spark.sql.session.timeZone", "UTC").getOrCreate())

@@ -145,3 +145,17 @@ def test_duckdb_over_a_folder_of_parquet_parts(demo_dir: Path, reference: dict, 
     monkeypatch.setenv("SALESNB_DUCKDB_MEMORY", "lots")
     with pytest.raises(ValueError, match="SALESNB_DUCKDB_MEMORY: a size such as 3GB"):
         salesnb.scan(tmp_path, engine="duckdb")
+
+
+@pytest.mark.skipif(not HAS_SPARK, reason="pyspark or Java not installed (.ci/run installs both)")
+def test_a_session_for_another_master_is_not_the_old_one() -> None:
+    from salesnb.engines import spark_session, stop_spark
+
+    try:
+        first = spark_session("local[1]")
+        assert first.sparkContext.master == "local[1]"
+        second = spark_session("local[2]")  # getOrCreate alone would return the local[1] session
+        assert second.sparkContext.master == "local[2]"
+        assert spark_session("local[2]") is second
+    finally:
+        stop_spark()

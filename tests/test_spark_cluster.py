@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(spark_cluster.missing() is not None, reason=spar
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[spark_cluster.Cluster]:
+    stop_spark()  # a local session of the tests before: its SparkContext would be handed back instead
     with spark_cluster.standalone(workers=2) as running:
         try:
             yield running
