@@ -9,27 +9,21 @@ tables must agree (relative 1e-9).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
+from bench_kpis import run_child  # noqa: E402
 from bench_pages import _same  # noqa: E402
 
 from tests import spark_cluster  # noqa: E402
 
 
 def _run(engine: str, data: str, period: str, env: dict[str, str]) -> dict:
-    proc = subprocess.run([sys.executable, str(HERE / "bench_pages.py"), "--run", engine, "--data", data,
-                           "--period", period], capture_output=True, text=True, env=env)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if proc.returncode or line is None:
-        raise SystemExit(f"{engine}: failed\n{proc.stderr[-3000:]}")
-    return json.loads(line[len("RESULT "):])
+    return run_child(str(HERE / "bench_pages.py"), engine, data, period, env)
 
 
 def main() -> int:

@@ -255,6 +255,17 @@ def engine_args(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
+def run_child(script: str, name: str, data: str, period: str, env: dict[str, str] | None = None) -> dict:
+    """One run of a benchmark script in its own process (``--run name``); its RESULT line,
+    parsed. A failed run stops the benchmark with its error."""
+    proc = subprocess.run([sys.executable, script, "--run", name, "--data", data, "--period", period],
+                          capture_output=True, text=True, env=env)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if proc.returncode or line is None:
+        raise RuntimeError(f"{name} on {data}: failed\n{proc.stderr[-3000:]}")
+    return json.loads(line[len("RESULT "):])
+
+
 def run_children(script: str, runs: list[str], args: argparse.Namespace) -> dict[str, dict]:
     """Each run in its own process (so peak memory is that run's), its RESULT line parsed;
     prints the data's size first and a failed run's error."""
@@ -264,13 +275,10 @@ def run_children(script: str, runs: list[str], args: argparse.Namespace) -> dict
         print(f"data: {args.data} — " + ", ".join(f"{k} {v:,}" for k, v in info["rows"].items()))
     results = {}
     for name in runs:
-        proc = subprocess.run([sys.executable, script, "--run", name, "--data", args.data,
-                               "--period", args.period], capture_output=True, text=True)
-        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-        if proc.returncode or line is None:
-            print(f"{name}: failed\n{proc.stderr[-2000:]}")
-            continue
-        results[name] = json.loads(line[len("RESULT "):])
+        try:
+            results[name] = run_child(script, name, args.data, args.period)
+        except RuntimeError as exc:
+            print(exc)
     return results
 
 

@@ -13,22 +13,18 @@ against a cold run (bench/bench_store.py) on the 100M data.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench_kpis import run_child  # noqa: E402
 
 
 def _pages(data: str, period: str) -> dict:
-    proc = subprocess.run([sys.executable, str(HERE / "bench_pages.py"), "--run", "duckdb", "--data", data,
-                           "--period", period], capture_output=True, text=True)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if proc.returncode or line is None:
-        raise SystemExit(f"{data}: failed\n{proc.stderr[-3000:]}")
-    return json.loads(line[len("RESULT "):])
+    return run_child(str(HERE / "bench_pages.py"), "duckdb", data, period)
 
 
 def main() -> int:
