@@ -574,20 +574,21 @@ def _daily(src: Source, name: str, by: str | None) -> pd.DataFrame:
     fn = _MULTI[name]
     now = fn(src, [_ALL_TIME], by, finish=lambda lf: _day_hashes(lf, _HASHED[name], src.engine))
     fingerprints = dict(zip(now["day"], now["fp"], strict=True))
-    store = src.store  # type: ignore[attr-defined]
+    store = src.store
     store_key = (store.scope, src.engine, name, by)
     loaded = store.load(store_key)
     old, old_fps = loaded if loaded is not None else (None, {})
     changed = [d for d, fp in fingerprints.items() if old_fps.get(d) != fp]
+    redo = _runs(changed)
     parts = []
     if old is not None:
         days = pd.to_datetime(old[DAY])
         keep = days.dt.strftime("%Y-%m-%d").isin(list(fingerprints)).to_numpy(copy=True)  # days gone from the data go
-        for w in _runs(changed):
+        for w in redo:
             keep &= ~((days >= w.start) & (days < w.end)).to_numpy()
         parts.append(old[keep])
     if changed or old is None:
-        parts.append(fn(src, _runs(changed) or [_ALL_TIME], by).drop(columns=[WIN]))
+        parts.append(fn(src, redo or [_ALL_TIME], by).drop(columns=[WIN]))
     full = _in_order(pd.concat(parts, ignore_index=True), name)
     full[DAY] = pd.to_datetime(full[DAY])
     store.recomputed[store_key] = len(changed)
