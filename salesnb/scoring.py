@@ -256,13 +256,22 @@ def _hazard(leads: pd.DataFrame, x: pd.DataFrame) -> Any:
     import statsmodels.api as sm
 
     rows = person_periods(leads)
-    bands = pd.get_dummies(rows["band"]).reindex(columns=range(len(AGE_BANDS) - 1), fill_value=False)
-    design = np.hstack([x.to_numpy(float)[rows["lead"].to_numpy()], bands.to_numpy(float)[:, 1:]])
+    n_bands = len(AGE_BANDS) - 1
+    # person-periods with the same design are one row with their events and exposures summed:
+    # the Poisson likelihood (and so the estimates and their covariance) depends on nothing
+    # else, and a few hundred distinct rows fit in milliseconds where 100,000s took seconds
+    profiles, profile = np.unique(x.to_numpy(float), axis=0, return_inverse=True)  # the leads' distinct designs
+    cells, which = np.unique(profile.ravel()[rows["lead"].to_numpy()] * n_bands + rows["band"].to_numpy(),
+                             return_inverse=True)
+    events = np.bincount(which, weights=rows["event"].to_numpy(float), minlength=len(cells))
+    exposure = np.bincount(which, weights=rows["exposure"].to_numpy(float), minlength=len(cells))
+    bands = np.eye(n_bands)[cells % n_bands]
+    design = np.hstack([profiles[cells // n_bands], bands[:, 1:]])
     names = [*x.columns, *band_names()[1:]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a tiny level that never converts is reported by its interval
-        return sm.GLM(rows["event"].to_numpy(float), pd.DataFrame(design, columns=names),
-                      family=sm.families.Poisson(), offset=np.log(rows["exposure"].to_numpy(float))).fit()
+        return sm.GLM(events, pd.DataFrame(design, columns=names),
+                      family=sm.families.Poisson(), offset=np.log(exposure)).fit()
 
 
 def fit(data: Data, *, as_of: str | pd.Timestamp | None = None,
