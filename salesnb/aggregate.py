@@ -404,8 +404,8 @@ def _pipeline(src: Source, w: Window, by: str | None) -> pd.DataFrame:
 def _stages(src: Source, ws: Sequence[Window], by: str | None, stages: list[str]) -> pd.DataFrame:
     pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
     start = min(w.start for w in ws)
-    # pandas keeps the next stage's entry date and an integer deal code on the table, so no
-    # query joins millions of deal ids again; DuckDB and Spark plan the join themselves
+    # pandas keeps the next stage's latest entry date and an integer deal code on the table,
+    # so no query joins millions of deal ids again; DuckDB and Spark plan the join themselves
     kept = ([src.derive("deal_stages", "_next_at_" + "|".join(stages), lambda native: _next_entry(native, stages)),
              src.derive("deal_stages", "_deal_code", lambda native: pd.factorize(native["deal_id"])[0])]
             if src.engine == "pandas" else [])
@@ -415,20 +415,31 @@ def _stages(src: Source, ws: Sequence[Window], by: str | None, stages: list[str]
     entered = entered.join(pairs, on="stage", how="inner")
     if kept:
         next_at, code = kept
-        entered = (entered.unique(subset=[code, "stage", WIN])
-                   .with_columns((nw.col(next_at) >= start).fill_null(False).cast(nw.Int64).alias("reached")))
+        entered = entered.unique(subset=[code, "stage", WIN])
     else:
-        # a deal reaches the next stage after entering this one, so after the window's start
-        reached = (src.frame("deal_stages").select("deal_id", "stage", "entered_at")
-                   .filter(nw.col("entered_at") >= start)
-                   .select("deal_id", nw.col("stage").alias("next_stage"))
-                   .unique().with_columns(nw.lit(1).alias("reached")))
+        next_at = "_next_at"
+        latest = (src.frame("deal_stages").select("deal_id", "stage", "entered_at")
+                  .filter(nw.col("entered_at") >= start)
+                  .group_by("deal_id", "stage").agg(nw.col("entered_at").max().alias(next_at))
+                  .rename({"stage": "next_stage"}))
         entered = (entered.select("deal_id", "stage", "next_stage", SEG, WIN, DAY)
                    .unique(subset=["deal_id", "stage", WIN])
-                   .join(reached, on=["deal_id", "next_stage"], how="left")
-                   .with_columns(nw.col("reached").fill_null(0)))
+                   .join(latest, on=["deal_id", "next_stage"], how="left"))
+    # a deal reaches the next stage when it enters it after the start of the window it
+    # entered this stage in: each window on its own, whichever windows are computed together
+    # (the next entry's window index, from the same sorted starts, is at least the row's)
+    entered = entered.with_columns(
+        (_starts_before(next_at, ws) > nw.col(WIN)).fill_null(False).cast(nw.Int64).alias("reached"))
     return collect(entered.group_by(WIN, "stage", SEG, DAY).agg(nw.len().alias("n"),
                                                            nw.col("reached").sum().alias("advanced")))
+
+
+def _starts_before(col: str, ws: Sequence[Window]) -> nw.Expr:
+    """How many of the (sorted, non-overlapping) windows start at or before ``col``."""
+    expr: nw.Expr = nw.lit(0)
+    for w in ws:
+        expr = expr + (nw.col(col) >= w.start).cast(nw.Int64)
+    return expr
 
 
 def _next_entry(native: pd.DataFrame, stages: list[str]) -> pd.Series:

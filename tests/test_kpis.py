@@ -82,6 +82,33 @@ def test_stage_conversion(demo: salesnb.SalesData, table: pd.DataFrame, stage: s
     assert row["n"] == len(entered)
 
 
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_a_windows_stage_conversion_does_not_depend_on_the_windows_computed_with_it(engine: str) -> None:
+    """A deal that went back (meeting in January, proposal in February, meeting again in
+    March) has not reached the proposal after March's meeting: counted by hand, March's
+    meeting converts 1 of 2 (deal 2 reached the proposal in March), alone and beside the
+    months before it (which once moved every start back to January's)."""
+    from salesnb import aggregate
+    from salesnb.periods import parse_period
+
+    rows = [("1", "meeting", "2026-01-10"), ("1", "proposal", "2026-02-10"), ("1", "meeting", "2026-03-10"),
+            ("2", "meeting", "2026-03-05"), ("2", "proposal", "2026-03-20")]
+    stages = pd.DataFrame(rows, columns=["deal_id", "stage", "entered_at"]).astype({"entered_at": "datetime64[us]"})
+    deals = pd.DataFrame({"deal_id": ["1", "2"], "created_at": pd.to_datetime(["2026-01-05", "2026-03-01"])})
+    src = salesnb.engines.as_source(salesnb.SalesData({"deals": deals, "deal_stages": stages}), engine)
+    funnel = ["meeting", "proposal", "won"]
+    months = [aggregate.Window.of(parse_period(f"2026-{m:02d}")) for m in (1, 2, 3)]
+
+    def march(df: pd.DataFrame) -> tuple[int, int]:
+        got = df[df["stage"] == "meeting"]
+        return int(got["n"].sum()), int(got["advanced"].sum())
+
+    together = aggregate._stages(src, months, None, funnel)
+    assert march(together[together[aggregate.WIN] == 2]) == march(aggregate._stages(src, months[2:], None, funnel))
+    assert march(together[together[aggregate.WIN] == 2]) == (2, 1)
+    assert march(together[together[aggregate.WIN] == 0]) == (1, 1)  # January's meeting did reach it
+
+
 def test_by_region_adds_up(demo: salesnb.SalesData, table: pd.DataFrame) -> None:
     by = kpi_table(demo, "2026-10", by="region", kpis=["revenue", "orders", "leads", "win_rate"])
     assert sorted(by["region"].unique()) == ["East", "North", "South", "West"]
