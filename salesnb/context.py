@@ -89,7 +89,7 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
             base_dir: str | os.PathLike[str] | None = None, cache: bool = False,
             top_segments: int = TOP_SEGMENTS, calendar: str = "days",
             data_complete_through: str | date | None = None,
-            store: str | os.PathLike[str] | None = None) -> ReportContext:
+            store: str | os.PathLike[str] | None = None, keep: bool = False) -> ReportContext:
     """Build the context of one report.
 
     ``source`` is what params name (a folder or a mapping, loaded and validated here, from
@@ -102,6 +102,9 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
     and pool the rest into one "all others" row (the workbook lists them all).
     ``store`` is a folder for the daily summary store (:mod:`salesnb.store`): the next run
     recomputes only the days whose rows changed, with exactly the same numbers.
+    ``keep`` (with ``cache``) holds the loaded data and its source in this process, so that
+    the next report on the same files and settings reuses every aggregate already computed
+    (a warm kernel's next page; see :func:`salesnb.load`).
     """
     from salesnb.texts import set_language
 
@@ -114,7 +117,15 @@ def report_context(period: str | Period, source: str | os.PathLike[str] | Mappin
     else:
         from salesnb.data import load
 
-        data = load(source, base_dir=base_dir, funnel_stages=list(stages), cache=cache)
+        data = load(source, base_dir=base_dir, funnel_stages=list(stages), cache=cache, keep=keep)
+        if keep:
+            # the kept data's sources carry the settings they were made with (calendar, day
+            # complete through, store): other settings get sources of their own, and Spark's
+            # always new ones (its session is stopped after each page)
+            settings = json.dumps([engine, spark_master, holidays, data_complete_through, store], default=str)
+            if data.__dict__.get("_kept_for") != settings or (engine == "spark"):
+                data.__dict__.pop("_sources", None)
+                data.__dict__["_kept_for"] = settings
     src = as_source(data if data is not None else source, engine or None,  # type: ignore[arg-type]
                     holidays=holidays or None, spark_master=spark_master or None)
     if store is not None:
@@ -144,10 +155,10 @@ def context_from(namespace: Mapping[str, Any]) -> ReportContext:
     from salesnb import config
 
     # the settings are report_context's keywords: a notebook passes those it declares
-    keywords = set(inspect.signature(report_context).parameters) - {"period", "source", "base_dir", "cache"}
+    keywords = set(inspect.signature(report_context).parameters) - {"period", "source", "base_dir", "cache", "keep"}
     settings = {k: namespace[k] for k in keywords if k in namespace}
     return report_context(namespace["period"], namespace["source"], base_dir=Path(config.ROOT), cache=True,
-                          store=daily_store_folder(), **settings)
+                          keep=True, store=daily_store_folder(), **settings)
 
 
 def daily_store_folder() -> Path | None:

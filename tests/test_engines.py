@@ -109,6 +109,30 @@ def pages_on_pandas(demo: salesnb.SalesData) -> dict[str, pd.DataFrame]:
     return _pages(salesnb.report_context("2026-Q3", demo, holidays="RU", feedback_themes=themes))
 
 
+def test_a_kept_source_gives_every_page_the_numbers_of_a_fresh_one(
+        demo_dir: Path, pages_on_pandas: dict[str, pd.DataFrame]) -> None:
+    """A warm kernel's pages share the loaded data and its aggregates (``keep``): a page
+    after other pages and periods must show exactly what it shows on its own."""
+    themes = config.read_params(config.PARAMS_DIR / "base.yaml")["feedback_themes"]
+
+    def kept(period: str, **settings: object) -> salesnb.ReportContext:
+        return salesnb.report_context(period, str(demo_dir), cache=True, keep=True, feedback_themes=themes,
+                                      **{"holidays": "RU", **settings})  # type: ignore[arg-type]
+
+    october = kept("2026-10")
+    _pages(october, heavy=False)  # another page's windows, prefetched in other groups
+    quarter = kept("2026-Q3")
+    assert quarter.src is october.src and quarter.data is october.data  # the same data, not loaded again
+    for name, frame in _pages(quarter).items():
+        pd.testing.assert_frame_equal(frame.reset_index(drop=True), pages_on_pandas[name].reset_index(drop=True),
+                                      check_exact=True, obj=name)
+    # other settings never share a source: the calendar and the day complete through are its own
+    assert kept("2026-Q3", holidays=None).src is not october.src
+    assert kept("2026-Q3", data_complete_through="2026-10-31").src is not october.src
+    again = kept("2026-Q3")
+    assert again.src is not october.src and again.src.calendar is not None  # settings changed back: fresh
+
+
 @pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.skipif(
     not HAS_SPARK, reason="pyspark or Java not installed (.ci/run installs both)"))])
 def test_every_page_gives_the_same_numbers_on_every_engine(demo: salesnb.SalesData, engine: str,

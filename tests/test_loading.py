@@ -219,6 +219,18 @@ def test_loading_writes_nothing(folder: Path) -> None:
     assert sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir()) == before
 
 
+def test_a_kept_load_is_the_same_object_until_the_files_change(folder: Path) -> None:
+    first = salesnb.load(folder, cache=True, keep=True)
+    assert salesnb.load(folder, cache=True, keep=True) is first  # a warm kernel's next page
+    assert salesnb.load(folder, cache=True) is not first  # not asked to keep: a copy of its own
+    _write(folder / "orders.csv", ORDERS_CSV.replace("19.99", "29.99"))
+    changed = salesnb.load(folder, cache=True, keep=True)
+    assert changed is not first and changed["orders"]["amount"].iloc[2] == 29.99
+    from salesnb.data import sales
+
+    assert list(sales._KEPT.values()) == [changed]  # one data set held at a time
+
+
 def test_cached_load_equals_a_fresh_one_and_follows_the_files(folder: Path) -> None:
     fresh = salesnb.load(folder)
     first = salesnb.load(folder, cache=True)

@@ -192,7 +192,7 @@ def test_warm_kernel_starts_each_notebook_from_a_clean_namespace(tmp_path: Path)
     km = pub.workers._warm_kernel(tmp_path / "kernel.log")
     first = notebook("first", "leak = 'from the first notebook'\nimport math")
     pm.execute_notebook(str(first), str(first), kernel_name="python3", progress_bar=False, km=km)
-    pub.workers._reset_kernel(km, tmp_path)
+    pub.workers._reset_kernel(km)
     second = notebook("second", "assert 'leak' not in globals(), leak\nassert 'math' not in globals()")
     pm.execute_notebook(str(second), str(second), kernel_name="python3", progress_bar=False, km=km)
     assert pub.workers._warm_kernel(tmp_path / "kernel.log") is km  # the same kernel, still alive

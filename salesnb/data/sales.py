@@ -97,7 +97,7 @@ def _check_name(name: str) -> None:
 def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
          base_dir: str | os.PathLike[str] | None = None,
          funnel_stages: list[str] | None = None,
-         as_of: datetime | str | None = None, cache: bool = False) -> SalesData:
+         as_of: datetime | str | None = None, cache: bool = False, keep: bool = False) -> SalesData:
     """Load and validate a data source.
 
     Parameters
@@ -115,6 +115,11 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
         Keep the validated tables under ``.cache/`` in the project, keyed by the files'
         bytes, the options and the loader's code (see :mod:`salesnb.data.cache`); the
         report notebooks use it so that the data is read and checked once.
+    keep
+        With ``cache``: hold the loaded data in this process, and hand the very same object
+        to the next load of the same files and options (one data set at a time). A warm
+        kernel's next page then reuses the tables and every aggregate computed on them.
+        The tables are shared, so they must not be changed in place.
 
     Returns
     -------
@@ -138,9 +143,12 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
     if cache:
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         key = store.cache_key(source, base, funnel_stages, as_of and str(as_of))
+        if keep and key in _KEPT:
+            return _KEPT[key]
+        _KEPT.clear()  # the data held for another load goes before this one is read
         hit = store.cached(config.ROOT / ".cache", key)
         if hit is not None:
-            return SalesData(*hit)
+            return _kept(key, SalesData(*hit), keep)
     from salesnb.data.loading import read_source  # pandas readers and pandera: only on a real read
 
     tables, warnings, described = read_source(source, base_dir=base_dir,
@@ -149,4 +157,14 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any], *,
         # a full disk or a read-only project: the cache is a saving, not a need
         with contextlib.suppress(OSError):
             store.store(config.ROOT / ".cache", key, (tables, tuple(warnings), described))
+        return _kept(key, SalesData(tables, tuple(warnings), described), keep)
     return SalesData(tables, tuple(warnings), described)
+
+
+_KEPT: dict[str, SalesData] = {}  # load(keep=True): the data held in this process, by its cache key
+
+
+def _kept(key: str, data: SalesData, keep: bool) -> SalesData:
+    if keep:
+        _KEPT[key] = data
+    return data

@@ -85,8 +85,10 @@ def _warm_kernel(log: Path) -> Any:
 
     Starting a kernel and importing pandas, statsmodels and seaborn into it costs about two
     seconds; a worker runs several notebooks, so it pays that once. Between notebooks the
-    namespace is reset (``%reset -f``) and figures are closed, so each notebook still starts
-    from nothing but the imported modules.
+    namespace is reset (``%reset -f``) and figures are closed, so each notebook starts from
+    nothing but the imported modules and the loaded data: the next page on the same files
+    and settings reuses the data and its aggregates (:func:`salesnb.context_from` keeps
+    them; a page's numbers are the same either way, which a test checks).
     """
     import multiprocessing.util
 
@@ -112,9 +114,13 @@ def _warm_kernel(log: Path) -> Any:
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
+    started = km
+
     def stop() -> None:
         try:
-            run_sync(km.shutdown_kernel)(now=True)
+            if _WARM.get("kc_of") is started:
+                _WARM.pop("kc").stop_channels()
+            run_sync(started.shutdown_kernel)(now=True)
         finally:
             stderr.close()
 
@@ -129,16 +135,27 @@ _RELEASE_SPARK = ("import sys as _sys\n"
                   "del _sys")
 
 
-def _reset_kernel(km: Any, folder: Path, code: str = _RESET) -> None:
-    import nbformat
-    import papermill as pm
+def _reset_kernel(km: Any, code: str = _RESET) -> None:
+    """Run ``code`` in the warm kernel through a client kept beside it (a notebook run
+    through papermill for the same few lines took half a second per page); raises when
+    the code fails, and the page fails with it."""
+    from jupyter_client.blocking import BlockingKernelClient
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = folder / "reset.ipynb"
-    nbformat.write(nb, path)
-    pm.execute_notebook(str(path), str(path), kernel_name="python3", progress_bar=False, log_output=False,
-                        cwd=str(config.ROOT), km=km)
+    kc = _WARM.get("kc")
+    if kc is None or _WARM.get("kc_of") is not km:
+        # a blocking client: an asynchronous one is tied to the event loop it was made in,
+        # and papermill runs each notebook in a loop of its own
+        kc = BlockingKernelClient()
+        kc.load_connection_info(km.get_connection_info())
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        _WARM.update(kc=kc, kc_of=km)
+    # the kept client also hears every page's outputs; reading up to this reply drops them
+    reply = kc.execute_interactive(code, store_history=False, allow_stdin=False, timeout=120,
+                                   output_hook=lambda _msg: None)
+    content = reply.get("content", {})
+    if content.get("status") != "ok":
+        raise RuntimeError(f"the warm kernel could not be reset: {content.get('ename')}: {content.get('evalue')}")
 
 
 def run_job(job: Job, *, commit: str = "unknown", warm: bool = True) -> JobResult:
@@ -183,7 +200,7 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
                 extra: dict[str, Any] = {}
                 if warm:
                     km = _warm_kernel(job.out_dir / "logs" / "kernels.log")
-                    _reset_kernel(km, Path(tmp))
+                    _reset_kernel(km)
                     extra["km"] = km
                 try:
                     pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
@@ -192,7 +209,7 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
                 finally:
                     if warm and job.parameters.get("engine") == "spark":
                         with contextlib.suppress(Exception):  # a dead kernel has no application left
-                            _reset_kernel(extra["km"], Path(tmp), _RELEASE_SPARK)
+                            _reset_kernel(extra["km"], _RELEASE_SPARK)
         except Exception as exc:  # a failing report must not stop the others
             fault = disk_fault(exc)
             if fault:  # the notebook may be half written: nothing to keep or to read
