@@ -687,6 +687,7 @@ def _rows(df: pd.DataFrame, w: Window, keys: Sequence[str] = ()) -> Iterable[tup
         for c in value_cols:
             grid = np.zeros((len(totals), w.days))
             np.add.at(grid, (group[ok], at[ok]), values[c].to_numpy(float)[ok])
+            grid.flags.writeable = False  # shared by every summary of the window (see _family_rows)
             per_day[c] = grid
     empty = np.zeros(w.days)
     for i, (key, row) in enumerate(zip(totals.index, totals.to_numpy(float), strict=True)):
@@ -708,7 +709,17 @@ Key = tuple[str, str | None, str]  # (kpi, stage, segment)
 def _family_rows(src: Source, family: str, w: Window, by: str | None,
                  funnel_stages: list[str]) -> Iterable[tuple[str | None, str, Mapping[str, Any], Any]]:
     """(stage, segment, totals, daily) of one family of sufficient statistics (see
-    :data:`salesnb.kpis.FAMILY_TABLES`): one query, shared by every KPI of the family."""
+    :data:`salesnb.kpis.FAMILY_TABLES`): one query, shared by every KPI of the family, and
+    its rows made once per window for every set of KPIs asked of it (an unusual-months table
+    asks one KPI at a time)."""
+    key = ("family rows", family, w, by, tuple(funnel_stages) if family == "stages" else ())
+    if key not in src.cache:
+        src.cache[key] = list(_family_rows_of(src, family, w, by, funnel_stages))
+    return src.cache[key]
+
+
+def _family_rows_of(src: Source, family: str, w: Window, by: str | None,
+                    funnel_stages: list[str]) -> Iterable[tuple[str | None, str, Mapping[str, Any], Any]]:
     if family in ("orders", "returns", "new_customers", "leads"):
         for seg, r, daily in _rows(_family(src, family, w, by), w):
             yield None, seg, r, daily

@@ -68,6 +68,7 @@ class JobResult:
     fingerprint: str = ""
     headline: Mapping[str, str] = field(default_factory=dict)
     summary: Mapping[str, Any] = field(default_factory=dict)  # the period's findings and KPI tiles
+    kernel_seconds: float = 0.0  # of ``seconds``, starting the worker's kernel (its first page only)
 
     def line(self) -> str:
         if self.cell is None and self.error.startswith(tuple(DISK_ERRORS.values())):

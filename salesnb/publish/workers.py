@@ -28,7 +28,7 @@ from salesnb.publish.html import export_html, page_record
 from salesnb.publish.jobs import Job, JobResult, PublishReport
 
 __all__ = ["git_commit", "run_all", "run_job", "Stopped", "stop_on_signals", "deferred",
-           "stop_signal"]
+           "stop_signal", "longest_first", "PAGE_SECONDS"]
 
 
 def git_commit() -> str:
@@ -195,12 +195,15 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
             translate_cells(nb_in, job.notebook, language)
             source = Path(tmp) / f"source-{job.notebook}.ipynb"
             nbformat.write(nb_in, source)
+        kernel_seconds = 0.0
         try:
             with _stderr_to(job.out_dir / "logs" / "kernels.log"):
                 extra: dict[str, Any] = {}
                 if warm:
+                    before = time.perf_counter()
                     km = _warm_kernel(job.out_dir / "logs" / "kernels.log")
-                    _reset_kernel(km)
+                    _reset_kernel(km)  # (the first one waits for a new kernel to be ready)
+                    kernel_seconds = time.perf_counter() - before
                     extra["km"] = km
                 try:
                     pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
@@ -254,7 +257,8 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
                          error=disk_fault(exc) or f"could not write the page: {exc}")
     (period_out / "_failed" / f"{job.notebook}.ipynb").unlink(missing_ok=True)
     return JobResult(job.notebook, job.period, "ok", time.perf_counter() - started, key=job.key,
-                     html=str(job.html_path), fingerprint=str(record.get("fingerprint", "")),
+                     html=str(job.html_path), kernel_seconds=round(kernel_seconds, 3),
+                     fingerprint=str(record.get("fingerprint", "")),
                      headline={str(k): str(v) for k, v in record.get("headline") or []},
                      summary={k: record[k] for k in ("findings", "tiles") if isinstance(record.get(k), list)})
 
@@ -416,6 +420,7 @@ def run_all(todo: list[Job], report: PublishReport, workers: int | None, progres
 
     commit = git_commit()
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    todo = longest_first(todo, _page_seconds())
     bar = tqdm(total=len(todo), unit="page", desc="publishing", disable=not progress)
     registry = Path(tempfile.mkdtemp(prefix="salesnb-kernels-"))
     pool = ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init, initargs=(str(registry),))
@@ -449,3 +454,45 @@ def run_all(todo: list[Job], report: PublishReport, workers: int | None, progres
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
         shutil.rmtree(registry, ignore_errors=True)
+        _note_page_seconds(report.results)
+
+
+# how long each notebook took last time, so that the next run starts the slowest first
+PAGE_SECONDS = Path(".cache") / "page_seconds.json"
+
+
+def longest_first(jobs: list[Job], seconds: dict[str, float]) -> list[Job]:
+    """The jobs with the slowest notebooks (by their last run) first: two workers that
+    started the two longest pages finish together, instead of one running the longest page
+    alone at the end. Notebooks never timed go first (they may be long), in their order.
+
+    >>> jobs = [Job(name, "2026-10", {}, Path("site")) for name in ("a", "b", "c")]
+    >>> [j.notebook for j in longest_first(jobs, {"a": 1.0, "b": 3.0})]
+    ['c', 'b', 'a']
+    """
+    return sorted(jobs, key=lambda j: -seconds.get(j.notebook, float("inf")))
+
+
+def _page_seconds() -> dict[str, float]:
+    try:
+        seen = json.loads((config.ROOT / PAGE_SECONDS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(seen, dict):
+        return {}
+    return {str(k): float(v) for k, v in seen.items() if isinstance(v, int | float)}
+
+
+def _note_page_seconds(results: list[JobResult]) -> None:
+    """Each notebook's latest time (its slowest period), kept for :func:`longest_first`;
+    at most a few hundred names, and a read-only project only loses the ordering."""
+    seen = _page_seconds()
+    latest: dict[str, float] = {}
+    for r in results:
+        if r.status == "ok":  # the page's own time, without its worker's kernel start
+            latest[r.notebook] = max(latest.get(r.notebook, 0.0), round(r.seconds - r.kernel_seconds, 2))
+    if not latest:
+        return
+    seen.update(latest)
+    with contextlib.suppress(OSError):
+        files.atomic_write(config.ROOT / PAGE_SECONDS, json.dumps(dict(list(seen.items())[-500:]), indent=1))
