@@ -674,24 +674,40 @@ def _rows(df: pd.DataFrame, w: Window, keys: Sequence[str] = ()) -> Iterable[tup
     if len(df) == 0:
         return
     value_cols = [c for c in df.columns if c not in (SEG, DAY, WIN, *keys)]
-    values = df[value_cols].apply(pd.to_numeric, errors="coerce").fillna(0.0).astype(float)
-    group_cols = [SEG, *keys]
-    grouped = values.groupby([df[c] for c in group_cols], sort=True, dropna=False)
-    totals = grouped.sum()
-    group = grouped.ngroup().to_numpy()
+    # plain arrays, not a pandas groupby: a window's frame is small, and this runs for every
+    # family and window of a report (thousands of times), where pandas' overhead dominated
+    values = np.column_stack([pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                              for c in value_cols]) if value_cols else np.zeros((len(df), 0))
+    values[np.isnan(values)] = 0.0
+    code = np.zeros(len(df), dtype=np.int64)
+    labels = []
+    for c in [SEG, *keys]:  # one code per (segment, key) combination, in sorted order
+        codes, uniques = pd.factorize(df[c], sort=True, use_na_sentinel=False)
+        code = code * len(uniques) + codes
+        labels.append(np.asarray(uniques, dtype=object))
+    present, group = np.unique(code, return_inverse=True)
+    group = group.ravel()
+    totals = np.column_stack([np.bincount(group, weights=values[:, j], minlength=len(present))
+                              for j in range(len(value_cols))]) if value_cols else np.zeros((len(present), 0))
+    names = []
+    for combined in present:
+        parts = []
+        for uniques in reversed(labels):
+            combined, at_ = divmod(int(combined), len(uniques))
+            parts.append(uniques[at_])
+        names.append(tuple(reversed(parts)))
     all_days = np.datetime64(str(w.start)[:10], "D") + np.arange(w.days)
     per_day: dict[str, np.ndarray] = {}
     if DAY in df:
         at = (pd.to_datetime(df[DAY]).to_numpy().astype("datetime64[D]") - all_days[0]).astype(int)
         ok = (at >= 0) & (at < w.days)
-        for c in value_cols:
-            grid = np.zeros((len(totals), w.days))
-            np.add.at(grid, (group[ok], at[ok]), values[c].to_numpy(float)[ok])
+        for j, c in enumerate(value_cols):
+            grid = np.zeros((len(present), w.days))
+            np.add.at(grid, (group[ok], at[ok]), values[ok, j])
             grid.flags.writeable = False  # shared by every summary of the window (see _family_rows)
             per_day[c] = grid
     empty = np.zeros(w.days)
-    for i, (key, row) in enumerate(zip(totals.index, totals.to_numpy(float), strict=True)):
-        key = key if isinstance(key, tuple) else (key,)
+    for i, (key, row) in enumerate(zip(names, totals, strict=True)):
         sums: dict[str, Any] = dict(zip(value_cols, map(float, row), strict=True))
         sums.update(zip(keys, key[1:], strict=True))
 
