@@ -48,6 +48,34 @@ def _spend(campaigns: pd.DataFrame, p: Period, key: str) -> pd.Series:
     return c.groupby(key)["in_period"].sum()
 
 
+_NO_REVENUE = pd.DataFrame(columns=["amount", "margin"], dtype=float)
+
+
+def _attributed(src: object, leads: pd.DataFrame, w: Window, days: int, margin: bool) -> pd.DataFrame:
+    """Each converted lead's orders (not cancelled) from the day it converted for ``days``:
+    ``amount`` (and ``margin``) summed per lead, indexed like ``leads``. The engine joins the
+    period's converted leads (a few thousand) to the orders, so only the sums come back,
+    not every order placed since the period began (tens of millions on a large export)."""
+    conv = leads[leads["converted"] & leads["customer_id"].notna()]
+    if conv.empty:
+        return _NO_REVENUE
+    start = pd.to_datetime(conv["converted_at"]).dt.normalize().astype("datetime64[us]")
+    links = src.constant(pd.DataFrame({  # type: ignore[attr-defined]
+        "_lead": conv.index.to_numpy(), "customer_id": conv["customer_id"].astype("str").to_numpy(),
+        "_from": start.to_numpy(), "_to": (start + pd.Timedelta(days=days)).to_numpy()}))
+    sums = ["amount", *(["margin"] if margin else [])]
+    orders = (src.frame("orders")  # type: ignore[attr-defined]
+              .filter((nw.col("status") != "cancelled") & (nw.col("ordered_at") >= w.start)
+                      & ~nw.col("customer_id").is_null())
+              .select("customer_id", "ordered_at", *sums)
+              .with_columns(nw.col("customer_id").cast(nw.String)))
+    joined = (orders.join(links, on="customer_id", how="inner")
+              .filter((nw.col("ordered_at") >= nw.col("_from")) & (nw.col("ordered_at") < nw.col("_to")))
+              .group_by("_lead").agg(*[nw.col(c).sum() for c in sums]))
+    out = collect(joined).set_index("_lead")
+    return out.astype(float)
+
+
 def channel_table(ctx: ReportContext, *, by: Literal["channel", "campaign_id"] = "channel") -> pd.DataFrame:
     """One row per channel (or campaign): spend, leads, conversion, new customers, revenue
     from them within ``attribution_days`` of conversion, CAC and ROMI.
@@ -85,22 +113,13 @@ def channel_table(ctx: ReportContext, *, by: Literal["channel", "campaign_id"] =
     leads = leads.assign(converted_at=converted_at, customer_id=customer,
                          converted=converted_at.notna())
     leads[by] = leads[by].fillna("(none)")
-    revenue = pd.Series(0.0, index=leads.index)
-    # revenue follows the customer: orders without customer ids (guest checkout) cannot be attributed
-    if src.has("orders") and "customer_id" in src.columns("orders"):
-        orders = collect(src.frame("orders").filter((nw.col("status") != "cancelled")
-                                                    & (nw.col("ordered_at") >= w.start)))
-        orders["ordered_at"] = pd.to_datetime(orders["ordered_at"])
-        conv = leads[leads["converted"]][["customer_id", "converted_at"]]
-        o = orders.merge(conv.reset_index(), on="customer_id")
-        attributed = (o["ordered_at"] >= o["converted_at"].dt.normalize()) & (
-            o["ordered_at"] < o["converted_at"].dt.normalize() + pd.Timedelta(days=attribution_days))
-        revenue = revenue.add(o[attributed].groupby("index")["amount"].sum(), fill_value=0.0)
-    leads["revenue"] = revenue
     margin_known = src.has("orders") and {"margin", "customer_id"} <= set(src.columns("orders"))
+    # revenue follows the customer: orders without customer ids (guest checkout) cannot be attributed
+    attributed = (_attributed(src, leads, w, attribution_days, margin_known)
+                  if src.has("orders") and "customer_id" in src.columns("orders") else _NO_REVENUE)
+    leads["revenue"] = pd.Series(0.0, index=leads.index).add(attributed.get("amount"), fill_value=0.0)
     if margin_known:
-        leads["margin"] = pd.Series(0.0, index=leads.index).add(
-            o[attributed].groupby("index")["margin"].sum(), fill_value=0.0)
+        leads["margin"] = pd.Series(0.0, index=leads.index).add(attributed.get("margin"), fill_value=0.0)
     elif gross_margin is not None:
         leads["margin"] = leads["revenue"] * float(gross_margin)
     basis = "margin" if margin_known or gross_margin is not None else "revenue"
