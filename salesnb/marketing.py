@@ -18,7 +18,7 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
-from salesnb.aggregate import Window, collect, data_end, in_window
+from salesnb.aggregate import Window, collect, data_end, in_window, only_keys
 from salesnb.comparisons import Data
 from salesnb.context import ATTRIBUTION_DAYS, ReportContext
 from salesnb.engines import as_source
@@ -106,7 +106,10 @@ def channel_table(ctx: ReportContext, *, by: Literal["channel", "campaign_id"] =
     deal_columns = set(src.columns("deals")) if src.has("deals") else set()
     if {"lead_id", "closed_at"} <= deal_columns:  # a lead whose deal was won converted at the deal's close
         wanted = ["lead_id", "closed_at", *(["customer_id"] if "customer_id" in deal_columns else [])]
-        won = collect(src.frame("deals").filter(nw.col("outcome") == "won").select(*wanted)).set_index("lead_id")
+        # only the period's leads' won deals leave the engine, not every deal ever won
+        period_leads = src.constant(leads[["lead_id"]].drop_duplicates())
+        won = collect(only_keys(src, src.frame("deals").filter(nw.col("outcome") == "won").select(*wanted),
+                                period_leads, "lead_id")).set_index("lead_id")
         converted_at = converted_at.fillna(leads["lead_id"].map(pd.to_datetime(won["closed_at"])))
         if "customer_id" in won:
             customer = customer.fillna(leads["lead_id"].map(won["customer_id"]))
