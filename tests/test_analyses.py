@@ -122,6 +122,32 @@ def test_settings_reach_every_page_through_the_context(demo: salesnb.SalesData) 
     assert table.set_index("period")["value"].to_dict() == {m: per_month[m] for m in table["period"]}
 
 
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_channel_revenue_is_each_converted_leads_orders_in_the_attribution_window(demo: salesnb.SalesData,
+                                                                                  engine: str) -> None:
+    """Counted by hand: a Q3 lead converts at its converted_at, else at its won deal's close
+    (the deal's customer when the lead names none); its customer's orders, not cancelled,
+    from that day for 180 days are the channel's revenue."""
+    from salesnb import marketing
+
+    table = marketing.channel_table(report_context("2026-Q3", demo, engine=engine)).set_index("channel")
+    leads, deals, orders = demo["leads"], demo["deals"], demo["orders"]
+    q3 = leads[(leads["created_at"] >= "2026-07-01") & (leads["created_at"] < "2026-10-01")].copy()
+    won = deals[deals["outcome"] == "won"].set_index("lead_id")
+    q3["at"] = q3["converted_at"].fillna(q3["lead_id"].map(won["closed_at"])).dt.normalize()
+    q3["customer"] = q3["customer_id"].fillna(q3["lead_id"].map(won["customer_id"]))
+    done = orders[orders["status"] != "cancelled"]
+    expected: dict[str, float] = {}
+    for _, lead in q3[q3["at"].notna() & q3["customer"].notna()].iterrows():
+        mine = done[(done["customer_id"] == lead["customer"]) & (done["ordered_at"] >= lead["at"])
+                    & (done["ordered_at"] < lead["at"] + pd.Timedelta(days=180))]
+        expected[lead["channel"]] = expected.get(lead["channel"], 0.0) + float(mine["amount"].sum())
+    assert sum(expected.values()) > 0
+    for channel, revenue in expected.items():
+        assert table.loc[channel, "revenue"] == pytest.approx(revenue, rel=1e-9), channel
+    assert table["new_customers"].sum() == q3["at"].notna().sum()
+
+
 def test_marketing_without_optional_link_columns(demo: salesnb.SalesData) -> None:
     # an export whose deals carry no lead ids and whose orders carry no customers (guest
     # checkout): the channel table still comes, from the leads' own conversions
