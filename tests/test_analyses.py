@@ -161,3 +161,17 @@ def test_marketing_without_optional_link_columns(demo: salesnb.SalesData) -> Non
     q3 = leads[(leads["created_at"] >= "2026-07-01") & (leads["created_at"] < "2026-10-01")]
     assert table.set_index("channel")["leads"].to_dict() == q3.groupby("channel").size().to_dict()
     assert (table["revenue"] == 0).all()
+
+
+def test_romi_bootstrap_in_blocks_is_the_bootstrap_drawn_at_once() -> None:
+    """The ROMI interval resamples a channel's leads 1,000 times in blocks (bounded memory on
+    a large channel): the same draws, so the same interval as numpy drawn in one go, and
+    its coverage is the percentile bootstrap's."""
+    from salesnb.stats import scores
+
+    values = np.random.default_rng(1).exponential(100.0, 20_000) * (np.random.default_rng(2).random(20_000) < 0.05)
+    rng = np.random.default_rng(scores.ROMI_SEED)
+    totals = values[rng.integers(0, len(values), size=(scores.ROMI_RESAMPLES, len(values)))].sum(axis=1)
+    expected = np.quantile((totals - 5_000.0) / 5_000.0, [0.025, 0.975])
+    assert 4_000_000 // len(values) < scores.ROMI_RESAMPLES  # several blocks
+    assert scores.spend_return_interval(values, 5_000.0) == (expected[0], expected[1])
