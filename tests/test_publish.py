@@ -287,3 +287,22 @@ def test_titles_are_read_without_nbformat_and_match_its_translation() -> None:
     out = subprocess.run([sys.executable, "-c", probe, str(config.NOTEBOOKS_DIR / "kpi_overview.ipynb")],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_last_runs_page_times_order_the_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from salesnb import config as cfg
+    from salesnb.publish import workers
+    from salesnb.publish.jobs import Job, JobResult
+
+    monkeypatch.setattr(cfg, "ROOT", tmp_path)
+    workers._note_page_seconds([
+        JobResult("overview", "2026-09", "ok", 9.0, kernel_seconds=4.0),  # 5 s of its own
+        JobResult("overview", "2026-10", "ok", 6.0),  # the slowest period counts
+        JobResult("funnel", "2026-10", "ok", 2.0),
+        JobResult("broken", "2026-10", "failed", 30.0)])  # a failure says nothing of its time
+    assert workers._page_seconds() == {"overview": 6.0, "funnel": 2.0}
+    jobs = [Job(name, "2026-10", {}, tmp_path) for name in ("funnel", "overview", "new_page")]
+    assert [j.notebook for j in workers.longest_first(jobs, workers._page_seconds())] == [
+        "new_page", "overview", "funnel"]
+    (tmp_path / workers.PAGE_SECONDS).write_text("not json")  # a damaged file: no order, no failure
+    assert workers._page_seconds() == {}
