@@ -206,11 +206,11 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
                     kernel_seconds = time.perf_counter() - before
                     extra["km"] = km
                 try:
-                    # written once at the end (or with its error), not after every cell: a page's
-                    # charts made each save cost more than a small cell's run
+                    # saved after every cell (a fifth of a second a page): a kernel that dies
+                    # (out of memory) leaves the notebook as far as it got, for _failed/
                     pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
                                         kernel_name="python3", progress_bar=False, log_output=False,
-                                        cwd=str(config.ROOT), request_save_on_cell_execute=False, **extra)
+                                        cwd=str(config.ROOT), **extra)
                 finally:
                     if warm and job.parameters.get("engine") == "spark":
                         with contextlib.suppress(Exception):  # a dead kernel has no application left
