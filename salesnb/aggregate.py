@@ -32,7 +32,7 @@ __all__ = ["Window", "Key", "summaries", "fold_segments", "segment_sizes", "OTHE
            "set_complete_through", "SEG", "NotSegmentable", "data_end", "data_start", "cohort_lags",
            "weekday_profile",
            "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "families_of", "kpi_problem",
-           "stage_moves"]
+           "stage_moves", "only_keys"]
 
 SEG = "_seg"
 DEFAULT_STAGES_KEY = ["qualified", "meeting", "proposal", "negotiation", "won"]  # comparisons' default funnel
