@@ -18,7 +18,7 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
-from salesnb.aggregate import Window, collect, data_end, in_window, only_keys
+from salesnb.aggregate import Window, collect, conversion_days, data_end, in_window, only_keys
 from salesnb.comparisons import Data
 from salesnb.context import ATTRIBUTION_DAYS, ReportContext
 from salesnb.engines import as_source
@@ -172,13 +172,8 @@ def conversion_lag(data: Data, *, quantile: float = 0.99) -> float:
     src = as_source(data)
     if not src.has("leads") or "converted_at" not in src.columns("leads"):
         return 0.0
-    key = ("conversion lag", quantile)
-    if key not in src.cache:  # only the converted leads leave the engine, once per source
-        df = collect(src.frame("leads").select("created_at", "converted_at")
-                     .filter(~nw.col("converted_at").is_null() & ~nw.col("created_at").is_null()))
-        days = (pd.to_datetime(df["converted_at"]) - pd.to_datetime(df["created_at"])).dt.total_seconds() / 86400
-        src.cache[key] = float(np.quantile(days, quantile)) if len(days) else 0.0
-    return float(src.cache[key])
+    days = conversion_days(src)
+    return float(np.quantile(days, quantile)) if len(days) else 0.0
 
 
 def complete_window(ctx: ReportContext) -> Period:
