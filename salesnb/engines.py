@@ -163,13 +163,11 @@ def as_source(data: SalesData | Source, engine: Engine | None = None, *,
     calendar: every comparison on it then knows those public holidays. ``spark_master``
     chooses the Spark session for ``engine="spark"`` (see :func:`spark_session`).
     """
-    if holidays is not None:
-        from salesnb.stats import calendar_of
-
-        src = as_source(data, engine, spark_master=spark_master)
-        src.calendar = calendar_of(holidays)
-        return src
     if isinstance(data, Source):
+        if holidays is not None:
+            from salesnb.stats import calendar_of
+
+            data.calendar = calendar_of(holidays)
         if engine not in (None, "auto") and engine != data.engine:
             raise ValueError(f"the data is already on {data.engine}; scan it again with "
                              f"engine={engine!r}")
@@ -183,13 +181,27 @@ def as_source(data: SalesData | Source, engine: Engine | None = None, *,
     assert engine is not None
     # one Source per loaded data and engine, so its cache (windows already aggregated,
     # cohort lags, the data's end) serves every table and comparison of a report
+    # (and calendar: a source asked for with holidays must not give them to later callers)
     sources = data.__dict__.setdefault("_sources", {})
-    key = (engine, spark_master if engine == "spark" else None)
+    key = (engine, spark_master if engine == "spark" else None, _holidays_key(holidays))
     if key not in sources:
         sources[key] = _from_sales_data(data, engine, spark_master)
         sources[key].rows = rows
+        if holidays is not None:
+            from salesnb.stats import calendar_of
+
+            sources[key].calendar = calendar_of(holidays)
     sources[key].chosen = chosen
     return sources[key]
+
+
+def _holidays_key(holidays: Any) -> Any:
+    """A hashable key for a holidays setting (a country code, a list of dates, a Calendar)."""
+    from salesnb.stats import Calendar
+
+    if holidays is None or isinstance(holidays, str | Calendar):
+        return holidays.upper() if isinstance(holidays, str) else holidays
+    return tuple(sorted(str(d)[:10] for d in holidays))
 
 
 def _from_sales_data(data: SalesData, engine: str, spark_master: str | None = None) -> Source:

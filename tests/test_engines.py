@@ -61,6 +61,19 @@ def test_engine_follows_the_data_or_the_argument(demo: salesnb.SalesData, demo_d
         kpi_table(demo, "2026-10", engine="polars")  # type: ignore[arg-type]
 
 
+def test_holidays_asked_for_once_are_not_given_to_later_callers() -> None:
+    """A source made with a holiday calendar is its own: the same loaded data asked for
+    without holidays gets none (a report's RU calendar once moved another page's
+    weekday-prorated target)."""
+    data = salesnb.SalesData({"orders": pd.DataFrame({"order_id": ["1"], "ordered_at": pd.to_datetime(["2026-01-05"]),
+                                                       "amount": [1.0]})})
+    ru = salesnb.engines.as_source(data, "pandas", holidays="RU")
+    plain = salesnb.engines.as_source(data, "pandas")
+    assert ru is not plain and plain.calendar is None
+    assert ru.calendar.country == "RU" and salesnb.engines.as_source(data, "pandas", holidays="ru") is ru
+    assert salesnb.engines.as_source(data, "pandas") is plain  # still one source per data, engine and calendar
+
+
 def test_auto_picks_pandas_for_small_data_and_duckdb_for_large(demo: salesnb.SalesData, demo_dir: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from salesnb import engines, health, present
