@@ -401,45 +401,77 @@ def _pipeline(src: Source, w: Window, by: str | None) -> pd.DataFrame:
                                        nw.col("a2").sum().alias("ss")))
 
 
-def _stages(src: Source, ws: Sequence[Window], by: str | None, stages: list[str]) -> pd.DataFrame:
+def _stage_entries(src: Source, by: str | None, stages: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every entry into a funnel stage that has a next stage, from one pass over the whole
+    table, split in two:
+
+    - ``regular``: the deal entered the stage once, and the next stage (if ever) after it.
+      Its counts do not depend on the window, so they are summed by segment, stage and day;
+    - ``irregular``: the deal entered the stage more than once, or entered the next stage
+      before this one (it went back). A window counts it once, reached when its next stage
+      was entered after the window's start (see :func:`_stages`), so these are kept as rows.
+
+    Real funnels have few irregular entries; the demo and the benchmark data have none.
+    """
+    key = ("stage entries", by, tuple(stages))
+    if key in src.cache:
+        return src.cache[key]
     pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
-    start = min(w.start for w in ws)
-    # pandas keeps the next stage's latest entry date and an integer deal code on the table,
-    # so no query joins millions of deal ids again; DuckDB and Spark plan the join themselves
-    kept = ([src.derive("deal_stages", "_next_at_" + "|".join(stages), lambda native: _next_entry(native, stages)),
-             src.derive("deal_stages", "_deal_code", lambda native: pd.factorize(native["deal_id"])[0])]
-            if src.engine == "pandas" else [])
-    entered = segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at", *kept],
-                        _any_window("entered_at", ws)).with_columns(_window_label("entered_at", ws),
-                                                                    _day("entered_at"))
-    entered = entered.join(pairs, on="stage", how="inner")
-    if kept:
-        next_at, code = kept
-        entered = entered.unique(subset=[code, "stage", WIN])
+    if src.engine == "pandas":  # derived once per table: no join of millions of deal ids
+        next_at = src.derive("deal_stages", "_next_at_" + "|".join(stages), lambda native: _next_entry(native, stages))
+        times = src.derive("deal_stages", "_entries", lambda native: native.groupby(
+            ["deal_id", "stage"], observed=True, sort=False)["entered_at"].transform("size"))
+        entered = (segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at", next_at, times])
+                   .rename({next_at: "_next_at", times: "_times"}).join(pairs, on="stage", how="inner"))
     else:
-        next_at = "_next_at"
-        latest = (src.frame("deal_stages").select("deal_id", "stage", "entered_at")
-                  .filter(nw.col("entered_at") >= start)
-                  .group_by("deal_id", "stage").agg(nw.col("entered_at").max().alias(next_at))
-                  .rename({"stage": "next_stage"}))
-        entered = (entered.select("deal_id", "stage", "next_stage", SEG, WIN, DAY)
-                   .unique(subset=["deal_id", "stage", WIN])
-                   .join(latest, on=["deal_id", "next_stage"], how="left"))
-    # a deal reaches the next stage when it enters it after the start of the window it
-    # entered this stage in: each window on its own, whichever windows are computed together
-    # (the next entry's window index, from the same sorted starts, is at least the row's)
-    entered = entered.with_columns(
-        (_starts_before(next_at, ws) > nw.col(WIN)).fill_null(False).cast(nw.Int64).alias("reached"))
-    return collect(entered.group_by(WIN, "stage", SEG, DAY).agg(nw.len().alias("n"),
-                                                           nw.col("reached").sum().alias("advanced")))
+        per_pair = (src.frame("deal_stages").select("deal_id", "stage", "entered_at").group_by("deal_id", "stage")
+                    .agg(nw.col("entered_at").max().alias("_next_at"), nw.len().alias("_times")))
+        entered = (segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at"])
+                   .join(pairs, on="stage", how="inner")
+                   .join(per_pair.select("deal_id", "stage", "_times"), on=["deal_id", "stage"], how="left")
+                   .join(per_pair.select("deal_id", nw.col("stage").alias("next_stage"), "_next_at"),
+                         on=["deal_id", "next_stage"], how="left"))
+    irregular = ((nw.col("_times") > 1) | (nw.col("_next_at") < nw.col("entered_at"))).fill_null(False)
+    # one query: regular entries grouped by segment, stage and day; irregular ones keep
+    # their deal, time and next entry as group keys (each its own group)
+    marked = entered.with_columns(
+        _day("entered_at"), nw.when(irregular).then(nw.col("deal_id")).alias("_irr_deal"),
+        nw.when(irregular).then(nw.col("entered_at")).alias("_irr_at"),
+        nw.when(irregular).then(nw.col("_next_at")).alias("_irr_next"),
+        (~irregular & ~nw.col("_next_at").is_null()).cast(nw.Int64).alias("reached"))
+    df = collect(marked.group_by(SEG, "stage", DAY, "_irr_deal", "_irr_at", "_irr_next")
+                 .agg(nw.len().alias("n"), nw.col("reached").sum().alias("advanced")))
+    df[DAY] = pd.to_datetime(df[DAY])
+    odd = df["_irr_deal"].notna().to_numpy()
+    regular = df.loc[~odd, [SEG, "stage", DAY, "n", "advanced"]].reset_index(drop=True)
+    irr = df.loc[odd, [SEG, "stage", "_irr_deal", "_irr_at", "_irr_next"]]
+    irr = irr.loc[irr.index.repeat(df.loc[odd, "n"].to_numpy())]  # (a row per entry, should two share a time)
+    irregular_rows = pd.DataFrame({SEG: irr[SEG].to_numpy(), "stage": irr["stage"].to_numpy(),
+                                   "deal_id": irr["_irr_deal"].to_numpy(),
+                                   "entered_at": pd.to_datetime(irr["_irr_at"]).to_numpy(),
+                                   "next_at": pd.to_datetime(irr["_irr_next"]).to_numpy()})
+    src.cache[key] = regular, irregular_rows
+    return src.cache[key]
 
 
-def _starts_before(col: str, ws: Sequence[Window]) -> nw.Expr:
-    """How many of the (sorted, non-overlapping) windows start at or before ``col``."""
-    expr: nw.Expr = nw.lit(0)
-    for w in ws:
-        expr = expr + (nw.col(col) >= w.start).cast(nw.Int64)
-    return expr
+def _stages(src: Source, w: Window, by: str | None, stages: list[str]) -> pd.DataFrame:
+    """Deals entering each stage in the window (``n``) and how many of them reached the
+    next stage (``advanced``), by segment, stage and day.
+
+    A deal counts once per stage and window, on the day of its first entry in the window,
+    and reached the next stage when it entered it after the window's start: each window on
+    its own. Every window is served from the one pass of :func:`_stage_entries`.
+    """
+    regular, irregular = _stage_entries(src, by, stages)
+    df = regular[(regular[DAY] >= w.start) & (regular[DAY] < w.end)]
+    odd = irregular[(irregular["entered_at"] >= w.start) & (irregular["entered_at"] < w.end)]
+    if len(odd):
+        first = odd.sort_values("entered_at", kind="stable").drop_duplicates(["deal_id", "stage"])
+        extra = pd.DataFrame({SEG: first[SEG], "stage": first["stage"], DAY: first["entered_at"].dt.normalize(),
+                              "n": 1, "advanced": (first["next_at"] >= w.start).astype(np.int64)})
+        df = (pd.concat([df, extra], ignore_index=True).groupby([SEG, "stage", DAY], as_index=False, sort=False)
+              .agg(n=("n", "sum"), advanced=("advanced", "sum")))
+    return _in_order(df, "stages")
 
 
 def _next_entry(native: pd.DataFrame, stages: list[str]) -> pd.Series:
@@ -484,17 +516,17 @@ def prefetch(src: Source, ws: Sequence[Window], by: str | None, funnel_stages: S
     the families the caller's KPIs use (see :attr:`salesnb.kpis.KPI.parts`); default all.
     """
     wanted = set(families) if families is not None else None
-    for name, fn in [*_MULTI.items(), ("stages", None)]:
-        table = {"new_customers": "orders", "stages": "deal_stages"}.get(name, name)
+    for name, fn in _MULTI.items():
+        table = "orders" if name == "new_customers" else name
         if (wanted is not None and name not in wanted) or not src.has(table) or _stored(src, name):
-            continue  # (a stored family serves every window from its days)
-        key = (name, by, tuple(funnel_stages) if name == "stages" else ())
+            continue  # (a stored family serves every window from its days; stages serve all from one pass)
+        key = (name, by, ())
         todo = [w for w in dict.fromkeys(ws) if ("family", key, w) not in src.cache]
         if len(todo) < 2:
             continue
         for group in _disjoint_groups(todo):
             try:
-                df = _stages(src, group, by, list(funnel_stages)) if fn is None else fn(src, group, by)
+                df = fn(src, group, by)
             except NotSegmentable:
                 break
             for i, w in enumerate(group):
@@ -508,9 +540,11 @@ def _family(src: Source, name: str, w: Window, by: str | None,
     if _stored(src, name):
         full = _daily(src, name, by)
         return full[(full[DAY] >= w.start) & (full[DAY] < w.end)]
-    key = (name, by, tuple(funnel_stages) if name == "stages" else ())
+    if name == "stages":
+        return _stages(src, w, by, list(funnel_stages))
+    key = (name, by, ())
     if ("family", key, w) not in src.cache:
-        df = _stages(src, [w], by, list(funnel_stages)) if name == "stages" else _MULTI[name](src, [w], by)
+        df = _MULTI[name](src, [w], by)
         src.cache[("family", key, w)] = _in_order(df.drop(columns=[WIN]), name)
     return src.cache[("family", key, w)]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import salesnb
 from salesnb import kpi_table
@@ -103,10 +105,58 @@ def test_a_windows_stage_conversion_does_not_depend_on_the_windows_computed_with
         got = df[df["stage"] == "meeting"]
         return int(got["n"].sum()), int(got["advanced"].sum())
 
-    together = aggregate._stages(src, months, None, funnel)
-    assert march(together[together[aggregate.WIN] == 2]) == march(aggregate._stages(src, months[2:], None, funnel))
-    assert march(together[together[aggregate.WIN] == 2]) == (2, 1)
-    assert march(together[together[aggregate.WIN] == 0]) == (1, 1)  # January's meeting did reach it
+    together = {w: aggregate._stages(src, w, None, funnel) for w in months}  # one pass serves all three
+    alone = salesnb.engines.as_source(salesnb.SalesData({"deals": deals, "deal_stages": stages}), engine)
+    assert march(together[months[2]]) == march(aggregate._stages(alone, months[2], None, funnel))
+    assert march(together[months[2]]) == (2, 1)
+    assert march(together[months[0]]) == (1, 1)  # January's meeting did reach it
+
+
+def _stage_counts_by_hand(rows: pd.DataFrame, funnel: list[str], start: pd.Timestamp,
+                          end: pd.Timestamp) -> dict[tuple[str, str], tuple[int, int]]:
+    """The definition, deal by deal: a deal that entered a stage in the window counts once,
+    on the day of its first entry there, and advanced when its latest entry into the next
+    stage is at or after the window's start."""
+    out: dict[tuple[str, str], list[int]] = {}
+    for (deal, stage), g in rows.groupby(["deal_id", "stage"]):
+        if stage not in funnel[:-1]:
+            continue
+        inside = g[(g["entered_at"] >= start) & (g["entered_at"] < end)]
+        if inside.empty:
+            continue
+        day = str(inside["entered_at"].min().normalize().date())
+        nxt = rows[(rows["deal_id"] == deal) & (rows["stage"] == funnel[funnel.index(stage) + 1])]["entered_at"]
+        cell = out.setdefault((stage, day), [0, 0])
+        cell[0] += 1
+        cell[1] += int(len(nxt) > 0 and nxt.max() >= start)
+    return {k: (a, b) for k, (a, b) in out.items()}
+
+
+@settings(max_examples=40, deadline=None)
+@given(entries=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2), st.integers(0, 40)), min_size=1,
+                        max_size=30),
+       window=st.tuples(st.integers(0, 40), st.integers(1, 30)))
+def test_stage_counts_match_the_definition_on_any_history(entries: list[tuple[int, int, int]],
+                                                           window: tuple[int, int]) -> None:
+    """Random histories with re-entries, backward moves and entries on the same day: every
+    window's (stage, day) counts equal a deal-by-deal count, on pandas and DuckDB."""
+    from salesnb import aggregate
+
+    funnel = ["meeting", "proposal", "won"]
+    day0 = pd.Timestamp("2026-01-01")
+    rows = pd.DataFrame({"deal_id": [str(d) for d, _, _ in entries], "stage": [funnel[s] for _, s, _ in entries],
+                         "entered_at": [day0 + pd.Timedelta(hours=12 * h) for _, _, h in entries]}
+                        ).astype({"entered_at": "datetime64[us]"})
+    deals = pd.DataFrame({"deal_id": [str(d) for d in range(6)], "created_at": [day0] * 6})
+    start = day0 + pd.Timedelta(days=window[0] // 2)
+    w = aggregate.Window(start.to_pydatetime(), (start + pd.Timedelta(days=window[1])).to_pydatetime(), window[1])
+    want = _stage_counts_by_hand(rows, funnel, pd.Timestamp(w.start), pd.Timestamp(w.end))
+    for engine in ("pandas", "duckdb"):
+        src = salesnb.engines.as_source(salesnb.SalesData({"deals": deals, "deal_stages": rows}), engine)
+        got = aggregate._stages(src, w, None, funnel)
+        assert {(str(s), str(pd.Timestamp(d).date())): (int(n), int(a))
+                for s, d, n, a in zip(got["stage"], got[aggregate.DAY], got["n"], got["advanced"], strict=True)
+                } == want, engine
 
 
 def test_by_region_adds_up(demo: salesnb.SalesData, table: pd.DataFrame) -> None:
