@@ -505,7 +505,7 @@ def families_of(kpis: Iterable[KPI]) -> set[str]:
     return {family for kpi in kpis for family, _ in kpi.parts}
 
 
-def prefetch(src: Source, ws: Sequence[Window], by: str | None, funnel_stages: Sequence[str], *,
+def prefetch(src: Source, ws: Sequence[Window], by: str | None, *,
              families: Iterable[str] | None = None) -> None:
     """Aggregate the large-table families for several windows, in one pass per table and
     group of non-overlapping windows.

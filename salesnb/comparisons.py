@@ -125,7 +125,7 @@ def kpi_table(data: Data, period: str | Period, *, by: str | None = None,
     stages = list(funnel_stages or DEFAULT_FUNNEL)
     w = Window.of(p)
     # the comparisons usually asked next read the same tables: one pass for all three
-    prefetch(src, [w, Window.of(p.previous()), Window.of(p.last_year())], by, stages,
+    prefetch(src, [w, Window.of(p.previous()), Window.of(p.last_year())], by,
              families=families_of(kpi_list))
     values, problems = summaries(src, kpi_list, w, by, funnel_stages=stages)
     end = pd.Timestamp(as_of) if as_of is not None else data_end(src)
@@ -251,7 +251,7 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
     p, base_p, incomplete, end = comparison_windows(src, p, against, as_of=as_of)
     cur_w = Window.of(p)
     if base_p is not None:
-        prefetch(src, [cur_w, Window.of(base_p)], by, stages, families=families_of(kpi_list))
+        prefetch(src, [cur_w, Window.of(base_p)], by, families=families_of(kpi_list))
     current, problems = summaries(src, kpi_list, cur_w, by, funnel_stages=stages)
     lags = cohort_lags(src, stages) if any(k.kind == "proportion" for k in kpi_list) else {}
     if against == "target":
@@ -424,7 +424,7 @@ def kpi_trend(data: Data, period: str | Period, *, kpis: Sequence[str] | None = 
         chain.append(chain[-1].previous())
     # every period of the chain with its previous period and last year: one pass per table
     windows = {Window.of(x) for q in chain for x in (q, q.previous(), q.last_year())}
-    prefetch(src, sorted(windows, key=lambda w: (w.start, w.end)), None, list(funnel_stages or DEFAULT_FUNNEL),
+    prefetch(src, sorted(windows, key=lambda w: (w.start, w.end)), None,
              families=families_of(kpi_list))
     frames = []
     for q in reversed(chain):

@@ -230,9 +230,8 @@ def anomalies(ctx: ReportContext, kpi: str | Sequence[str], *, by: str | None = 
     from salesnb.aggregate import families_of, prefetch
 
     # every month's aggregates in one pass per table, not three scans per month
-    stages_used = list(funnel_stages)
     month_windows = [Window.of(parse_period(str(m))) for m in months]
-    prefetch(src, month_windows + [Window.of(parse_period(str(months[0] - 1)))], by, stages_used,
+    prefetch(src, month_windows + [Window.of(parse_period(str(months[0] - 1)))], by,
              families=families_of(ctx.kpis[k] for k in kpis))
     frames = []
     for m in months:

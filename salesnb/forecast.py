@@ -172,7 +172,7 @@ def history(data: Data, kpi: str, *, by: str | None = None, as_of: str | pd.Time
                              "value": pd.Series(dtype=float)})
     months = _month_windows(*span)
     stages = list(funnel_stages or DEFAULT_FUNNEL)
-    prefetch(src, [w for _, w in months], by, stages, families=families_of([k]))
+    prefetch(src, [w for _, w in months], by, families=families_of([k]))
     rows = []
     for name, w in months:
         values, problems = summaries(src, [k], w, by, funnel_stages=stages)

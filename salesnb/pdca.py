@@ -334,7 +334,7 @@ def _prefetch_checks(src: Any, initiatives: Sequence[Initiative], kpis: Mapping[
                 ws.update(Window.of(p) for p in periods)
                 fams.update(families_of([kpis[ini.kpi]]))
     for by, (ws, fams) in wanted.items():
-        prefetch(src, sorted(ws, key=lambda w: (w.start, w.end)), by, stages, families=fams)
+        prefetch(src, sorted(ws, key=lambda w: (w.start, w.end)), by, families=fams)
 
 
 def _monthly(src: Any, kpi: KPI, windows: Sequence[Period], segment: Mapping[str, str], stage: str | None,
@@ -344,7 +344,7 @@ def _monthly(src: Any, kpi: KPI, windows: Sequence[Period], segment: Mapping[str
     values, ns = [], []
     parts = _month_parts(windows)
     # every month's aggregates in one pass per table, not one scan per month
-    prefetch(src, [Window.of(part) for part in parts], next(iter(segment), None), stages,
+    prefetch(src, [Window.of(part) for part in parts], next(iter(segment), None),
              families=families_of([kpi]))
     for part in parts:
         s = _summary(src, kpi, part, segment, stage, stages)
