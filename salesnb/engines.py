@@ -123,12 +123,17 @@ def spark_session(master: str | None = None) -> Any:
     master = master or os.environ.get("SALESNB_SPARK_MASTER") or SPARK_MASTER
     if master in _SESSIONS:
         return _SESSIONS[master]
-    if not master.startswith("sc://"):
-        # one classic SparkContext per process: getOrCreate would hand back the session of
-        # another master, so that one is stopped first (Spark Connect sessions are remote)
-        for other in [m for m in _SESSIONS if not m.startswith("sc://")]:
-            _SESSIONS.pop(other).stop()
-    if master.startswith("sc://"):  # Spark Connect: the session lives on the server
+    remote = master.startswith("sc://")
+    # one classic SparkContext per process: getOrCreate would hand back the session of another
+    # master, so that one is stopped first. And one kind of session at a time: pyspark picks
+    # classic or Connect columns by a process-wide flag that its first Connect session sets
+    # (SPARK_CONNECT_MODE_ENABLED), so a classic session after a Connect one failed with
+    # CONNECT_URL_NOT_SET, and a Connect session beside a classic one breaks the classic one
+    for other in [m for m in _SESSIONS if not remote or not m.startswith("sc://")]:
+        _SESSIONS.pop(other).stop()
+    if not remote:
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+    if remote:  # Spark Connect: the session lives on the server
         session = (SparkSession.builder.remote(master).appName("salesnb")
                    .config("spark.sql.session.timeZone", "UTC").getOrCreate())
     else:

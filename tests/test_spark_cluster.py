@@ -93,3 +93,16 @@ def test_the_whole_report_through_spark_connect(connect: str, demo_dir: Path, pa
                                                 tmp_path: Path) -> None:
     got = publish_with(tmp_path, source=str(demo_dir), engine="spark", spark_master=connect)
     same_report(got, pandas_report, must_say="engine: spark")
+
+
+def test_a_local_session_after_a_connect_one(connect: str) -> None:
+    """A kernel that ran a page through Spark Connect can run the next one on local Spark
+    (pyspark's process-wide Connect flag once made every later classic session fail), and
+    back."""
+    from salesnb.engines import spark_session
+
+    assert spark_session(connect).range(3).count() == 3
+    local = spark_session("local[1]")
+    assert local.range(4).count() == 4 and local.sparkContext.master == "local[1]"
+    assert spark_session(connect).range(5).count() == 5
+    stop_spark()
