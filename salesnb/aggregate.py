@@ -416,21 +416,30 @@ def _stage_entries(src: Source, by: str | None, stages: list[str]) -> tuple[pd.D
     key = ("stage entries", by, tuple(stages))
     if key in src.cache:
         return src.cache[key]
-    pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
     if src.engine == "pandas":  # derived once per table: no join of millions of deal ids
+        pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
         next_at = src.derive("deal_stages", "_next_at_" + "|".join(stages), lambda native: _next_entry(native, stages))
         times = src.derive("deal_stages", "_entries", lambda native: native.groupby(
             ["deal_id", "stage"], observed=True, sort=False)["entered_at"].transform("size"))
         entered = (segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at", next_at, times])
                    .rename({next_at: "_next_at", times: "_times"}).join(pairs, on="stage", how="inner"))
-    else:
-        per_pair = (src.frame("deal_stages").select("deal_id", "stage", "entered_at").group_by("deal_id", "stage")
-                    .agg(nw.col("entered_at").max().alias("_next_at"), nw.len().alias("_times")))
-        entered = (segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at"])
-                   .join(pairs, on="stage", how="inner")
-                   .join(per_pair.select("deal_id", "stage", "_times"), on=["deal_id", "stage"], how="left")
-                   .join(per_pair.select("deal_id", nw.col("stage").alias("next_stage"), "_next_at"),
-                         on=["deal_id", "next_stage"], how="left"))
+    else:  # one row per deal (its latest entry into each stage), not one per deal and stage: a smaller join
+        latest = [f"_latest_{i}" for i in range(len(stages))]
+        per_deal = (src.frame("deal_stages").select("deal_id", "stage", "entered_at")
+                    .with_columns(*[nw.when(nw.col("stage") == s).then(nw.col("entered_at")).alias(c)
+                                    for s, c in zip(stages, latest, strict=True)])
+                    .group_by("deal_id").agg(*[nw.col(c).max() for c in latest], nw.len().alias("_rows"),
+                                             nw.col("stage").n_unique().alias("_kinds")))
+        following: nw.Expr = nw.lit(None)
+        for i in range(len(stages) - 2, -1, -1):
+            following = nw.when(nw.col("stage") == stages[i]).then(nw.col(latest[i + 1])).otherwise(following)
+        # a deal that entered any stage twice is irregular in every stage (harmless: the
+        # irregular count is exact for any entry)
+        entered = (segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at"],
+                             nw.col("stage").is_in(stages[:-1]))
+                   .join(per_deal, on="deal_id", how="left")
+                   .with_columns(following.alias("_next_at"),
+                                 ((nw.col("_rows") > nw.col("_kinds")).cast(nw.Int64) + 1).alias("_times")))
     irregular = ((nw.col("_times") > 1) | (nw.col("_next_at") < nw.col("entered_at"))).fill_null(False)
     # one query: regular entries grouped by segment, stage and day; irregular ones keep
     # their deal, time and next entry as group keys (each its own group)
