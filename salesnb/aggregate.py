@@ -411,7 +411,9 @@ def _stage_entries(src: Source, by: str | None, stages: list[str]) -> tuple[pd.D
       before this one (it went back). A window counts it once, reached when its next stage
       was entered after the window's start (see :func:`_stages`), so these are kept as rows.
 
-    Real funnels have few irregular entries; the demo and the benchmark data have none.
+    A funnel whose deals only move forward has no irregular entries (the demo, the benchmark
+    data); a CRM whose deals often go back (the IBM export in ``../shared/data`` counts up to
+    23 stage changes a deal) keeps more here, at most a row per entry, sorted by time.
     """
     key = ("stage entries", by, tuple(stages))
     if key in src.cache:
@@ -459,6 +461,7 @@ def _stage_entries(src: Source, by: str | None, stages: list[str]) -> tuple[pd.D
                                    "deal_id": irr["_irr_deal"].to_numpy(),
                                    "entered_at": pd.to_datetime(irr["_irr_at"]).to_numpy(),
                                    "next_at": pd.to_datetime(irr["_irr_next"]).to_numpy()})
+    irregular_rows = irregular_rows.sort_values("entered_at", kind="stable", ignore_index=True)
     src.cache[key] = regular, irregular_rows
     return src.cache[key]
 
@@ -473,9 +476,10 @@ def _stages(src: Source, w: Window, by: str | None, stages: list[str]) -> pd.Dat
     """
     regular, irregular = _stage_entries(src, by, stages)
     df = regular[(regular[DAY] >= w.start) & (regular[DAY] < w.end)]
-    odd = irregular[(irregular["entered_at"] >= w.start) & (irregular["entered_at"] < w.end)]
-    if len(odd):
-        first = odd.sort_values("entered_at", kind="stable").drop_duplicates(["deal_id", "stage"])
+    at = irregular["entered_at"].to_numpy()  # sorted: a window's entries are one slice
+    lo, hi = np.searchsorted(at, np.datetime64(w.start, "us")), np.searchsorted(at, np.datetime64(w.end, "us"))
+    if hi > lo:
+        first = irregular.iloc[lo:hi].drop_duplicates(["deal_id", "stage"])  # each pair's first entry in the window
         extra = pd.DataFrame({SEG: first[SEG], "stage": first["stage"], DAY: first["entered_at"].dt.normalize(),
                               "n": 1, "advanced": (first["next_at"] >= w.start).astype(np.int64)})
         df = (pd.concat([df, extra], ignore_index=True).groupby([SEG, "stage", DAY], as_index=False, sort=False)
