@@ -189,6 +189,8 @@ def as_source(data: SalesData | Source, engine: Engine | None = None, *,
     # (and calendar: a source asked for with holidays must not give them to later callers)
     sources = data.__dict__.setdefault("_sources", {})
     key = (engine, spark_master if engine == "spark" else None, _holidays_key(holidays))
+    if key in sources and engine == "spark" and not _session_alive(sources[key]):
+        del sources[key]  # its session was stopped (stop_spark, or a session of another master): tables anew
     if key not in sources:
         sources[key] = _from_sales_data(data, engine, spark_master)
         sources[key].rows = rows
@@ -198,6 +200,12 @@ def as_source(data: SalesData | Source, engine: Engine | None = None, *,
             sources[key].calendar = calendar_of(holidays)
     sources[key].chosen = chosen
     return sources[key]
+
+
+def _session_alive(src: Source) -> bool:
+    """Whether a Spark source's tables still belong to a session :func:`spark_session` holds."""
+    native = next(iter(src._natives.values()), None)
+    return native is None or any(native.sparkSession is s for s in _SESSIONS.values())
 
 
 def _holidays_key(holidays: Any) -> Any:

@@ -196,3 +196,21 @@ def test_a_session_for_another_master_is_not_the_old_one() -> None:
         assert spark_session("local[2]") is second
     finally:
         stop_spark()
+
+
+@pytest.mark.skipif(not HAS_SPARK, reason="pyspark or Java not installed (.ci/run installs both)")
+def test_loaded_data_on_spark_survives_a_stopped_session(demo: salesnb.SalesData) -> None:
+    """The same loaded data on Spark after stop_spark (or another master's session) gets its
+    tables again, not the stopped session's."""
+    from salesnb.engines import as_source, stop_spark
+
+    data = salesnb.SalesData({"orders": demo["orders"].head(50)})
+    try:
+        first = as_source(data, "spark", spark_master="local[1]")
+        assert first.frame("orders").to_native().count() == 50
+        stop_spark()
+        again = as_source(data, "spark", spark_master="local[1]")
+        assert again is not first and again.frame("orders").to_native().count() == 50
+        assert as_source(data, "spark", spark_master="local[1]") is again
+    finally:
+        stop_spark()
