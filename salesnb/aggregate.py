@@ -500,17 +500,19 @@ def _next_entry(native: pd.DataFrame, stages: list[str]) -> pd.Series:
 _MULTI = {"orders": _orders, "returns": _returns, "new_customers": _new_customers, "leads": _leads}
 
 
-def _disjoint_groups(ws: Sequence[Window]) -> list[list[Window]]:
-    """The windows in as few groups of non-overlapping windows as a greedy sweep finds, each
-    group sorted by start: one pass over a table labels every row of a group."""
-    groups: list[list[Window]] = []
+def _spans(ws: Sequence[Window]) -> list[Window]:
+    """The windows merged into as few non-overlapping spans as cover them (overlapping or
+    touching windows are one span), sorted by start: one pass over a table labels every row
+    with its span, and each window is its span's days from its start to its end."""
+    spans: list[Window] = []
     for w in sorted(dict.fromkeys(ws), key=lambda w: (w.start, w.end)):
-        home = next((g for g in groups if g[-1].end <= w.start), None)
-        if home is None:
-            groups.append([w])
+        if spans and w.start <= spans[-1].end:
+            last = spans[-1]
+            end = max(last.end, w.end)
+            spans[-1] = Window(last.start, end, (end - last.start).days)
         else:
-            home.append(w)
-    return groups
+            spans.append(w)
+    return spans
 
 
 def families_of(kpis: Iterable[KPI]) -> set[str]:
@@ -520,8 +522,9 @@ def families_of(kpis: Iterable[KPI]) -> set[str]:
 
 def prefetch(src: Source, ws: Sequence[Window], by: str | None, *,
              families: Iterable[str] | None = None) -> None:
-    """Aggregate the large-table families for several windows, in one pass per table and
-    group of non-overlapping windows.
+    """Aggregate the large-table families for several windows, in one pass per table: the
+    rows of every window's days, by segment and day, each window then its own days (every
+    family's per-row values depend on the row, not on the window).
 
     kpi_table prefetches the period, the previous period and last year, so the comparisons
     that follow read them from the cache instead of scanning the tables again; a PDCA check
@@ -537,13 +540,16 @@ def prefetch(src: Source, ws: Sequence[Window], by: str | None, *,
         todo = [w for w in dict.fromkeys(ws) if ("family", key, w) not in src.cache]
         if len(todo) < 2:
             continue
-        for group in _disjoint_groups(todo):
-            try:
-                df = fn(src, group, by)
-            except NotSegmentable:
-                break
-            for i, w in enumerate(group):
-                src.cache[("family", key, w)] = _in_order(df[df[WIN] == i].drop(columns=[WIN]), name)
+        spans = _spans(todo)
+        try:
+            df = fn(src, spans, by)
+        except NotSegmentable:
+            continue
+        days = pd.to_datetime(df[DAY])
+        for w in todo:
+            i = next(i for i, span in enumerate(spans) if span.start <= w.start and w.end <= span.end)
+            mine = (df[WIN] == i) & (days >= w.start) & (days < w.end)
+            src.cache[("family", key, w)] = _in_order(df[mine.to_numpy()].drop(columns=[WIN]), name)
 
 
 def _family(src: Source, name: str, w: Window, by: str | None,
