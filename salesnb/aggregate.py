@@ -32,7 +32,7 @@ __all__ = ["Window", "Key", "summaries", "fold_segments", "segment_sizes", "OTHE
            "set_complete_through", "SEG", "NotSegmentable", "data_end", "data_start", "cohort_lags",
            "weekday_profile",
            "cycle_frame", "collect", "in_window", "segmented", "immature", "prefetch", "families_of", "kpi_problem",
-           "stage_moves", "only_keys", "conversion_days"]
+           "stage_moves", "only_keys", "conversion_days", "MAX_FUNNEL_STAGES"]
 
 SEG = "_seg"
 DEFAULT_STAGES_KEY = ["qualified", "meeting", "proposal", "negotiation", "won"]  # comparisons' default funnel
@@ -401,6 +401,10 @@ def _pipeline(src: Source, w: Window, by: str | None) -> pd.DataFrame:
                                        nw.col("a2").sum().alias("ss")))
 
 
+# each funnel stage is a column and a branch of the stage query: bounded (params allow as many)
+MAX_FUNNEL_STAGES = 30
+
+
 def _stage_entries(src: Source, by: str | None, stages: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every entry into a funnel stage that has a next stage, from one pass over the whole
     table, split in two:
@@ -418,6 +422,8 @@ def _stage_entries(src: Source, by: str | None, stages: list[str]) -> tuple[pd.D
     key = ("stage entries", by, tuple(stages))
     if key in src.cache:
         return src.cache[key]
+    if len(stages) > MAX_FUNNEL_STAGES:  # (a column and a branch per stage below)
+        raise ValueError(f"funnel_stages: at most {MAX_FUNNEL_STAGES} stages, got {len(stages)}")
     if src.engine == "pandas":  # derived once per table: no join of millions of deal ids
         pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
         next_at = src.derive("deal_stages", "_next_at_" + "|".join(stages), lambda native: _next_entry(native, stages))

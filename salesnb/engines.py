@@ -129,7 +129,7 @@ def spark_session(master: str | None = None) -> Any:
     # classic or Connect columns by a process-wide flag that its first Connect session sets
     # (SPARK_CONNECT_MODE_ENABLED), so a classic session after a Connect one failed with
     # CONNECT_URL_NOT_SET, and a Connect session beside a classic one breaks the classic one
-    for other in [m for m in _SESSIONS if not remote or not m.startswith("sc://")]:
+    for other in [m for m in _SESSIONS if not (remote and m.startswith("sc://"))]:  # Connect keeps Connect
         _SESSIONS.pop(other).stop()
     if not remote:
         os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)

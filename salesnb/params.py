@@ -141,7 +141,9 @@ class ParamsFile(_Strict):
                                           json_schema_extra={"record": True})
     holidays: str | None = Field(None, description="public holidays: a country code (RU, US …) or ''",
                                  json_schema_extra={"record": True})
-    funnel_stages: list[str] | None = Field(None, min_length=2, description="the deal stages, in order",
+    # at most aggregate.MAX_FUNNEL_STAGES (not imported: reading params stays light; a test keeps them equal)
+    funnel_stages: list[str] | None = Field(None, min_length=2, max_length=30,
+                                            description="the deal stages, in order",
                                             json_schema_extra={"record": True})
     analyst_note: str | None = Field(None, description="a note shown under every page's title")
     min_events: int | None = Field(None, ge=1, description="fewer events: no verdict on a change",

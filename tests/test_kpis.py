@@ -291,3 +291,19 @@ def test_overlapping_windows_prefetched_in_one_pass_equal_each_window_alone(demo
             assert len(got) > 0, (name, w)
             pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True),
                                           check_dtype=False, rtol=1e-12, obj=f"{name} {w.start:%Y-%m}")
+
+
+def test_a_funnel_of_too_many_stages_is_a_clear_error(demo: salesnb.SalesData) -> None:
+    """Each stage is a column of the stage query: the params and the code bound them alike."""
+    from salesnb import aggregate
+    from salesnb.aggregate import MAX_FUNNEL_STAGES
+    from salesnb.params import check_params
+    from salesnb.periods import parse_period
+
+    stages = [f"s{i}" for i in range(MAX_FUNNEL_STAGES + 1)]
+    src = salesnb.engines.as_source(salesnb.SalesData(dict(demo.tables)), "duckdb")
+    with pytest.raises(ValueError, match=f"at most {MAX_FUNNEL_STAGES} stages, got {MAX_FUNNEL_STAGES + 1}"):
+        aggregate._stages(src, aggregate.Window.of(parse_period("2026-10")), None, stages)
+    problems = check_params({"funnel_stages": stages}, "base.yaml")
+    assert len(problems) == 1 and "base.yaml: funnel_stages" in problems[0], problems
+    assert check_params({"funnel_stages": stages[:MAX_FUNNEL_STAGES]}, "base.yaml") == []
