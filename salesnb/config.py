@@ -15,13 +15,17 @@ from typing import Any
 import yaml
 
 __all__ = ["ParamsLoader", "MAX_PARAMS_BYTES", "ROOT", "PARAMS_DIR", "OUTPUTS_DIR", "NOTEBOOKS_DIR", "DEMO_DIR",
-           "read_params", "merge_params", "period_params_files"]
+           "read_params", "merge_params", "period_params_files", "RECORD_MIME"]
 
 ROOT = Path(os.environ.get("SALESNB_ROOT", Path(__file__).resolve().parents[1]))
 PARAMS_DIR = ROOT / "params"
 OUTPUTS_DIR = ROOT / "outputs"
 NOTEBOOKS_DIR = ROOT / "notebooks"
 DEMO_DIR = ROOT / "data" / "demo"
+# the output type in which a page tells the publisher its title, headline and sheets
+# (:func:`salesnb.present.run_record`); here, so that the publisher reads it without
+# importing the page modules (pandas, statsmodels) into its worker processes
+RECORD_MIME = "application/vnd.salesnb.record+json"
 
 
 MAX_PARAMS_BYTES = int(os.environ.get("SALESNB_MAX_PARAMS_BYTES", 2 * 2**20))

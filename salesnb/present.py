@@ -15,6 +15,7 @@ from IPython.display import HTML
 from pandas.io.formats.style import Styler
 
 from salesnb import texts
+from salesnb.config import RECORD_MIME
 from salesnb.data import SalesData
 from salesnb.kpis import KPI
 from salesnb.periods import Period
@@ -24,7 +25,6 @@ __all__ = ["table", "bullets", "engine_note", "page_intro", "result_badges", "re
            "attach_csv", "csv_text", "CSV_NAME", "MAX_NAME_BYTES", "RECORD_MIME"]
 
 # the media type of a page's machine-readable run record: read by the publisher, never shown
-RECORD_MIME = "application/vnd.salesnb.record+json"
 
 _OWN_LABELS = {"all": "all", "(none)": "none", "(several)": "several", "(all others)": "all_others"}
 _RESULT_COLOURS = {"ok": "#1b7837", "warning": "#b35806", "missing": "#6c6c6c",

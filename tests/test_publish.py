@@ -289,6 +289,38 @@ def test_titles_are_read_without_nbformat_and_match_its_translation() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_a_worker_reads_and_checks_pages_without_the_page_modules_or_iri_grammars(tmp_path: Path) -> None:
+    """A worker process reads each executed notebook (nbformat) and its run record; neither
+    may import the page modules (statsmodels: seconds) or compile jsonschema's "iri"
+    grammars (39 lark grammars, over a second), and nbformat must still reject a broken
+    notebook."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={config.RECORD_MIME: {"title": "T"}})]
+    good, bad = tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
+    nbformat.write(nb, good)
+    bad.write_text(good.read_text(encoding="utf-8").replace('"cell_type": "code"', '"cell_type": "sode"'),
+                   encoding="utf-8")
+    probe = ("import sys\n"
+             "from salesnb.publish import workers\n"
+             "workers._skip_iri_grammars()\n"
+             "import nbformat\n"
+             "from salesnb.publish.html import page_record, strip_for_readers\n"
+             "nb = nbformat.read(sys.argv[1], as_version=4)\n"
+             "record = page_record(nb); strip_for_readers(nb)\n"
+             "try:\n    nbformat.validate(nbformat.read(sys.argv[2], as_version=4)); broken = 'accepted'\n"
+             "except nbformat.ValidationError:\n    broken = 'rejected'\n"
+             "print(record['title'], broken, sorted(m for m in ('statsmodels', 'salesnb.present', 'lark', "
+             "'rfc3987_syntax') if sys.modules.get(m) is not None))")
+    out = subprocess.run([sys.executable, "-c", probe, str(good), str(bad)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["T", "rejected", "[]"]
+
+
 def test_the_last_runs_page_times_order_the_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from salesnb import config as cfg
     from salesnb.publish import workers

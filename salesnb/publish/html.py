@@ -26,27 +26,23 @@ TEMPLATES = Path(__file__).parents[1] / "templates"
 def strip_for_readers(nb: Any) -> Any:
     """Drop what managers should not read: parameter cells, stderr (warnings) and the run
     record meant for the publisher."""
-    from salesnb.present import RECORD_MIME
-
     hidden = {"parameters", "injected-parameters"}
     nb.cells = [c for c in nb.cells if not hidden & set(c.get("metadata", {}).get("tags", []))]
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs
                             if not (o.output_type == "stream" and o.get("name") == "stderr")
-                            and RECORD_MIME not in o.get("data", {})]
+                            and config.RECORD_MIME not in o.get("data", {})]
     return nb
 
 
 def page_record(nb: Any) -> dict[str, Any]:
     """What the page told the publisher (see :func:`salesnb.present.run_record`): title,
     data fingerprint, KPI definitions, headline figures; several records merge."""
-    from salesnb.present import RECORD_MIME
-
     record: dict[str, Any] = {}
     for cell in nb.cells:
         for out in cell.get("outputs", []):
-            found = out.get("data", {}).get(RECORD_MIME)
+            found = out.get("data", {}).get(config.RECORD_MIME)
             if isinstance(found, dict):
                 files = [*record.get("files", []), *found.get("files", [])]  # files add up
                 record.update(found)
