@@ -106,3 +106,66 @@ def test_a_signal_mid_run_stops_everything_and_keeps_every_page_whole(
     assert (out / "index.html").is_file()
     with open(out / ".lock", "a+") as fh:  # released: a new run can take it at once
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _in_kernel(code: str) -> str:
+    """Run ``code`` in this worker's warm kernel; what it printed (a worker-side probe)."""
+    from salesnb.publish import workers
+
+    printed: list[str] = []
+    workers._client(workers._WARM["km"]).execute_interactive(
+        code, store_history=False, timeout=60,
+        output_hook=lambda m: printed.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None)
+    return "".join(printed).strip()
+
+
+def test_workers_start_their_kernels_with_the_notebooks_imports(demo_dir: Path, tmp_path: Path) -> None:
+    """Before the first page, each worker's kernel runs and has imported what the notebooks
+    import, with those modules frozen for the collector; nothing of that lands in the
+    namespace the page sees."""
+    from salesnb.publish import plan_jobs
+    from salesnb.publish.workers import Workers
+
+    jobs = [j for j in plan_jobs(period=PERIOD, out_dir=tmp_path) if j.notebook in ("kpi_overview", "funnel")]
+    with Workers(jobs, 2) as started:
+        probe = ("import sys, gc; print('salesnb.overview' in sys.modules, 'salesnb.funnel' in sys.modules, "
+                 "gc.get_freeze_count() > 1000, '_s' in globals(), '_gc' in globals())")
+        seen = [started.pool.submit(_in_kernel, probe).result(timeout=120) for _ in range(2)]
+        kernels = _descendants(__import__("os").getpid())
+    assert seen == ["True True True False False"] * 2
+    assert not [p for p in kernels if _running(p)], "a worker or kernel outlived the run"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc (Linux)")
+@pytest.mark.parametrize("stop", ["bad source", "SIGTERM"])
+def test_a_run_stopped_before_its_pages_leaves_no_kernel_running(
+        demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: str) -> None:
+    """The workers start their kernels while the parent checks the data: a bad source or a
+    signal in that time stops them all, and nothing is published."""
+    import os
+
+    from salesnb.publish import publish, run
+    from salesnb.publish.jobs import PublishError
+    from salesnb.publish.workers import Stopped
+
+    seen: set[int] = set()
+
+    def checking(todo: object) -> None:  # the data check, held until the kernels run
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(_descendants(os.getpid())) < 4:  # 2 workers, 2 kernels
+            time.sleep(0.1)
+        seen.update(_descendants(os.getpid()))
+        if stop == "SIGTERM":
+            raise Stopped(signal.SIGTERM)
+        raise PublishError("nothing was published:\nthe data cannot be loaded: (a test)")
+
+    monkeypatch.setattr(run, "validate_sources", checking)
+    out = tmp_path / "out"
+    with pytest.raises(Stopped if stop == "SIGTERM" else PublishError):
+        publish(period=PERIOD, out_dir=out, workers=2, force=True, progress=False)
+    assert len(seen) >= 4, seen
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [p for p in seen if _running(p)]:
+        time.sleep(0.1)
+    assert [p for p in seen if _running(p)] == []
+    assert not list(out.rglob("*.html"))

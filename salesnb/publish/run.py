@@ -19,7 +19,7 @@ from salesnb.publish.index import read_manifest, write_index
 from salesnb.publish.jobs import Job, JobResult, PublishReport, all_jobs, plan_jobs, up_to_date
 from salesnb.publish.locking import lock, sweep
 from salesnb.publish.sources import validate_sources
-from salesnb.publish.workers import deferred, run_all, stop_on_signals, stop_signal
+from salesnb.publish.workers import Workers, deferred, run_all, stop_on_signals, stop_signal
 
 __all__ = ["publish"]
 
@@ -74,20 +74,27 @@ def _publish_locked(jobs: list[Job], report: PublishReport, out: Path, *, period
     todo = [j for j in jobs if force or not up_to_date(j, manifest)]
     report.results += [JobResult(j.notebook, j.period, "up to date", 0.0, key=j.key)
                        for j in jobs if j not in todo]
-    if todo:
+    if not todo:
+        with deferred():
+            _run_and_record(todo, jobs, report, out, period=period, base=base, workers=None, force=force,
+                            progress=progress, on_result=on_result, started=started)
+        return
+    # the workers start their kernels while the data is checked; a bad source or a signal
+    # before the pages run stops them (the context), and run_all stops them after the pages
+    with Workers(todo, workers) as started_workers:
         validate_sources(todo)
         # longest first (as last time), so that no worker starts a long job alone at the end
         last = {(period_, nb): e.get("seconds", 0.0) for period_, entries in manifest.items()
                 for nb, e in entries.items() if isinstance(e, dict)}
         todo.sort(key=lambda j: -last.get((j.period, j.notebook), 5.0))
-    # from here a signal is noted, not raised: the workers stop, and what finished is recorded
-    with deferred():
-        _run_and_record(todo, jobs, report, out, period=period, base=base, workers=workers, force=force,
-                        progress=progress, on_result=on_result, started=started)
+        # from here a signal is noted, not raised: the workers stop, and what finished is recorded
+        with deferred():
+            _run_and_record(todo, jobs, report, out, period=period, base=base, workers=started_workers,
+                            force=force, progress=progress, on_result=on_result, started=started)
 
 
 def _run_and_record(todo: list[Job], jobs: list[Job], report: PublishReport, out: Path, *, period: str | None,
-                    base: Path | None, workers: int | None, force: bool, progress: bool,
+                    base: Path | None, workers: Workers | None, force: bool, progress: bool,
                     on_result: Callable[[JobResult], None] | None, started: float) -> None:
     if todo:
         run_all(todo, report, workers, progress, on_result)

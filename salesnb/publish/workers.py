@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import replace
@@ -27,7 +27,7 @@ from salesnb.publish.files import SHEETS_DIR, disk_fault, keep_failed, unsafe_at
 from salesnb.publish.html import export_html, page_record
 from salesnb.publish.jobs import Job, JobResult, PublishReport
 
-__all__ = ["git_commit", "run_all", "run_job", "Stopped", "stop_on_signals", "deferred",
+__all__ = ["git_commit", "run_all", "Workers", "notebook_imports", "run_job", "Stopped", "stop_on_signals", "deferred",
            "stop_signal", "longest_first", "PAGE_SECONDS"]
 
 
@@ -135,10 +135,8 @@ _RELEASE_SPARK = ("import sys as _sys\n"
                   "del _sys")
 
 
-def _reset_kernel(km: Any, code: str = _RESET) -> None:
-    """Run ``code`` in the warm kernel through a client kept beside it (a notebook run
-    through papermill for the same few lines took half a second per page); raises when
-    the code fails, and the page fails with it."""
+def _client(km: Any) -> Any:
+    """The client kept beside this worker's kernel, ready."""
     from jupyter_client.blocking import BlockingKernelClient
 
     kc = _WARM.get("kc")
@@ -150,6 +148,14 @@ def _reset_kernel(km: Any, code: str = _RESET) -> None:
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
         _WARM.update(kc=kc, kc_of=km)
+    return kc
+
+
+def _reset_kernel(km: Any, code: str = _RESET) -> None:
+    """Run ``code`` in the warm kernel through a client kept beside it (a notebook run
+    through papermill for the same few lines took half a second per page); raises when
+    the code fails, and the page fails with it."""
+    kc = _client(km)
     # the kept client also hears every page's outputs; reading up to this reply drops them
     reply = kc.execute_interactive(code, store_history=False, allow_stdin=False, timeout=120,
                                    output_hook=lambda _msg: None)
@@ -373,13 +379,75 @@ def deferred() -> Iterator[None]:
         _STOP["deferred"] = before
 
 
-def _worker_init(registry: str) -> None:
+def _worker_init(registry: str, log: str = "", prelude: str = "") -> None:
     """Each worker: Ctrl-C is the parent's to handle (the terminal sends it to the whole
-    group); SIGTERM from the parent stops this worker's kernel, then the worker."""
+    group); SIGTERM from the parent stops this worker's kernel, then the worker. With a
+    ``log``, the worker starts its kernel at once and sends it ``prelude`` (see
+    :class:`Workers`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_stop)
     _WARM["registry"] = registry
     _skip_iri_grammars()
+    if log:
+        _start_warm(Path(log), prelude)
+
+
+def _start_warm(log: Path, prelude: str) -> None:
+    """Start this worker's kernel and send it ``prelude`` without waiting for it: the kernel
+    imports while the parent checks the data. Nothing here may fail the worker: the first
+    page starts the kernel again if need be, and reports what fails then."""
+    try:
+        with _stderr_to(log):
+            km = _warm_kernel(log)
+            if prelude:
+                # the imported modules live as long as the kernel: frozen, the full collections
+                # of every page's %reset (0.25 s each) no longer walk them (0.03 s)
+                prelude += "\nimport gc as _gc\n_gc.freeze()\ndel _gc"
+                # stop_on_error=False: a failing prelude must not abort the page queued behind it
+                _client(km).execute(prelude, silent=True, store_history=False, stop_on_error=False)
+    except Exception:  # noqa: BLE001, S110 - a warm-up only; the page itself reports a kernel that fails
+        pass
+
+
+def notebook_imports(notebooks: Sequence[Path]) -> str:
+    """Code that runs the top-level import statements of the notebooks' code cells, each on
+    its own and silently (a failing one is the page's to report), into a throwaway
+    namespace: what a warm kernel can import before it knows its first page.
+
+    >>> import json, tempfile
+    >>> nb = {"cells": [{"cell_type": "code", "source": ["%matplotlib inline\\n", "import math\\n", "x = 1"]}]}
+    >>> path = Path(tempfile.mkdtemp()) / "a.ipynb"
+    >>> _ = path.write_text(json.dumps(nb), encoding="utf-8")
+    >>> notebook_imports([path])
+    "for _s in ['import math']:\\n    try:\\n        exec(_s, {})\\n    except Exception:\\n        pass\\ndel _s"
+    """
+    import ast
+
+    found: list[str] = []
+    for path in notebooks:
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+        for cell in cells:
+            if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+                continue
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            # IPython's magics and shell lines are not Python
+            code = "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+            try:
+                tree = ast.parse(code)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.Import) or (isinstance(node, ast.ImportFrom) and not node.level):
+                    statement = ast.unparse(node)
+                    if statement not in found:
+                        found.append(statement)
+    if not found:
+        return ""
+    return f"for _s in {found!r}:\n    try:\n        exec(_s, {{}})\n    except Exception:\n        pass\ndel _s"
 
 
 def _skip_iri_grammars() -> None:
@@ -426,22 +494,59 @@ def _stop_workers(registry: Path, grace: float = 10.0) -> None:
         noted.unlink(missing_ok=True)
 
 
-def run_all(todo: list[Job], report: PublishReport, workers: int | None, progress: bool,
+class Workers:
+    """The worker processes of a run, started before the pages are known to be runnable:
+    each starts its kernel at once and imports there what the notebooks import (about three
+    seconds a kernel), while the parent loads and checks the data on the other core.
+
+    :meth:`close` stops them (``stop=True``: at once, their kernels killed); a run that stops
+    before the pages run (a bad source, a signal) leaves nothing running.
+    """
+
+    def __init__(self, todo: Sequence[Job], workers: int | None = None) -> None:
+        self.size = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+        self.registry = Path(tempfile.mkdtemp(prefix="salesnb-kernels-"))
+        notebooks = dict.fromkeys(config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb" for job in todo)
+        log = todo[0].out_dir / "logs" / "kernels.log" if todo else None
+        self.closed = False
+        with _share_cores(self.size):  # the kernels start now and keep the limit
+            self.pool = ProcessPoolExecutor(max_workers=self.size, initializer=_worker_init,
+                                            initargs=(str(self.registry), str(log or ""),
+                                                      notebook_imports(list(notebooks)) if log else ""))
+            for _ in range(self.size):  # starts every worker now, whatever the start method
+                self.pool.submit(int)
+
+    def close(self, *, stop: bool = False) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if stop:
+            _stop_workers(self.registry)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.registry, ignore_errors=True)
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.close(stop=kind is not None)
+
+
+def run_all(todo: list[Job], report: PublishReport, workers: int | Workers | None, progress: bool,
             on_result: Callable[[JobResult], None] | None) -> None:
-    """Run ``todo`` in worker processes, adding each result to ``report`` as it comes. On
+    """Run ``todo`` in worker processes (``workers``: their number, or :class:`Workers`
+    already started), adding each result to ``report`` as it comes, then stop them. On
     SIGTERM or SIGINT (noted by :func:`stop_on_signals`) the workers and their kernels are
     stopped and each unfinished job is reported as stopped; its last good page stays."""
     from tqdm import tqdm
 
     commit = git_commit()
-    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    started = workers if isinstance(workers, Workers) else Workers(todo, workers)
     todo = longest_first(todo, _page_seconds())
     bar = tqdm(total=len(todo), unit="page", desc="publishing", disable=not progress)
-    registry = Path(tempfile.mkdtemp(prefix="salesnb-kernels-"))
-    pool = ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init, initargs=(str(registry),))
     try:
-        with _share_cores(n_workers), deferred():
-            futures = {pool.submit(run_job, job, commit=commit): job for job in todo}
+        with deferred():
+            futures = {started.pool.submit(run_job, job, commit=commit): job for job in todo}
             pending = set(futures)
             while pending and _STOP["signum"] is None:
                 done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
@@ -458,7 +563,7 @@ def run_all(todo: list[Job], report: PublishReport, workers: int | None, progres
                     if on_result:
                         on_result(result)
             if pending:
-                _stop_workers(registry)
+                started.close(stop=True)
                 name = signal.Signals(_STOP["signum"]).name
                 for future in pending:
                     job = futures[future]
@@ -466,9 +571,8 @@ def run_all(todo: list[Job], report: PublishReport, workers: int | None, progres
                                                     error=f"stopped by {name} before it finished; the last "
                                                           f"good page is kept"))
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        started.close()
         bar.close()
-        shutil.rmtree(registry, ignore_errors=True)
         _note_page_seconds(report.results)
 
 
