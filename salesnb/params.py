@@ -303,7 +303,7 @@ def check_params(content: Mapping[str, Any], where: str, *, period_file: bool = 
 def check_references(params: Mapping[str, Any], *, root: str | Path) -> list[str]:
     """Problems of what params define for the pages: the custom KPIs and the PDCA register
     (checked as the pages will read them, before any runs)."""
-    from salesnb import pdca
+    from salesnb.initiatives import register_from
     from salesnb.kpis import registry
 
     custom = params.get("custom_kpis") or {}
@@ -314,7 +314,7 @@ def check_references(params: Mapping[str, Any], *, root: str | Path) -> list[str
     register = params.get("initiatives")
     try:
         if register:
-            pdca.register_from(register, root=root, custom_kpis=custom)
+            register_from(register, root=root, custom_kpis=custom)
     except ValueError as exc:
         return [f"PDCA register: {exc}"]
     return []

@@ -321,6 +321,27 @@ def test_a_worker_reads_and_checks_pages_without_the_page_modules_or_iri_grammar
     assert out.stdout.split() == ["T", "rejected", "[]"]
 
 
+def test_the_check_before_the_pages_imports_no_statistics() -> None:
+    """The parent checks params, registers and data while the kernels start: it must not
+    import statsmodels or scipy.stats (two seconds on the core the kernels need), and the
+    statistics still import when a page calls them."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "from salesnb.publish import plan_jobs\n"
+             "from salesnb.publish.sources import validate_sources\n"
+             "validate_sources(plan_jobs(period='2026-10'))\n"
+             "print(sorted(m for m in ('statsmodels', 'scipy.stats', 'salesnb.pdca') if m in sys.modules))\n"
+             "from salesnb.stats import Counts, two_sample\n"
+             "print(round(two_sample(Counts(120, 30), Counts(100, 30)).p_value, 4), 'statsmodels' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=config.ROOT)
+    from salesnb.stats import Counts, two_sample
+
+    expected = round(two_sample(Counts(120, 30), Counts(100, 30)).p_value, 4)
+    assert out.stdout.split("\n")[:2] == ["[]", f"{expected} True"]
+
+
 def test_the_last_runs_page_times_order_the_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from salesnb import config as cfg
     from salesnb.publish import workers

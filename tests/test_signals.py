@@ -123,17 +123,24 @@ def test_workers_start_their_kernels_with_the_notebooks_imports(demo_dir: Path, 
     """Before the first page, each worker's kernel runs and has imported what the notebooks
     import, with those modules frozen for the collector; nothing of that lands in the
     namespace the page sees."""
+    import os
+
     from salesnb.publish import plan_jobs
     from salesnb.publish.workers import Workers
 
     jobs = [j for j in plan_jobs(period=PERIOD, out_dir=tmp_path) if j.notebook in ("kpi_overview", "funnel")]
+    before = _descendants(os.getpid())  # an earlier test's kernel in this process is not ours
     with Workers(jobs, 2) as started:
         probe = ("import sys, gc; print('salesnb.overview' in sys.modules, 'salesnb.funnel' in sys.modules, "
                  "gc.get_freeze_count() > 1000, '_s' in globals(), '_gc' in globals())")
         seen = [started.pool.submit(_in_kernel, probe).result(timeout=120) for _ in range(2)]
-        kernels = _descendants(__import__("os").getpid())
+        ours = _descendants(os.getpid()) - before
     assert seen == ["True True True False False"] * 2
-    assert not [p for p in kernels if _running(p)], "a worker or kernel outlived the run"
+    assert len(ours) >= 4, ours  # two workers, two kernels
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [p for p in ours if _running(p)]:
+        time.sleep(0.1)
+    assert not [p for p in ours if _running(p)], "a worker or kernel outlived the run"
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc (Linux)")
@@ -149,12 +156,13 @@ def test_a_run_stopped_before_its_pages_leaves_no_kernel_running(
     from salesnb.publish.workers import Stopped
 
     seen: set[int] = set()
+    before = _descendants(os.getpid())  # an earlier test's kernel in this process is not ours
 
     def checking(todo: object) -> None:  # the data check, held until the kernels run
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(_descendants(os.getpid())) < 4:  # 2 workers, 2 kernels
+        while time.monotonic() < deadline and len(_descendants(os.getpid()) - before) < 4:  # 2 workers, 2 kernels
             time.sleep(0.1)
-        seen.update(_descendants(os.getpid()))
+        seen.update(_descendants(os.getpid()) - before)
         if stop == "SIGTERM":
             raise Stopped(signal.SIGTERM)
         raise PublishError("nothing was published:\nthe data cannot be loaded: (a test)")

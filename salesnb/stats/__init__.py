@@ -4,6 +4,10 @@
 - :mod:`~salesnb.stats.calendar`: weekdays and public holidays;
 - :mod:`~salesnb.stats.flows`: counts and sums on daily totals (quasi-Poisson with calendar terms);
 - :mod:`~salesnb.stats.two_sample`: the comparison per KPI kind, target attainment, BH q-values.
+
+Light imports: this package and the modules it loads import statsmodels and scipy.stats
+(two seconds) inside the functions that use them, so that what only describes a KPI (the
+registry, the summaries, the publisher's check of params before any page runs) stays light.
 """
 
 from salesnb.stats.calendar import Calendar, calendar_of

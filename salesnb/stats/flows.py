@@ -30,8 +30,6 @@ import warnings
 from typing import Literal
 
 import numpy as np
-import statsmodels.api as sm
-from scipy import stats as sps
 
 from salesnb.stats.calendar import Calendar, weekday
 from salesnb.stats.summaries import Change, Daily
@@ -98,6 +96,9 @@ def daily_flow_change(cur: Daily, base: Daily, *, calendar: Calendar | None = No
     >>> abs(round(r.abs_change, 6)), round(r.p_value, 3)   # October has one weekend day more: no change
     (0.0, 1.0)
     """
+    import statsmodels.api as sm  # here, not above: see the package's note on light imports
+    from scipy import stats as sps
+
     cal = calendar or Calendar()
     c_total, b_total = float(cur.x.sum()), float(base.x.sum())
     nan = math.nan

@@ -27,10 +27,6 @@ from dataclasses import replace
 from typing import Literal
 
 import numpy as np
-from scipy import stats as sps
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
-from statsmodels.stats.rates import confint_poisson_2indep, test_poisson_2indep
 
 from salesnb.stats.calendar import Calendar
 from salesnb.stats.flows import daily_flow_change
@@ -45,6 +41,7 @@ _NAN = math.nan
 
 
 def _z(alpha: float) -> float:
+    from scipy import stats as sps
     return float(sps.norm.ppf(1 - alpha / 2))
 
 
@@ -96,6 +93,7 @@ def two_sample(current: Summary, baseline: Summary, *, alpha: float = 0.05,
 # -- counts and sums without daily totals ------------------------------------------------
 
 def _counts(c: Counts, b: Counts, alpha: float) -> Change:
+    from statsmodels.stats.rates import confint_poisson_2indep, test_poisson_2indep
     scale = c.exposure / b.exposure
     base = b.count * scale
     if c.count + b.count == 0:
@@ -108,6 +106,7 @@ def _counts(c: Counts, b: Counts, alpha: float) -> Change:
 
 
 def _sums(c: Moments, b: Moments, alpha: float) -> Change:
+    from scipy import stats as sps
     base = b.sum * c.exposure / b.exposure
     d = c.sum / c.exposure - b.sum / b.exposure  # difference of daily rates
     var = c.sum_sq / c.exposure**2 + b.sum_sq / b.exposure**2
@@ -145,6 +144,8 @@ def binomial_dispersion(*dailies: Daily) -> tuple[float, int]:
 
 
 def _proportions(c: Proportion, b: Proportion, alpha: float) -> Change:
+    from scipy import stats as sps
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
     degenerate = (c.successes + b.successes == 0) or (c.successes == c.trials and b.successes == b.trials)
     if not c.trials or not b.trials or degenerate:  # no variation to test: no verdict
         return Change(c.value, b.value, c.value - b.value, _NAN, _NAN, _NAN, "Agresti–Caffo")
@@ -193,6 +194,7 @@ def cluster_ratio_var(d: Daily) -> tuple[float, float, int]:
 
 
 def _cluster_ratio(c: Daily | None, b: Daily | None, alpha: float) -> Change:
+    from scipy import stats as sps
     assert c is not None and b is not None
     r1, v1, g1 = cluster_ratio_var(c)
     r0, v0, g0 = cluster_ratio_var(b)
@@ -207,6 +209,7 @@ def _cluster_ratio(c: Daily | None, b: Daily | None, alpha: float) -> Change:
 
 
 def _welch(c: Moments, b: Moments, alpha: float) -> Change:
+    from scipy import stats as sps
     diff = c.mean - b.mean
     if c.n < 2 or b.n < 2:
         return Change(c.mean, b.mean, diff, _NAN, _NAN, _NAN, "Welch")
@@ -222,6 +225,7 @@ def _welch(c: Moments, b: Moments, alpha: float) -> Change:
 
 
 def _ratios(c: RatioMoments, b: RatioMoments, alpha: float) -> Change:
+    from scipy import stats as sps
     diff = c.value - b.value
     var = c.var + b.var
     if not var or math.isnan(var):
@@ -297,6 +301,7 @@ def attainment(current: Summary, target: float, *, elapsed_share: float = 1.0, f
 
 def bh_qvalues(p_values: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values (statsmodels ``fdr_bh``); NaN stays NaN."""
+    from statsmodels.stats.multitest import multipletests
     p = np.asarray(p_values, float)
     q = np.full_like(p, np.nan)
     ok = ~np.isnan(p)
