@@ -243,14 +243,29 @@ def registry(custom: Mapping[str, Any] | None = None) -> dict[str, KPI]:
     ...                          "where": {"amount": {">=": 1000}}}}))[:3]
     ['average_check', 'big', 'conversion_rate']
     """
+    import json
+
     from salesnb import texts
 
+    try:  # a page asks for it about a hundred times: built once per language and definitions
+        key = (texts.language(), json.dumps(custom or {}, sort_keys=True, default=repr))
+    except (TypeError, ValueError):  # keys json cannot order: built every time
+        key = None
+    if key is not None and key in _REGISTRIES:
+        return dict(_REGISTRIES[key])
     out = dict(BUILTIN) if texts.language() == "en" else {k: _in_language(v) for k, v in BUILTIN.items()}
     for name, spec in (custom or {}).items():
         if name in BUILTIN:
             raise ValueError(f"custom_kpis.{name}: the name is taken by a built-in KPI")
         out[name] = _custom(name, spec)
-    return out
+    if key is not None:
+        if len(_REGISTRIES) >= 64:  # bounded: definitions come from params
+            _REGISTRIES.clear()
+        _REGISTRIES[key] = out
+    return dict(out)
+
+
+_REGISTRIES: dict[tuple[str, str], dict[str, KPI]] = {}
 
 
 REGISTRY = BUILTIN

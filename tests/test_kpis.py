@@ -307,3 +307,27 @@ def test_a_funnel_of_too_many_stages_is_a_clear_error(demo: salesnb.SalesData) -
     problems = check_params({"funnel_stages": stages}, "base.yaml")
     assert len(problems) == 1 and "base.yaml: funnel_stages" in problems[0], problems
     assert check_params({"funnel_stages": stages[:MAX_FUNNEL_STAGES]}, "base.yaml") == []
+
+
+def test_the_registry_built_once_is_the_registry_built_anew() -> None:
+    """The registry is kept per language and custom definitions: the kept one equals a fresh
+    build, a caller changing its copy changes nothing for the next, other definitions or
+    another language get their own, and a bad definition is still an error every time."""
+    from salesnb import kpis, texts
+
+    custom = {"big": {"kind": "count", "table": "orders", "where": {"amount": {">=": 1000}}}}
+    kpis._REGISTRIES.clear()
+    first = kpis.registry(custom)
+    first.pop("big")
+    again = kpis.registry(custom)
+    kpis._REGISTRIES.clear()
+    assert again == kpis.registry(custom) and "big" in again
+    assert "big" not in kpis.registry({}) and "big" not in kpis.registry()
+    other = kpis.registry({"big": {**custom["big"], "where": {"amount": {">=": 2000}}}})
+    assert other["big"].spec["where"] == {"amount": {">=": 2000}}
+    with texts.using("ru"):
+        ru = kpis.registry(custom)
+    assert ru["revenue"].label != again["revenue"].label and ru["big"].label == "big"
+    for _ in range(2):
+        with pytest.raises(ValueError, match="custom_kpis.big.kind"):
+            kpis.registry({"big": {**custom["big"], "kind": "median"}})

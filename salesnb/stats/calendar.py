@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 
@@ -31,8 +32,12 @@ class Calendar:
     def is_holiday(self, dates: np.ndarray) -> np.ndarray:
         if not self.holidays:
             return np.zeros(len(dates), bool)
-        days = np.array(sorted(self.holidays), dtype="datetime64[D]")
-        return np.isin(np.asarray(dates, dtype="datetime64[D]"), days)
+        return np.isin(np.asarray(dates, dtype="datetime64[D]"), self._days)
+
+    @cached_property
+    def _days(self) -> np.ndarray:
+        # sorted once: a page asks hundreds of times, over 41 years of holidays
+        return np.array(sorted(self.holidays), dtype="datetime64[D]")
 
     def describe(self) -> str:
         return f"{self.country} public holidays" if self.country else (
