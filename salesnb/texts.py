@@ -101,7 +101,10 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 def catalogue(lang: str) -> dict[str, Any]:
     """Every key of ``locales/<lang>.yaml``, flattened (``section.key`` → text)."""
     path = LOCALES / f"{lang}.yaml"
-    return _flatten(yaml.safe_load(path.read_text(encoding="utf-8")))
+    # the package's own file, read by every kernel: libyaml's safe loader (the same safe
+    # constructor, 0.4 s -> 0.05 s) where PyYAML was built with it
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return _flatten(yaml.load(path.read_text(encoding="utf-8"), Loader=loader))  # noqa: S506 - a safe loader
 
 
 def t(key: str, /, **values: Any) -> str:

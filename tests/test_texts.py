@@ -72,3 +72,15 @@ def test_every_notebook_markdown_cell_has_an_up_to_date_translation() -> None:
         stale = texts.translate_cells(nb, path.stem, "ru")
         assert stale == [], f"{path.name}: cells {stale} lack an up-to-date translation in salesnb/locales/ru.yaml"
         assert all(re.search("[а-яё]", c.source) for c in nb.cells if c.cell_type == "markdown"), path.name
+
+
+def test_the_catalogues_read_by_libyaml_equal_the_python_safe_loader() -> None:
+    """The catalogues are read with libyaml's safe loader when PyYAML has it: every key and
+    text must be what the pure-Python safe loader reads."""
+    import yaml
+
+    from salesnb import texts
+
+    for lang in ("en", "ru"):
+        plain = texts._flatten(yaml.safe_load((texts.LOCALES / f"{lang}.yaml").read_text(encoding="utf-8")))
+        assert texts.catalogue(lang) == plain and len(plain) > 500, lang
