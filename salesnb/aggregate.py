@@ -367,11 +367,16 @@ def _lead_sums(lf: nw.LazyFrame) -> pd.DataFrame:
     return collect(lf.group_by(WIN, SEG, DAY).agg(nw.len().alias("n"), nw.col("conv").sum().alias("conv")))
 
 
-def _deals_closed(src: Source, w: Window, by: str | None) -> pd.DataFrame:
+def _deals_closed(src: Source, ws: Sequence[Window], by: str | None, finish: Any = None) -> pd.DataFrame:
     d = (segmented(src, "deals", by, ["closed_at", "outcome"],
-                   in_window("closed_at", w) & nw.col("outcome").is_in(["won", "lost"]))
-         .with_columns((nw.col("outcome") == "won").cast(nw.Int64).alias("won"), _day("closed_at")))
-    return collect(d.group_by(SEG, DAY).agg(nw.len().alias("n"), nw.col("won").sum().alias("won")))
+                   _any_window("closed_at", ws) & nw.col("outcome").is_in(["won", "lost"]))
+         .with_columns((nw.col("outcome") == "won").cast(nw.Int64).alias("won"),
+                       _window_label("closed_at", ws), _day("closed_at")))
+    return (finish or _closed_sums)(d)
+
+
+def _closed_sums(lf: nw.LazyFrame) -> pd.DataFrame:
+    return collect(lf.group_by(WIN, SEG, DAY).agg(nw.len().alias("n"), nw.col("won").sum().alias("won")))
 
 
 def cycle_frame(src: Source, w: Window, by: str | None, *, created: bool = False) -> pd.DataFrame:
@@ -503,7 +508,9 @@ def _next_entry(native: pd.DataFrame, stages: list[str]) -> pd.Series:
 
 
 # families that scan large tables: computed for several windows in one pass and cached
-_MULTI = {"orders": _orders, "returns": _returns, "new_customers": _new_customers, "leads": _leads}
+_MULTI = {"orders": _orders, "returns": _returns, "new_customers": _new_customers, "leads": _leads,
+          "deals_closed": _deals_closed}
+_MULTI_NEEDS = {"deals_closed": ("closed_at", "outcome")}  # optional columns a family cannot do without
 
 
 def _spans(ws: Sequence[Window]) -> list[Window]:
@@ -537,11 +544,15 @@ def prefetch(src: Source, ws: Sequence[Window], by: str | None, *,
     prefetches its baseline, check window and their months. ``families`` limits the work to
     the families the caller's KPIs use (see :attr:`salesnb.kpis.KPI.parts`); default all.
     """
+    from salesnb.kpis import FAMILY_TABLES
+
     wanted = set(families) if families is not None else None
     for name, fn in _MULTI.items():
-        table = "orders" if name == "new_customers" else name
+        table = FAMILY_TABLES[name]
         if (wanted is not None and name not in wanted) or not src.has(table) or _stored(src, name):
             continue  # (a stored family serves every window from its days; stages serve all from one pass)
+        if not set(_MULTI_NEEDS.get(name, ())) <= set(src.columns(table)):
+            continue  # an export without close dates: its KPI says why, nothing to prefetch
         key = (name, by, ())
         todo = [w for w in dict.fromkeys(ws) if ("family", key, w) not in src.cache]
         if len(todo) < 2:
@@ -556,6 +567,26 @@ def prefetch(src: Source, ws: Sequence[Window], by: str | None, *,
             i = next(i for i, span in enumerate(spans) if span.start <= w.start and w.end <= span.end)
             mine = (df[WIN] == i) & (days >= w.start) & (days < w.end)
             src.cache[("family", key, w)] = _in_order(df[mine.to_numpy()].drop(columns=[WIN]), name)
+    if wanted is None or "cycle" in wanted:
+        _prefetch_cycles(src, ws, by)
+
+
+def _prefetch_cycles(src: Source, ws: Sequence[Window], by: str | None) -> None:
+    """The won deals of several windows (the sales-cycle family): one query per span of
+    windows, each window then the deals closed in it, in the rows' order."""
+    if not src.has("deals") or not {"created_at", "closed_at", "outcome"} <= set(src.columns("deals")):
+        return
+    todo = [w for w in dict.fromkeys(ws) if ("cycle", by, w) not in src.cache]
+    if len(todo) < 2:
+        return
+    spans = _spans(todo)
+    try:
+        frames = [cycle_frame(src, span, by) for span in spans]
+    except NotSegmentable:
+        return
+    for w in todo:
+        f = frames[next(i for i, span in enumerate(spans) if span.start <= w.start and w.end <= span.end)]
+        src.cache[("cycle", by, w)] = f[((f["closed_at"] >= w.start) & (f["closed_at"] < w.end)).to_numpy()]
 
 
 def _family(src: Source, name: str, w: Window, by: str | None,
@@ -802,13 +833,14 @@ def _family_rows_of(src: Source, family: str, w: Window, by: str | None,
         for seg, r, daily in _rows(_family(src, "stages", w, by, funnel_stages), w, keys=["stage"]):
             yield str(r["stage"]), seg, r, daily
     elif family == "deals_closed":
-        for seg, r, daily in _rows(_deals_closed(src, w, by), w):
+        for seg, r, daily in _rows(_family(src, "deals_closed", w, by), w):
             yield None, seg, r, daily
     elif family == "pipeline":
         for seg, r, daily in _rows(_pipeline(src, w, by), w):
             yield None, seg, r, daily
     elif family == "cycle":  # each won deal's days: the median is tested by resampling days
-        for seg, g in cycle_frame(src, w, by).groupby(SEG):
+        frame = src.cache.get(("cycle", by, w))
+        for seg, g in (cycle_frame(src, w, by) if frame is None else frame).groupby(SEG):
             yield None, str(seg), {"days": tuple(float(x) for x in g["days"]),
                                    "dates": tuple(str(d) for d in g["closed_at"].dt.normalize().dt.date)}, None
     else:

@@ -274,7 +274,7 @@ def test_overlapping_windows_prefetched_in_one_pass_equal_each_window_alone(demo
                                                                           engine: str) -> None:
     """A PDCA check asks for a quarter, its months, the year before and a gap between them in
     one prefetch (once three passes, now one span each): every window's rows by segment and
-    day equal the window computed on its own."""
+    day equal the window computed on its own, and so do its won deals (the sales cycle)."""
     from salesnb import aggregate
     from salesnb.periods import parse_period
 
@@ -283,11 +283,15 @@ def test_overlapping_windows_prefetched_in_one_pass_equal_each_window_alone(demo
     assert len(aggregate._spans(windows)) == 2  # 2025-Q2, and 2026-Q2 touching July
     together = salesnb.engines.as_source(salesnb.SalesData(dict(demo.tables)), engine)
     aggregate.prefetch(together, windows, "region")
-    for name in ("orders", "returns", "new_customers", "leads"):
+    for name in ("orders", "returns", "new_customers", "leads", "deals_closed", "cycle"):
         for w in windows:
             alone = salesnb.engines.as_source(salesnb.SalesData(dict(demo.tables)), engine)
-            got = together.cache[("family", (name, "region", ()), w)]
-            want = aggregate._family(alone, name, w, "region")
+            if name == "cycle":  # each won deal, in the rows' order (the median's bootstrap reads it)
+                got = together.cache[("cycle", "region", w)]
+                want = aggregate.cycle_frame(alone, w, "region")
+            else:
+                got = together.cache[("family", (name, "region", ()), w)]
+                want = aggregate._family(alone, name, w, "region")
             assert len(got) > 0, (name, w)
             pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True),
                                           check_dtype=False, rtol=1e-12, obj=f"{name} {w.start:%Y-%m}")
