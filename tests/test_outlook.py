@@ -341,3 +341,32 @@ def test_the_hazard_fit_on_summed_cells_is_the_fit_on_every_person_period() -> N
     # the covariance is taken where each fit stopped: equal to IRLS's tolerance (a level with
     # few conversions, whose variance moves most with the last iteration, at 2e-5)
     np.testing.assert_allclose(got.cov_params().to_numpy(), every.cov_params(), rtol=1e-4)
+
+
+def test_purchases_of_any_window_equal_a_hand_count_and_duckdb(demo: salesnb.SalesData) -> None:
+    """On pandas the windows are cut from every order's products once: each window's
+    purchases equal a count over the raw lines and DuckDB's own query, and the same window
+    asked again (or first) gives the same table, row order included."""
+    lines = demo.order_lines[["order_id", "product"]].merge(
+        demo.orders[["order_id", "customer_id", "ordered_at", "status"]], on="order_id")
+    lines = lines[(lines["status"] != "cancelled") & lines["customer_id"].notna() & lines["product"].notna()]
+    windows = [(None, None), ("2025-01-01", "2025-07-01"), (None, "2026-03-15"), ("2026-09-30 12:00", None)]
+    pandas_src = salesnb.engines.as_source(salesnb.SalesData(dict(demo.tables)), "pandas")
+    duck_src = salesnb.engines.as_source(salesnb.SalesData(dict(demo.tables)), "duckdb")
+    for since, until in windows:
+        mine = lines
+        if since is not None:
+            mine = mine[mine["ordered_at"] >= pd.Timestamp(since)]
+        if until is not None:
+            mine = mine[mine["ordered_at"] < pd.Timestamp(until)]
+        hand = (mine.groupby(["customer_id", "product"])
+                .agg(orders=("order_id", "nunique"), first=("ordered_at", "min"), last=("ordered_at", "max")))
+        for src in (pandas_src, duck_src):
+            got = offers.purchases(src, since=since, until=until).set_index(["customer_id", "product"])
+            got = got.sort_index()
+            assert len(got) > 100, (since, until)
+            pd.testing.assert_frame_equal(got, hand.astype(got.dtypes.to_dict()).sort_index(), check_index_type=False,
+                                          obj=f"{src.engine} {since}..{until}")
+    fresh = salesnb.engines.as_source(salesnb.SalesData(dict(demo.tables)), "pandas")
+    pd.testing.assert_frame_equal(offers.purchases(fresh, since="2025-01-01", until="2025-07-01"),
+                                  offers.purchases(pandas_src, since="2025-01-01", until="2025-07-01"))
