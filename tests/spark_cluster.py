@@ -175,7 +175,10 @@ def connect_server(cluster: Cluster) -> Iterator[str]:
            "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
            "--conf", "spark.sql.session.timeZone=UTC", "--conf", "spark.ui.enabled=false",
            "--conf", "spark.sql.shuffle.partitions=4", "--conf", f"spark.cores.max={WORKER_CORES * 2}",
-           "--conf", "spark.executor.memory=768m", "--conf", "spark.driver.memory=1g"]
+           "--conf", "spark.executor.memory=768m",
+           # the driver holds every Connect session's uploaded tables (the test process's and
+           # each kernel's): at 1 GB the whole report through Connect ran out of heap once
+           "--conf", "spark.driver.memory=2g"]
     with _process(cmd, env, log) as proc:
         _wait(lambda: _listening(port), "the Spark Connect server", log, proc)
         yield f"sc://127.0.0.1:{port}"
