@@ -564,11 +564,16 @@ def prefetch(src: Source, ws: Sequence[Window], by: str | None, *,
             continue
         days = pd.to_datetime(df[DAY])
         for w in todo:
-            i = next(i for i, span in enumerate(spans) if span.start <= w.start and w.end <= span.end)
+            i = _span_of(spans, w)
             mine = (df[WIN] == i) & (days >= w.start) & (days < w.end)
             src.cache[("family", key, w)] = _in_order(df[mine.to_numpy()].drop(columns=[WIN]), name)
     if wanted is None or "cycle" in wanted:
         _prefetch_cycles(src, ws, by)
+
+
+def _span_of(spans: Sequence[Window], w: Window) -> int:
+    """The index of the span (see :func:`_spans`) that holds window ``w``."""
+    return next(i for i, span in enumerate(spans) if span.start <= w.start and w.end <= span.end)
 
 
 def _prefetch_cycles(src: Source, ws: Sequence[Window], by: str | None) -> None:
@@ -585,7 +590,7 @@ def _prefetch_cycles(src: Source, ws: Sequence[Window], by: str | None) -> None:
     except NotSegmentable:
         return
     for w in todo:
-        f = frames[next(i for i, span in enumerate(spans) if span.start <= w.start and w.end <= span.end)]
+        f = frames[_span_of(spans, w)]
         src.cache[("cycle", by, w)] = f[((f["closed_at"] >= w.start) & (f["closed_at"] < w.end)).to_numpy()]
 
 
