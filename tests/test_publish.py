@@ -321,25 +321,37 @@ def test_a_worker_reads_and_checks_pages_without_the_page_modules_or_iri_grammar
     assert out.stdout.split() == ["T", "rejected", "[]"]
 
 
-def test_the_check_before_the_pages_imports_no_statistics() -> None:
+def test_the_check_before_the_pages_imports_no_statistics(demo_dir: Path, tmp_path: Path) -> None:
     """The parent checks params, registers and data while the kernels start: it must not
     import statsmodels or scipy.stats (two seconds on the core the kernels need), and the
     statistics still import when a page calls them."""
     import subprocess
     import sys
 
+    # The project's own params (every page, the PDCA register), pointed at the session's
+    # demo data: a clean clone has no data/demo until `make report` writes it.
+    params = yaml.safe_load((config.PARAMS_DIR / "base.yaml").read_text(encoding="utf-8"))
+    params |= {"source": str(demo_dir), "initiatives": str(config.PARAMS_DIR / "initiatives.yaml")}
+    base = tmp_path / "params" / "base.yaml"
+    base.parent.mkdir()
+    base.write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     probe = ("import sys\n"
+             "from pathlib import Path\n"
              "from salesnb.publish import plan_jobs\n"
              "from salesnb.publish.sources import validate_sources\n"
-             "validate_sources(plan_jobs(period='2026-10'))\n"
-             "print(sorted(m for m in ('statsmodels', 'scipy.stats', 'salesnb.pdca') if m in sys.modules))\n"
+             "jobs = plan_jobs(period='2026-10', base=Path(sys.argv[1]))\n"
+             "validate_sources(jobs)\n"
+             "print(len(jobs), sorted(m for m in ('statsmodels', 'scipy.stats', 'salesnb.pdca') if m in sys.modules))\n"
              "from salesnb.stats import Counts, two_sample\n"
              "print(round(two_sample(Counts(120, 30), Counts(100, 30)).p_value, 4), 'statsmodels' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=config.ROOT)
+    out = subprocess.run([sys.executable, "-c", probe, str(base)], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
     from salesnb.stats import Counts, two_sample
 
     expected = round(two_sample(Counts(120, 30), Counts(100, 30)).p_value, 4)
-    assert out.stdout.split("\n")[:2] == ["[]", f"{expected} True"]
+    pages = len(plan_jobs(period="2026-10"))
+    assert pages > 5 and out.stdout.split("\n")[:2] == [f"{pages} []", f"{expected} True"]
 
 
 def test_the_last_runs_page_times_order_the_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
