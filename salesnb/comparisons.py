@@ -246,6 +246,51 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
         raise ValueError(f"against must be previous, last_year or target, got {against!r}")
     src, p, kpi_list = _setup(data, period, kpis, engine, custom_kpis, fiscal_year_start)
     stages = list(funnel_stages or DEFAULT_FUNNEL)
+    # A page asks the same comparison more than once (the scorecard, its workbook sheet, the
+    # variation note, the findings): the tests and bootstraps run once per source.
+    key = _compare_key(src, p, against, by, kpi_list, alpha, custom_kpis, stages, min_events, as_of, holidays,
+                       top, basis)
+    kept = src.cache.setdefault("compare", {})
+    if key is not None and key in kept and kept[key][0] is src.calendar:
+        return _copy(kept[key][1])
+    out = _compare(src, p, kpi_list, stages, against, by, alpha, min_events, as_of, holidays, top, basis)
+    if key is not None and len(kept) < MAX_KEPT_COMPARISONS:
+        kept[key] = (src.calendar, _copy(out))  # the calendar held, so its id in the key is never reused
+    return out
+
+
+MAX_KEPT_COMPARISONS = 256  # per source: a page asks a few dozen
+
+
+def _copy(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy(deep=True)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def _compare_key(src: Source, p: Period, against: str, by: str | None, kpi_list: Sequence[KPI], alpha: float,
+                 custom_kpis: Mapping[str, Any] | None, stages: Sequence[str], min_events: int,
+                 as_of: str | pd.Timestamp | None, holidays: Any, top: int | None, basis: str) -> tuple | None:
+    """Everything a comparison's numbers depend on besides the rows, or None when some
+    argument has no plain value to key on (then it is computed every time)."""
+    import json
+
+    if not (holidays is None or isinstance(holidays, str)
+            or (isinstance(holidays, list | tuple) and all(isinstance(h, str) for h in holidays))):
+        return None
+    try:
+        custom = json.dumps(custom_kpis, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    holidays_key = holidays if holidays is None or isinstance(holidays, str) else tuple(holidays)
+    return (p, against, by, tuple(k.name for k in kpi_list), float(alpha), custom,
+            tuple(stages), min_events, None if as_of is None else str(as_of), holidays_key, top, basis,
+            data_end(src), id(src.calendar))
+
+
+def _compare(src: Source, p: Period, kpi_list: list[KPI], stages: list[str], against: str, by: str | None,
+             alpha: float, min_events: int, as_of: str | pd.Timestamp | None,
+             holidays: str | Sequence[str] | Calendar | None, top: int | None, basis: str) -> pd.DataFrame:
     calendar = calendar_of(holidays) if holidays is not None else (src.calendar or calendar_of(None))
     full = p
     p, base_p, incomplete, end = comparison_windows(src, p, against, as_of=as_of)

@@ -422,3 +422,33 @@ def test_comparison_periods_before_the_data_say_so(demo: salesnb.SalesData) -> N
     assert c.loc["orders", "current"] == len(_done(demo, ("2024-06-01", "2024-07-01")))
     assert c.loc["orders", "note"] == "no data for last year (June 2023): the data starts on 2024-01-01"
     assert (compare(demo, "2025-06", against="last_year", kpis=["orders"])["status"] == "ok").all()
+
+
+def test_a_comparison_asked_again_is_kept_per_source(demo: salesnb.SalesData,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page asks the same comparison several times (scorecard, workbook, variation note,
+    findings): it is computed once per source; a caller changing its table changes nothing
+    for the next; other arguments or a later end of the data are computed anew."""
+    from salesnb import comparisons
+    from salesnb.aggregate import set_complete_through
+
+    runs: list[tuple] = []
+    real = comparisons._compare
+    monkeypatch.setattr(comparisons, "_compare", lambda *a: runs.append(a) or real(*a))
+    src = salesnb.as_source(salesnb.SalesData(dict(demo.tables)))  # a source of its own: nothing kept yet
+    first = compare(src, "2026-10", by="region", top=2)
+    expected = first.copy()
+    first.loc[:, "current"] = -1.0
+    again = compare(src, "2026-10", by="region", top=2)
+    assert len(runs) == 1
+    pd.testing.assert_frame_equal(again, expected)
+    assert again.attrs == expected.attrs and again.attrs["folded"] > 0
+    fresh = salesnb.as_source(salesnb.SalesData(dict(demo.tables)), engine="duckdb")
+    pd.testing.assert_frame_equal(again, compare(fresh, "2026-10", by="region", top=2), check_exact=False, rtol=1e-9)
+    compare(src, "2026-10", by="region", top=2, alpha=0.01)
+    compare(src, "2026-10", by="region", top=2, against="last_year")
+    compare(src, "2026-10", by="channel", top=2)
+    assert len(runs) == 5  # the DuckDB source above, then three other comparisons
+    set_complete_through(src, "2026-12-31")  # the period's end moves: the gate may change
+    compare(src, "2026-10", by="region", top=2)
+    assert len(runs) == 6
