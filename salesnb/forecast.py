@@ -188,7 +188,16 @@ def history(data: Data, kpi: str, *, by: str | None = None, as_of: str | pd.Time
     return df.set_index(["month", "segment"]).reindex(full, fill_value=0.0).reset_index()
 
 
-def _backtest_errors(z: np.ndarray, model: _Model, origins: range, horizon: int) -> dict[int, np.ndarray]:
+def _predict(model: _Model, z: np.ndarray, steps: int, memo: Any = None) -> np.ndarray:
+    """The model's forecasts from history ``z``; the fitted models' are read back from
+    ``memo`` (a :class:`salesnb.store.FitMemo`) when it holds them, the same arrays."""
+    if memo is None or model not in MODELS:  # the naive baselines cost nothing to compute
+        return model.predict(z, steps)
+    return memo.predict(model.name, model.predict, z, steps)
+
+
+def _backtest_errors(z: np.ndarray, model: _Model, origins: range, horizon: int,
+                     memo: Any = None) -> dict[int, np.ndarray]:
     """Log-scale errors (actual − forecast) per horizon, over the origins."""
     errs: dict[int, list[float]] = {h: [] for h in range(1, horizon + 1)}
     for o in origins:
@@ -196,7 +205,10 @@ def _backtest_errors(z: np.ndarray, model: _Model, origins: range, horizon: int)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter on short series: judged by the backtest
             try:
-                pred = model.predict(z[:o], steps)
+                # always the full horizon, then the steps the data can judge: an origin's fit
+                # is then the same whichever month is last (next month's memo reads it back,
+                # and this month's final fit is next month's newest origin)
+                pred = _predict(model, z[:o], horizon, memo)[:steps]
             except (ValueError, np.linalg.LinAlgError):
                 pred = np.full(steps, np.nan)
         for h in range(1, steps + 1):
@@ -275,7 +287,8 @@ def _coverage(errors: dict[int, np.ndarray], level: float) -> float:
     return float(np.mean(hits)) if hits else math.nan
 
 
-def _fit_series(segment: str, months: list[str], values: np.ndarray, horizon: int) -> SeriesForecast:
+def _fit_series(segment: str, months: list[str], values: np.ndarray, horizon: int,
+                memo: Any = None) -> SeriesForecast:
     out = SeriesForecast(segment, months, values)
     n = len(values)
     if n >= 2 * SEASON + MIN_ORIGINS:  # the seasonal models fit at every origin
@@ -301,7 +314,7 @@ def _fit_series(segment: str, months: list[str], values: np.ndarray, horizon: in
     for model in MODELS:
         if model.min_months > origins.start:
             continue
-        err = _backtest_errors(z, model, origins, horizon)
+        err = _backtest_errors(z, model, origins, horizon, memo)
         mae = _mae(z, err, origins)
         if mae == mae and mae < best_mae:  # a model must beat the baseline to be used
             best, best_err, best_mae = model, err, mae
@@ -313,7 +326,7 @@ def _fit_series(segment: str, months: list[str], values: np.ndarray, horizon: in
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            point = best.predict(z, horizon)
+            point = _predict(best, z, horizon, memo)
         except (ValueError, np.linalg.LinAlgError):
             best, point = baseline, baseline.predict(z, horizon)
             out.model = baseline.name
@@ -348,12 +361,14 @@ def _series(data: Data, kpi: str, by: str | None, as_of: Any, horizon: int,
     key = ("forecast", kpi, by, str(last), horizon, repr(_kpi(kpi, custom_kpis).spec))  # None and {} alike
     if key not in src.cache:
         hist = history(src, kpi, by=by, as_of=end, custom_kpis=custom_kpis)
+        # a report's store keeps the fits too: next month refits only the new origins
+        memo = src.store.fits() if getattr(src, "store", None) is not None else None
         series = []
         if len(hist):
             totals = hist.groupby("segment")["value"].sum().sort_values(ascending=False)
             for seg in list(totals.index)[:MAX_SEGMENTS]:
                 g = hist[hist["segment"] == seg].sort_values("month")
-                series.append(_fit_series(str(seg), list(g["month"]), g["value"].to_numpy(float), horizon))
+                series.append(_fit_series(str(seg), list(g["month"]), g["value"].to_numpy(float), horizon, memo))
         src.cache[key] = series
     return src.cache[key]
 

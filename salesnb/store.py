@@ -26,13 +26,16 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["DailyStore", "CODE", "MAX_FILES"]
+__all__ = ["DailyStore", "FitMemo", "CODE", "MAX_FILES", "MAX_FITS"]
 
 
 def _code() -> str:
@@ -56,6 +59,7 @@ class DailyStore:
         self.folder = Path(folder)
         self.scope = scope  # which data this is (the params' source): a new export of it reuses the days
         self.recomputed: dict[tuple, int] = {}  # key -> days recomputed by the last update (for tests and benches)
+        self._fits: FitMemo | None = None
 
     def _path(self, key: tuple) -> Path:
         name = hashlib.sha256(json.dumps([str(k) for k in key]).encode()).hexdigest()[:20]
@@ -104,5 +108,92 @@ class DailyStore:
                 with contextlib.suppress(OSError):
                     old.unlink()
 
+    def fits(self) -> FitMemo:
+        """The forecasts' model fits kept beside the daily sums (one per store)."""
+        if self._fits is None:
+            self._fits = FitMemo(self.folder / "fits.sqlite")
+        return self._fits
+
     def __repr__(self) -> str:
         return f"DailyStore({str(self.folder)!r}, scope={self.scope!r})"
+
+
+MAX_FITS = 200_000  # kept fits (about 100 bytes each); the oldest go first
+
+
+class FitMemo:
+    """Model forecasts kept between runs, keyed by the model, the horizon and the exact
+    history it was fitted on (its bytes' hash), so next month's backtest fits only its new
+    origins: a backtest origin's forecast depends on nothing else. A forecast read back is
+    the very array that was computed (float64 bytes), so the numbers are those of a fresh
+    fit. SQLite, so several kernels read and write at once; any failure to read or write
+    (locked too long, read-only, damaged) means the fit is computed, never an error.
+
+    >>> import tempfile, numpy as np
+    >>> memo = FitMemo(Path(tempfile.mkdtemp()) / "fits.sqlite")
+    >>> fits = []
+    >>> model = lambda z, h: fits.append(1) or np.repeat(z[-1], h)
+    >>> z = np.array([1.0, 2.0])
+    >>> memo.predict("m", model, z, 3).tolist(), memo.predict("m", model, z, 3).tolist()
+    ([2.0, 2.0, 2.0], [2.0, 2.0, 2.0])
+    >>> len(fits)
+    1
+    """
+
+    def __init__(self, path: Path, code: str = ""):
+        self.path = Path(path)
+        self.code = code or _fit_code()
+        self._db: Any = None
+        self._broken = False
+        self.computed = 0  # fits computed (not read back) by this memo: for tests and benches
+
+    def _connect(self) -> Any:
+        import sqlite3
+
+        if self._db is None and not self._broken:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("CREATE TABLE IF NOT EXISTS fits (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+                self._db = db
+            except (OSError, sqlite3.Error):
+                self._broken = True
+        return self._db
+
+    def _key(self, model: str, z: np.ndarray, steps: int) -> str:
+        history = np.ascontiguousarray(z, dtype=np.float64).tobytes()
+        return f"{self.code}:{model}:{steps}:{hashlib.sha256(history).hexdigest()}"
+
+    def predict(self, model: str, fit: Callable[[np.ndarray, int], np.ndarray], z: np.ndarray,
+                steps: int) -> np.ndarray:
+        """``fit(z, steps)``, or the array it gave before for the same ``model``, ``z`` and
+        ``steps``. An exception of ``fit`` is raised as it is, and nothing is kept."""
+        import sqlite3
+
+        key = self._key(model, z, steps)
+        db = self._connect()
+        if db is not None:
+            try:
+                row = db.execute("SELECT value FROM fits WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error:
+                row = None
+            if row is not None and len(row[0]) == 8 * steps:
+                return np.frombuffer(row[0], dtype=np.float64).copy()
+        out = np.asarray(fit(z, steps), dtype=np.float64)
+        self.computed += 1
+        if db is not None and out.shape == (steps,):
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("INSERT OR REPLACE INTO fits (key, value) VALUES (?, ?)", (key, out.tobytes()))
+                if self.computed % 500 == 0:  # now and then: keep the newest MAX_FITS
+                    db.execute("DELETE FROM fits WHERE rowid <= (SELECT max(rowid) FROM fits) - ?", (MAX_FITS,))
+        return out
+
+
+def _fit_code() -> str:
+    """The forecasts' code and statsmodels' version: fits kept by another are not read."""
+    import statsmodels
+
+    digest = hashlib.sha256((Path(__file__).parent / "forecast.py").read_bytes())
+    digest.update(statsmodels.__version__.encode())
+    return digest.hexdigest()[:12]

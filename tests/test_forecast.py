@@ -282,3 +282,36 @@ def test_a_real_series_too_short_for_an_honest_interval_says_so(name: str, marke
             else:
                 assert row["origins"] < F.MAX_ORIGINS
                 assert f"rest on only {row['origins']} backtest months" in row["note"], (name, kpi)
+
+
+def test_fits_kept_in_the_store_give_the_same_forecasts(demo: salesnb.SalesData, tmp_path) -> None:
+    """A report's store keeps the model fits: a second run reads them all back, next month's
+    fits only its new origins, and every forecast and backtest is the one a fresh fit gives;
+    a damaged memo is computed around, never an error."""
+    from salesnb.store import DailyStore
+
+    def run(as_of: str, folder: object) -> tuple[pd.DataFrame, pd.DataFrame, int | None]:
+        src = salesnb.as_source(salesnb.SalesData(dict(demo.tables)))  # nothing kept on it yet
+        if folder is not None:
+            src.store = DailyStore(folder)  # type: ignore[arg-type]
+        future = F.forecast(src, "revenue", as_of=as_of)
+        tried = F.backtest(src, "revenue", as_of=as_of)
+        return future, tried, src.store.fits().computed if folder is not None else None
+
+    plain = run("2026-09-30", None)
+    cold, warm = run("2026-09-30", tmp_path), run("2026-09-30", tmp_path)
+    for kept in (cold, warm):
+        pd.testing.assert_frame_equal(kept[0], plain[0], check_exact=True)
+        pd.testing.assert_frame_equal(kept[1], plain[1], check_exact=True)
+    assert set(plain[0]["model"]) - {"seasonal naive", "naive"}  # fitted models were chosen
+    assert cold[2] and cold[2] > 20 and warm[2] == 0
+    later, fresh = run("2026-10-31", tmp_path), run("2026-10-31", None)
+    pd.testing.assert_frame_equal(later[0], fresh[0], check_exact=True)
+    pd.testing.assert_frame_equal(later[1], fresh[1], check_exact=True)
+    assert later[2] is not None and 0 < later[2] < cold[2] / 5  # final fits only (28 -> 3)
+    for extra in tmp_path.glob("fits.sqlite*"):
+        extra.unlink()
+    (tmp_path / "fits.sqlite").write_bytes(b"not a database" * 100)
+    broken = run("2026-09-30", tmp_path)
+    pd.testing.assert_frame_equal(broken[0], plain[0], check_exact=True)
+    assert broken[2] == cold[2]
