@@ -315,3 +315,18 @@ def test_fits_kept_in_the_store_give_the_same_forecasts(demo: salesnb.SalesData,
     broken = run("2026-09-30", tmp_path)
     pd.testing.assert_frame_equal(broken[0], plain[0], check_exact=True)
     assert broken[2] == cold[2]
+
+
+@pytest.mark.parametrize("model", F.MODELS, ids=lambda m: m.name)
+def test_a_backtest_origin_judges_the_first_steps_of_the_full_horizon(model) -> None:
+    """The backtest forecasts the full horizon at every origin and keeps the steps the data
+    can judge (so an origin's fit is the same next month): those steps are bit for bit the
+    forecast of only that many steps."""
+    rng = np.random.default_rng(1)
+    z = np.log1p(1000 + 100 * np.sin(np.arange(40) * 2 * np.pi / 12) + rng.normal(0, 30, 40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for origin in (30, 38):
+            full = model.predict(z[:origin], 3)
+            for steps in (1, 2):
+                assert np.array_equal(full[:steps], model.predict(z[:origin], steps))
