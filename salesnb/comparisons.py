@@ -254,12 +254,14 @@ def compare(data: Data, period: str | Period, *, against: Against = "previous",
     if key is not None and key in kept and kept[key][0] is src.calendar:
         return _copy(kept[key][1])
     out = _compare(src, p, kpi_list, stages, against, by, alpha, min_events, as_of, holidays, top, basis)
-    if key is not None and len(kept) < MAX_KEPT_COMPARISONS:
+    rows = sum(len(v[1]) for v in kept.values()) + len(out)
+    if key is not None and len(kept) < MAX_KEPT_COMPARISONS and rows <= MAX_KEPT_ROWS:
         kept[key] = (src.calendar, _copy(out))  # the calendar held, so its id in the key is never reused
     return out
 
 
 MAX_KEPT_COMPARISONS = 256  # per source: a page asks a few dozen
+MAX_KEPT_ROWS = 100_000     # and their rows together (thousands of products, no top: not kept)
 
 
 def _copy(frame: pd.DataFrame) -> pd.DataFrame:

@@ -452,3 +452,7 @@ def test_a_comparison_asked_again_is_kept_per_source(demo: salesnb.SalesData,
     set_complete_through(src, "2026-12-31")  # the period's end moves: the gate may change
     compare(src, "2026-10", by="region", top=2)
     assert len(runs) == 6
+    monkeypatch.setattr(comparisons, "MAX_KEPT_ROWS", 0)  # over the rows' budget: computed, not kept
+    compare(src, "2026-10", by="product")
+    compare(src, "2026-10", by="product")
+    assert len(runs) == 8
