@@ -157,6 +157,7 @@ class FitMemo:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("CREATE TABLE IF NOT EXISTS fits (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
                 self._db = db
+                self._prune()  # each run adds only a few fits: bound the file when it is opened
             except (OSError, sqlite3.Error):
                 self._broken = True
         return self._db
@@ -185,9 +186,16 @@ class FitMemo:
         if db is not None and out.shape == (steps,):
             with contextlib.suppress(sqlite3.Error):
                 db.execute("INSERT OR REPLACE INTO fits (key, value) VALUES (?, ?)", (key, out.tobytes()))
-                if self.computed % 500 == 0:  # now and then: keep the newest MAX_FITS
-                    db.execute("DELETE FROM fits WHERE rowid <= (SELECT max(rowid) FROM fits) - ?", (MAX_FITS,))
+                if self.computed % 500 == 0:  # and now and then in a long run
+                    self._prune()
         return out
+
+    def _prune(self) -> None:
+        """Keep the newest MAX_FITS fits (a fit written again is new)."""
+        import sqlite3
+
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("DELETE FROM fits WHERE rowid <= (SELECT max(rowid) FROM fits) - ?", (MAX_FITS,))
 
 
 def _fit_code() -> str:

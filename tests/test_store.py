@@ -162,3 +162,27 @@ def test_the_store_keeps_at_most_max_files(tmp_path: Path, monkeypatch: pytest.M
         store.save(("scope", str(i)), frame, {})
     assert len(list(tmp_path.glob("*.parquet"))) == 3
     assert store.load(("scope", "4")) is not None and store.load(("scope", "0")) is None
+
+
+def test_the_kept_fits_are_bounded_across_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each run adds a few fits and none reaches the in-run pruning: opening the memo keeps
+    only the newest MAX_FITS, and those still read back."""
+    import sqlite3
+
+    import numpy as np
+
+    from salesnb import store
+
+    monkeypatch.setattr(store, "MAX_FITS", 3)
+    path = tmp_path / "fits.sqlite"
+    for run in range(4):  # four runs of two new fits each
+        memo = store.FitMemo(path, code="c")
+        for i in range(2):
+            memo.predict("m", lambda z, h: np.repeat(z[-1], h), np.array([float(run), float(i)]), 2)
+        memo._db.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM fits").fetchone()[0] == 5  # 3 kept on opening + 2 new (8 unbound)
+    last = store.FitMemo(path, code="c")
+    assert last.predict("m", lambda z, h: 1 / 0, np.array([3.0, 1.0]), 2).tolist() == [1.0, 1.0]  # newest: kept
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM fits").fetchone()[0] == 3
