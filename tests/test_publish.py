@@ -371,3 +371,46 @@ def test_the_last_runs_page_times_order_the_next_run(tmp_path: Path, monkeypatch
         "new_page", "overview", "funnel"]
     (tmp_path / workers.PAGE_SECONDS).write_text("not json")  # a damaged file: no order, no failure
     assert workers._page_seconds() == {}
+
+
+def test_a_page_is_written_once_and_a_dead_kernel_keeps_what_it_did(
+        demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's notebook is written when its run ends, not at every cell: a kernel that
+    dies mid-page (out of memory) still leaves the cells it ran in ``_failed/``, and the
+    published page is not touched."""
+    import papermill.iorw
+
+    from salesnb.publish import workers
+
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(config.NOTEBOOKS_DIR, notebooks)
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", notebooks)
+    job = plan_jobs(base=_base(tmp_path, str(demo_dir)), period="2026-10", out_dir=tmp_path / "out")[0]
+    writes: list[str] = []
+    write = papermill.iorw.write_ipynb
+
+    def counted(nb: object, path: str) -> None:
+        writes.append(str(path))
+        write(nb, path)
+
+    monkeypatch.setattr(papermill.iorw, "write_ipynb", counted)
+    monkeypatch.setattr("papermill.execute.write_ipynb", counted)
+    monkeypatch.setattr("papermill.engines.write_ipynb", counted)
+    good = workers.run_job(job, warm=False)
+    assert good.status == "ok", good.error
+    cells = len(nbformat.read(notebooks / "data_health.ipynb", as_version=4).cells)
+    assert cells > 10 and len(writes) == 1  # papermill's own engine: 2 writes a cell and 2 more
+    page = Path(good.html or "").read_bytes()
+
+    nb = nbformat.read(notebooks / "data_health.ipynb", as_version=4)
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "parameters" not in c.metadata.get(
+        "tags", []))
+    nb.cells.insert(first + 1, nbformat.v4.new_code_cell('print("ran before the kernel died")'))
+    nb.cells.insert(first + 2, nbformat.v4.new_code_cell("import os\nos._exit(9)"))
+    nbformat.write(nb, notebooks / "data_health.ipynb")
+    dead = workers.run_job(job, warm=False)
+    assert dead.status == "failed" and "DeadKernel" in dead.error, dead.error
+    kept = nbformat.read(tmp_path / "out" / "2026-10" / "_failed" / "data_health.ipynb", as_version=4)
+    said = [o.get("text", "") for c in kept.cells if c.cell_type == "code" for o in c.outputs]
+    assert any("ran before the kernel died" in text for text in said)
+    assert Path(good.html or "").read_bytes() == page

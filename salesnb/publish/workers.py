@@ -188,6 +188,8 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
     import nbformat
     import papermill as pm
 
+    from salesnb.publish.execute import ENGINE  # (imports papermill's engines: not before it is needed)
+
     source = config.NOTEBOOKS_DIR / f"{job.notebook}.ipynb"
     period_out = job.out_dir / job.period_dir
     period_out.mkdir(parents=True, exist_ok=True)
@@ -212,11 +214,11 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
                     kernel_seconds = time.perf_counter() - before
                     extra["km"] = km
                 try:
-                    # saved after every cell (a fifth of a second a page): a kernel that dies
-                    # (out of memory) leaves the notebook as far as it got, for _failed/
-                    pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
-                                        kernel_name="python3", progress_bar=False, log_output=False,
-                                        cwd=str(config.ROOT), **extra)
+                    # written when it ends (see salesnb.publish.execute): a failing cell or a
+                    # kernel that dies (out of memory) leaves it as far as it got, for _failed/
+                    nb = pm.execute_notebook(str(source), str(executed), parameters=dict(job.parameters),
+                                             kernel_name="python3", progress_bar=False, log_output=False,
+                                             cwd=str(config.ROOT), engine_name=ENGINE, **extra)
                 finally:
                     if warm and job.parameters.get("engine") == "spark":
                         with contextlib.suppress(Exception):  # a dead kernel has no application left
@@ -235,7 +237,6 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
             return JobResult(job.notebook, job.period, "failed", time.perf_counter() - started,
                              key=job.key, failed_notebook=str(kept) if kept.exists() else None,
                              cell=cell, error=message)
-        nb = nbformat.read(executed, as_version=4)
     seconds = time.perf_counter() - started
     record = page_record(nb)
     try:
