@@ -17,13 +17,17 @@ True
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+from papermill.utils import merge_kwargs, remove_args
 
 __all__ = ["ENGINE", "SaveAtEndEngine"]
 
 ENGINE = "salesnb"
+logger = logging.getLogger("papermill")
 
 
 class SaveAtEndEngine(NBClientEngine):
@@ -46,6 +50,23 @@ class SaveAtEndEngine(NBClientEngine):
             nb_man.cleanup_pbar()
             nb_man.notebook_complete()  # writes only when the path was given back above
         return nb_man.nb
+
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                 stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
+                                 execution_timeout: int | None = None, kc: Any = None, **kwargs: Any) -> Any:
+        """papermill's, with ``kc``: a ready client of the kernel ``km`` to run the cells through
+        (a warm kernel's, kept between pages: a new client waits about 0.2 s for the kernel's
+        output channel to connect, on every page)."""
+        timeout = execution_timeout or kwargs.get("timeout")
+        kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+        final = merge_kwargs(kwargs, timeout=timeout, startup_timeout=start_timeout,
+                             kernel_name=kernel_name, log=logger, log_output=log_output,
+                             stdout_file=stdout_file, stderr_file=stderr_file)
+        client = PapermillNotebookClient(nb_man, **final)
+        client.kc = kc  # None: nbclient makes its own, as papermill does
+        return client.execute()
 
 
 papermill_engines.register(ENGINE, SaveAtEndEngine)

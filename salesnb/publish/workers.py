@@ -118,8 +118,9 @@ def _warm_kernel(log: Path) -> Any:
 
     def stop() -> None:
         try:
-            if _WARM.get("kc_of") is started:
-                _WARM.pop("kc").stop_channels()
+            for client in ("kc", "page_kc"):
+                if _WARM.get(f"{client}_of") is started:
+                    _WARM.pop(client).stop_channels()
             run_sync(started.shutdown_kernel)(now=True)
         finally:
             stderr.close()
@@ -148,6 +149,26 @@ def _client(km: Any) -> Any:
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
         _WARM.update(kc=kc, kc_of=km)
+    return kc
+
+
+def _page_client(km: Any) -> Any:
+    """The client kept beside this worker's kernel that papermill runs the pages through: a
+    new one per page waited a fifth of a second for the kernel's output channel to connect
+    (``wait_for_ready``). Asynchronous, as papermill's own: its sockets belong to the event
+    loop that jupyter's ``run_sync`` keeps for this thread, so it serves every page."""
+    from jupyter_core.utils import run_sync
+
+    kc = _WARM.get("page_kc")
+    if kc is None or _WARM.get("page_kc_of") is not km:
+        if kc is not None:  # the client of a kernel that died and was started again
+            with contextlib.suppress(Exception):
+                kc.stop_channels()
+        kc = km.client()
+        kc.start_channels()
+        run_sync(kc.wait_for_ready)(timeout=60)
+        kc.allow_stdin = False
+        _WARM.update(page_kc=kc, page_kc_of=km)
     return kc
 
 
@@ -212,7 +233,7 @@ def _run_job(job: Job, commit: str, warm: bool, started: float) -> JobResult:
                     km = _warm_kernel(job.out_dir / "logs" / "kernels.log")
                     _reset_kernel(km)  # (the first one waits for a new kernel to be ready)
                     kernel_seconds = time.perf_counter() - before
-                    extra["km"] = km
+                    extra.update(km=km, kc=_page_client(km))
                 try:
                     # written when it ends (see salesnb.publish.execute): a failing cell or a
                     # kernel that dies (out of memory) leaves it as far as it got, for _failed/
