@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -163,15 +165,33 @@ def test_marketing_without_optional_link_columns(demo: salesnb.SalesData) -> Non
     assert (table["revenue"] == 0).all()
 
 
-def test_romi_bootstrap_in_blocks_is_the_bootstrap_drawn_at_once() -> None:
-    """The ROMI interval resamples a channel's leads 1,000 times in blocks (bounded memory on
-    a large channel): the same draws, so the same interval as numpy drawn in one go, and
-    its coverage is the percentile bootstrap's."""
+def test_romi_bootstrap_draws_only_the_leads_that_carry_a_value() -> None:
+    """The ROMI bootstrap draws how many of a resample's leads carry a value, then only
+    those: the same distribution of resampled sums as drawing every lead (numpy, drawn in
+    one go), the theory's mean and spread, and blocks (bounded memory) that do not change
+    the draws. A thinning without the binomial count is told apart by the same checks."""
+    from scipy import stats as sps
+
     from salesnb.stats import scores
 
-    values = np.random.default_rng(1).exponential(100.0, 20_000) * (np.random.default_rng(2).random(20_000) < 0.05)
-    rng = np.random.default_rng(scores.ROMI_SEED)
-    totals = values[rng.integers(0, len(values), size=(scores.ROMI_RESAMPLES, len(values)))].sum(axis=1)
-    expected = np.quantile((totals - 5_000.0) / 5_000.0, [0.025, 0.975])
-    assert 4_000_000 // len(values) < scores.ROMI_RESAMPLES  # several blocks
-    assert scores.spend_return_interval(values, 5_000.0) == (expected[0], expected[1])
+    n = 20_000
+    values = np.random.default_rng(1).exponential(100.0, n) * (np.random.default_rng(2).random(n) < 0.05)
+    resamples = 4_000
+    thinned = scores.resampled_totals(values, np.random.default_rng(3), resamples)
+    rng = np.random.default_rng(4)
+    every = np.concatenate([values[rng.integers(0, n, size=(500, n))].sum(axis=1) for _ in range(resamples // 500)])
+    assert sps.ks_2samp(thinned, every).pvalue > 0.01
+    mean, sd = n * values.mean(), math.sqrt(n * values.var())  # a resample's sum: n draws of the values
+    assert abs(thinned.mean() - mean) < 4 * sd / math.sqrt(resamples)
+    assert abs(thinned.std() / sd - 1) < 4 / math.sqrt(2 * resamples)
+    # the wrong thinning (each resample the expected number of non-zero leads) is too narrow
+    carried = values[values != 0]
+    fixed = carried[np.random.default_rng(5).integers(0, len(carried), size=(resamples, len(carried)))].sum(axis=1)
+    assert sps.ks_2samp(fixed, every).pvalue < 1e-6 and fixed.std() / sd < 0.9
+    # small blocks: the same draws as one block
+    small = scores.resampled_totals(values, np.random.default_rng(3), resamples, block=5_000)
+    assert np.array_equal(small, thinned)
+    # the interval: the percentile bootstrap's, to Monte Carlo error
+    low, high = scores.spend_return_interval(values, 5_000.0)
+    ref_low, ref_high = np.quantile((every - 5_000.0) / 5_000.0, [0.025, 0.975])
+    assert abs(low - ref_low) < 0.1 * (ref_high - ref_low) and abs(high - ref_high) < 0.1 * (ref_high - ref_low)

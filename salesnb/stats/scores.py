@@ -12,10 +12,12 @@ from statsmodels.stats.proportion import proportion_confint
 
 from salesnb.stats.summaries import Change
 
-__all__ = ["nps", "nps_change", "beta_prior", "shrunk_rate", "rate_interval", "spend_return_interval"]
+__all__ = ["nps", "nps_change", "beta_prior", "shrunk_rate", "rate_interval", "spend_return_interval",
+           "resampled_totals"]
 
 ROMI_RESAMPLES = 1000
 ROMI_SEED = 20261128
+ROMI_BLOCK = 4_000_000  # values drawn at once by the ROMI bootstrap (32 MB)
 
 
 def nps(scores: Sequence[float] | np.ndarray) -> tuple[float, float, int]:
@@ -76,16 +78,40 @@ def rate_interval(successes: np.ndarray, trials: np.ndarray, *, alpha: float = 0
 
 def spend_return_interval(values: np.ndarray, spend: float, *, alpha: float = 0.05) -> tuple[float, float]:
     """Percentile bootstrap interval of (Σ values − spend) ÷ spend, resampling the units
-    (leads) that carry the values; 1,000 resamples, fixed seed."""
+    (leads) that carry the values; 1,000 resamples, fixed seed.
+
+    Most leads carry nothing (a channel's few sales among many leads), and a zero adds
+    nothing to a resample's sum. So each resample draws how many of its n leads carry a
+    value (binomial: n, the share that do) and then only those, from the leads that do: the
+    same distribution of sums as drawing all n, at the cost of the non-zero draws alone
+    (178,000 leads a channel, 5% of them with sales: 20 times fewer draws).
+
+    >>> spend_return_interval(np.array([0.0, 0.0, 300.0, 0.0]), 100.0)[0] == -1.0
+    True
+    """
     v = np.asarray(values, float)
     if not spend > 0 or len(v) < 2:
         return math.nan, math.nan
-    rng = np.random.default_rng(ROMI_SEED)
-    # the resamples in blocks of about 4 million draws: the same draws as all at once (the
-    # generator continues where it stopped), without 1,000 × a channel's leads in memory
-    # (178,000 leads a channel took 2.9 GB at once)
-    block = max(1, min(ROMI_RESAMPLES, 4_000_000 // len(v)))
-    totals = np.concatenate([v[rng.integers(0, len(v), size=(min(block, ROMI_RESAMPLES - done), len(v)))].sum(axis=1)
-                             for done in range(0, ROMI_RESAMPLES, block)])
+    totals = resampled_totals(v, np.random.default_rng(ROMI_SEED))
     low, high = np.quantile((totals - spend) / spend, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
+
+
+def resampled_totals(values: np.ndarray, rng: np.random.Generator, resamples: int = ROMI_RESAMPLES, *,
+                     block: int = ROMI_BLOCK) -> np.ndarray:
+    """The sums of ``resamples`` bootstrap resamples of ``values`` (each n draws with
+    replacement), drawn as :func:`spend_return_interval` says: how many non-zero values a
+    resample holds, then those. Drawn in blocks of resamples of about ``block`` values
+    (bounded memory whatever the data); the blocks do not change the draws."""
+    carried = values[values != 0]
+    counts = rng.binomial(len(values), len(carried) / len(values), size=resamples)
+    totals = np.zeros(resamples)
+    ends = np.cumsum(counts)
+    lo = 0
+    while lo < resamples:
+        hi = min(resamples, max(lo + 1, int(np.searchsorted(ends, ends[lo] - counts[lo] + block, side="right"))))
+        k = counts[lo:hi]
+        drawn = carried[rng.integers(0, len(carried), size=int(k.sum()))] if len(carried) else np.zeros(0)
+        totals[lo:hi] = np.bincount(np.repeat(np.arange(hi - lo), k), weights=drawn, minlength=hi - lo)
+        lo = hi
+    return totals
