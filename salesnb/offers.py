@@ -124,8 +124,9 @@ class _Basket:
     def __init__(self, src: Any, cut: pd.Timestamp):
         self.cut = cut
         self.rows = purchases(src, until=cut)
-        self.customers = pd.Index(sorted(set(self.rows["customer_id"])))
-        self.products = pd.Index(sorted(set(self.rows["product"])))
+        # (unique and sorted in the engine's arrays: iterating Arrow strings in Python is slow)
+        self.customers = pd.Index(self.rows["customer_id"].unique()).sort_values()
+        self.products = pd.Index(self.rows["product"].unique()).sort_values()
         i = self.customers.get_indexer(self.rows["customer_id"])
         j = self.products.get_indexer(self.rows["product"])
         self.bought = sparse.csr_matrix((np.ones(len(i), np.float32), (i, j)),
@@ -205,9 +206,16 @@ def _top(scores: sparse.csr_matrix, exclude: sparse.csr_matrix, k: int) -> list[
 
 
 def _frame(customers: list[str], products: pd.Index, picks: list[tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
-    rows = [(c, rank, products[j], float(v)) for c, (js, vs) in zip(customers, picks, strict=True)
-            for rank, (j, v) in enumerate(zip(js, vs, strict=True), start=1)]
-    return pd.DataFrame(rows, columns=["customer_id", "rank", "product", "score"])
+    """The picks as rows: each customer's products by rank (arrays, not a row at a time)."""
+    sizes = np.array([len(js) for js, _ in picks], dtype=np.int64)
+    if not sizes.sum():
+        return pd.DataFrame([], columns=["customer_id", "rank", "product", "score"])
+    cols = np.concatenate([np.asarray(js, dtype=np.int64) for js, _ in picks])
+    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return pd.DataFrame({"customer_id": pd.Series(customers, dtype="str").repeat(sizes).to_numpy(),
+                         "rank": np.arange(len(cols), dtype=np.int64) - starts + 1,
+                         "product": products.take(cols).to_numpy(),
+                         "score": np.concatenate([np.asarray(vs, dtype=float) for _, vs in picks])})
 
 
 def _new_to_them(basket: _Basket, customers: list[str], k: int, method: str,
@@ -331,23 +339,30 @@ def _similarity_for(src: Any, cut: pd.Timestamp, k: int) -> str:
     return str(src.cache[key])
 
 
-def _wanted(src: Any, basket: _Basket, cut: pd.Timestamp, *, new_only: bool) -> pd.Series:
-    after = purchases(src, since=cut, until=cut + pd.Timedelta(days=HOLDOUT_DAYS))
+def _wanted(src: Any, basket: _Basket, cut: pd.Timestamp, *, new_only: bool) -> pd.DataFrame:
+    """The (customer, product) pairs bought in the ``HOLDOUT_DAYS`` after ``cut`` (only the
+    products new to the customer with ``new_only``), once each."""
+    pairs = ["customer_id", "product"]
+    after = purchases(src, since=cut, until=cut + pd.Timedelta(days=HOLDOUT_DAYS))[pairs]
     if new_only:
-        before = set(zip(basket.rows["customer_id"], basket.rows["product"], strict=True))
-        after = after[[pair not in before for pair in zip(after["customer_id"], after["product"], strict=True)]]
-    return after.groupby("customer_id")["product"].agg(set) if len(after) else pd.Series(dtype=object)
+        after = after[~pd.MultiIndex.from_frame(after).isin(pd.MultiIndex.from_frame(basket.rows[pairs]))]
+    return after.drop_duplicates(ignore_index=True)
 
 
-def _hits(offers: pd.DataFrame, wanted: pd.Series, judged: list[str]) -> int:
-    offered = offers.groupby("customer_id")["product"].agg(set) if len(offers) else pd.Series(dtype=object)
-    return sum(1 for c in judged if offered.get(c, set()) & wanted[c])
+def _hits(offers: pd.DataFrame, wanted: pd.DataFrame, judged: list[str]) -> int:
+    """How many of the ``judged`` customers bought at least one product offered to them."""
+    if not len(offers) or not judged:
+        return 0
+    pairs = ["customer_id", "product"]
+    hit = offers.loc[pd.MultiIndex.from_frame(offers[pairs]).isin(pd.MultiIndex.from_frame(wanted[pairs])),
+                     "customer_id"]
+    return int(hit[hit.isin(judged)].nunique())
 
 
 def _judge_new(src: Any, cut: pd.Timestamp, k: int, method: str) -> tuple[float, int]:
     basket = _basket(src, cut)
     wanted = _wanted(src, basket, cut, new_only=True)
-    judged = sorted(set(wanted.index) & set(_active(src, cut)))
+    judged = sorted(set(wanted["customer_id"]) & set(_active(src, cut)))
     if not judged:
         return math.nan, 0
     hits = _hits(_new_to_them(basket, judged, k, method), wanted, judged)
@@ -393,7 +408,7 @@ def holdout(data: Data, *, as_of: Any = None, cutoff: Any = None, k: int = 3) ->
     basket, active = _basket(src, cut), set(_active(src, cut))
     rows = []
     new_wanted = _wanted(src, basket, cut, new_only=True)
-    judged = sorted(set(new_wanted.index) & active)
+    judged = sorted(set(new_wanted["customer_id"]) & active)
     how = _similarity_for(src, cut, k)
     for method, label in ((how, "association"), ("popular", "popular")):
         made = _new_to_them(basket, judged, k, method) if judged else _NONE
@@ -402,7 +417,7 @@ def holdout(data: Data, *, as_of: Any = None, cutoff: Any = None, k: int = 3) ->
                      "hit_rate": hits / len(judged) if judged else math.nan, "customers": len(judged), "hits": hits})
     any_wanted = _wanted(src, basket, cut, new_only=False)
     due_now = _due_again(src, basket, sorted(active), k, "due")
-    judged = sorted(set(any_wanted.index) & set(due_now["customer_id"]))
+    judged = sorted(set(any_wanted["customer_id"]) & set(due_now["customer_id"]))
     for method in ("due", "own"):
         made = _due_again(src, basket, judged, k, method) if judged else _NONE
         hits = _hits(made, any_wanted, judged)
