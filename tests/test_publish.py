@@ -3,6 +3,7 @@ last good page, and bad periods stopped before anything runs."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -414,3 +415,50 @@ def test_a_page_is_written_once_and_a_dead_kernel_keeps_what_it_did(
     said = [o.get("text", "") for c in kept.cells if c.cell_type == "code" for o in c.outputs]
     assert any("ran before the kernel died" in text for text in said)
     assert Path(good.html or "").read_bytes() == page
+
+
+def test_params_found_clean_are_not_checked_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with nothing to do reads the params it checked before without building the
+    checks again (pydantic: 0.2 s of 0.5); a problem is found every time, a changed file is
+    checked again, and params with a literal secret are never kept, not even as a hash."""
+    import subprocess
+    import sys
+
+    from salesnb.params import check_params
+    from salesnb.publish import jobs
+
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    calls: list[dict] = []
+
+    def counted(content: dict, where: str, *, period_file: bool = False) -> list[str]:
+        calls.append(dict(content))
+        return check_params(content, where, period_file=period_file)
+
+    monkeypatch.setattr("salesnb.params.check_params", counted)
+    good = {"currency": "EUR", "fiscal_year_start": 4}
+    assert jobs._check_params(good, "params/base.yaml") == [] and len(calls) == 1
+    assert jobs._check_params(dict(good), "params/base.yaml") == [] and len(calls) == 1  # kept
+    bad = {**good, "fiscal_year_start": "April"}
+    for _ in range(2):  # a problem is never kept
+        assert any("fiscal_year_start" in p for p in jobs._check_params(bad, "params/base.yaml"))
+    assert len(calls) == 3
+    changed = {**good, "currency": "RUB"}
+    assert jobs._check_params(changed, "params/base.yaml") == [] and len(calls) == 4
+    secret = {**good, "source": {"url": "postgresql://ann:s3cr3t@db/sales"}}
+    for _ in range(2):
+        jobs._check_params(secret, "params/base.yaml")
+    assert len(calls) == 6
+    assert "s3cr3t" not in (tmp_path / jobs.CHECKED_PARAMS).read_text(encoding="utf-8")
+    assert len(json.loads((tmp_path / jobs.CHECKED_PARAMS).read_text(encoding="utf-8"))) == 2
+    monkeypatch.setattr(jobs, "MAX_CHECKED_PARAMS", 2)
+    jobs._check_params({**good, "currency": "USD"}, "params/base.yaml")
+    assert len(json.loads((tmp_path / jobs.CHECKED_PARAMS).read_text(encoding="utf-8"))) == 2  # bounded
+
+    # a process planning the same params again does not import the checks at all
+    base = _base(tmp_path, "data/demo")
+    probe = ("import sys; from pathlib import Path; from salesnb import config; config.ROOT = Path(sys.argv[1]); "
+             "from salesnb.publish import plan_jobs; plan_jobs(base=Path(sys.argv[2]), period='2026-10'); "
+             "print('pydantic' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", probe, str(tmp_path), str(base)], capture_output=True, text=True,
+                           check=True).stdout.strip() for _ in range(2)]
+    assert runs == ["True", "False"]
