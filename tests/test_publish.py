@@ -462,3 +462,21 @@ def test_params_found_clean_are_not_checked_again(tmp_path: Path, monkeypatch: p
     runs = [subprocess.run([sys.executable, "-c", probe, str(tmp_path), str(base)], capture_output=True, text=True,
                            check=True).stdout.strip() for _ in range(2)]
     assert runs == ["True", "False"]
+
+
+def test_a_run_refused_for_bad_data_leaves_no_kernel_log(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The kernels start while the data is checked; a run refused by the check stops them
+    and leaves no log of kernels that ran nothing (a log that was there stays)."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "orders.csv").write_text("order_id,customer_id,ordered_at,amount,status\n"
+                                       "O1,C1,2026-10-01,-5,completed\n")
+    out = tmp_path / "out"
+    args = ["report", "--base", str(_base(tmp_path, str(broken))), "--period", "2026-10", "--out", str(out), "--quiet"]
+    assert main(args) == 2
+    assert "orders.amount: negative" in capsys.readouterr().err
+    assert not (out / "logs" / "kernels.log").exists()
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    (out / "logs" / "kernels.log").write_text("an earlier run's kernels\n", encoding="utf-8")
+    assert main(args) == 2
+    assert (out / "logs" / "kernels.log").read_text(encoding="utf-8").startswith("an earlier run's kernels")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -81,16 +82,25 @@ def _publish_locked(jobs: list[Job], report: PublishReport, out: Path, *, period
         return
     # the workers start their kernels while the data is checked; a bad source or a signal
     # before the pages run stops them (the context), and run_all stops them after the pages
-    with Workers(todo, workers) as started_workers:
-        validate_sources(todo)
-        # longest first (as last time), so that no worker starts a long job alone at the end
-        last = {(period_, nb): e.get("seconds", 0.0) for period_, entries in manifest.items()
-                for nb, e in entries.items() if isinstance(e, dict)}
-        todo.sort(key=lambda j: -last.get((j.period, j.notebook), 5.0))
-        # from here a signal is noted, not raised: the workers stop, and what finished is recorded
-        with deferred():
-            _run_and_record(todo, jobs, report, out, period=period, base=base, workers=started_workers,
-                            force=force, progress=progress, on_result=on_result, started=started)
+    log = todo[0].out_dir / "logs" / "kernels.log"
+    had_log, checked = log.exists(), False
+    try:
+        with Workers(todo, workers) as started_workers:
+            validate_sources(todo)
+            checked = True
+            # longest first (as last time), so that no worker starts a long job alone at the end
+            last = {(period_, nb): e.get("seconds", 0.0) for period_, entries in manifest.items()
+                    for nb, e in entries.items() if isinstance(e, dict)}
+            todo.sort(key=lambda j: -last.get((j.period, j.notebook), 5.0))
+            # from here a signal is noted, not raised: the workers stop, and what finished is recorded
+            with deferred():
+                _run_and_record(todo, jobs, report, out, period=period, base=base, workers=started_workers,
+                                force=force, progress=progress, on_result=on_result, started=started)
+    finally:
+        if not checked and not had_log:  # refused before any page: no log of kernels that ran nothing
+            with contextlib.suppress(OSError):
+                log.unlink(missing_ok=True)
+                log.parent.rmdir()  # (only when empty)
 
 
 def _run_and_record(todo: list[Job], jobs: list[Job], report: PublishReport, out: Path, *, period: str | None,
