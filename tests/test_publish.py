@@ -480,3 +480,39 @@ def test_a_run_refused_for_bad_data_leaves_no_kernel_log(tmp_path: Path, capsys:
     (out / "logs" / "kernels.log").write_text("an earlier run's kernels\n", encoding="utf-8")
     assert main(args) == 2
     assert (out / "logs" / "kernels.log").read_text(encoding="utf-8").startswith("an earlier run's kernels")
+
+
+def test_a_worker_runs_its_pages_through_one_kept_client(demo_dir: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every page of a worker runs through the one client kept beside its warm kernel (a new
+    client per page waited for the kernel's output channel): two pages, one client made for
+    them, and each page is whole."""
+    from salesnb.publish import workers
+
+    monkeypatch.setattr(workers, "_WARM", {})
+    base = _base(tmp_path, str(demo_dir), report={"notebooks": ["data_health", "funnel"]})
+    jobs = plan_jobs(base=base, period="2026-10", out_dir=tmp_path / "out")
+    made: list[object] = []
+    try:
+        km = workers._warm_kernel(tmp_path / "kernels.log")
+        client = type(km).client
+
+        def counted(self: object, **kw: object) -> object:
+            made.append(self)
+            return client(self, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(type(km), "client", counted)
+        results = [workers.run_job(job) for job in jobs]
+        assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
+        assert len(made) == 1 and workers._WARM["page_kc_of"] is km
+        for r in results:
+            html = Path(r.html or "").read_text(encoding="utf-8")
+            assert "Run record" in html and "Traceback" not in html
+    finally:
+        if "km" in workers._WARM:
+            from jupyter_core.utils import run_sync
+
+            for name in ("kc", "page_kc"):
+                if name in workers._WARM:
+                    workers._WARM.pop(name).stop_channels()
+            run_sync(workers._WARM["km"].shutdown_kernel)(now=True)
