@@ -341,12 +341,12 @@ def _similarity_for(src: Any, cut: pd.Timestamp, k: int) -> str:
 
 def _wanted(src: Any, basket: _Basket, cut: pd.Timestamp, *, new_only: bool) -> pd.DataFrame:
     """The (customer, product) pairs bought in the ``HOLDOUT_DAYS`` after ``cut`` (only the
-    products new to the customer with ``new_only``), once each."""
+    products new to the customer with ``new_only``), once each (as :func:`purchases` gives them)."""
     pairs = ["customer_id", "product"]
     after = purchases(src, since=cut, until=cut + pd.Timedelta(days=HOLDOUT_DAYS))[pairs]
     if new_only:
         after = after[~pd.MultiIndex.from_frame(after).isin(pd.MultiIndex.from_frame(basket.rows[pairs]))]
-    return after.drop_duplicates(ignore_index=True)
+    return after
 
 
 def _hits(offers: pd.DataFrame, wanted: pd.DataFrame, judged: list[str]) -> int:

@@ -44,13 +44,12 @@ class SaveAtEndEngine(NBClientEngine):
         try:
             cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
         except BaseException:
-            nb_man.output_path = output_path  # the kernel died: keep what it did (written below)
+            nb_man.output_path = output_path  # stopped (the kernel died, a timeout): keep what it did, below
             raise
         finally:
             nb_man.cleanup_pbar()
             nb_man.notebook_complete()  # writes only when the path was given back above
         return nb_man.nb
-
 
     @classmethod
     def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
