@@ -5,6 +5,7 @@ checked before anything runs; what became of each job.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -103,21 +104,28 @@ CHECKED_PARAMS = Path(".cache") / "params_checked.json"  # (in the project folde
 MAX_CHECKED_PARAMS = 256
 
 
+@functools.cache
+def _checks_code() -> str:
+    """What the params checks are: params.py's models, run by pydantic (once per process; ""
+    when unknown, and then nothing is kept)."""
+    from importlib.metadata import version
+
+    try:
+        checks = Path(__file__).resolve().parent.parent / "params.py"
+        return hashlib.sha256(checks.read_bytes() + version("pydantic").encode()).hexdigest()
+    except (OSError, ImportError):
+        return ""
+
+
 def _check_params(content: Mapping[str, Any], where: str, *, period_file: bool = False) -> list[str]:
     """:func:`salesnb.params.check_params`, but a content found clean before (by the same
     checks) is not checked again: building the checks' schema took 0.2 s of a run with
     nothing to do (0.85 s). Only clean contents are kept (a problem is always checked and
     reported), the newest :data:`MAX_CHECKED_PARAMS`; a missing or unreadable file is no memo; a
     content with a literal secret is always checked."""
-    from importlib.metadata import version
-
-    checks = Path(__file__).resolve().parent.parent / "params.py"
-    try:  # the checks are params.py's models, run by pydantic
-        code = hashlib.sha256(checks.read_bytes() + version("pydantic").encode()).hexdigest()
-    except (OSError, ImportError):
-        code = ""
     from salesnb.secrets import hide_secrets
 
+    code = _checks_code()
     if hide_secrets(content)[0] != dict(content):
         code = ""  # a literal secret in params: not even its hash is kept
     key = hashlib.sha256(json.dumps([code, period_file, content], sort_keys=True, default=repr).encode()).hexdigest()

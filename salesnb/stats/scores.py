@@ -102,7 +102,13 @@ def resampled_totals(values: np.ndarray, rng: np.random.Generator, resamples: in
     """The sums of ``resamples`` bootstrap resamples of ``values`` (each n draws with
     replacement), drawn as :func:`spend_return_interval` says: how many non-zero values a
     resample holds, then those. Drawn in blocks of resamples of about ``block`` values
-    (bounded memory whatever the data); the blocks do not change the draws."""
+    (bounded memory whatever the data); the blocks do not change the draws.
+
+    >>> resampled_totals(np.zeros(3), np.random.default_rng(0), 2).tolist()  # nothing carried: sums of 0
+    [0.0, 0.0]
+    """
+    if not len(values):
+        return np.zeros(resamples)
     carried = values[values != 0]
     counts = rng.binomial(len(values), len(carried) / len(values), size=resamples)
     totals = np.zeros(resamples)
