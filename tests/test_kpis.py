@@ -133,18 +133,20 @@ def _stage_counts_by_hand(rows: pd.DataFrame, funnel: list[str], start: pd.Times
 
 
 @settings(max_examples=40, deadline=None)
-@given(entries=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2), st.integers(0, 40)), min_size=1,
+@given(entries=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 40)), min_size=1,
                         max_size=30),
        window=st.tuples(st.integers(0, 40), st.integers(1, 30)))
 def test_stage_counts_match_the_definition_on_any_history(entries: list[tuple[int, int, int]],
                                                            window: tuple[int, int]) -> None:
-    """Random histories with re-entries, backward moves and entries on the same day: every
-    window's (stage, day) counts equal a deal-by-deal count, on pandas and DuckDB."""
+    """Random histories with re-entries, backward moves, entries on the same day and a stage
+    outside the funnel (entered any number of times): every window's (stage, day) counts
+    equal a deal-by-deal count, on pandas and DuckDB."""
     from salesnb import aggregate
 
     funnel = ["meeting", "proposal", "won"]
+    names = [*funnel, "on hold"]
     day0 = pd.Timestamp("2026-01-01")
-    rows = pd.DataFrame({"deal_id": [str(d) for d, _, _ in entries], "stage": [funnel[s] for _, s, _ in entries],
+    rows = pd.DataFrame({"deal_id": [str(d) for d, _, _ in entries], "stage": [names[s] for _, s, _ in entries],
                          "entered_at": [day0 + pd.Timedelta(hours=12 * h) for _, _, h in entries]}
                         ).astype({"entered_at": "datetime64[us]"})
     deals = pd.DataFrame({"deal_id": [str(d) for d in range(6)], "created_at": [day0] * 6})
@@ -335,3 +337,25 @@ def test_the_registry_built_once_is_the_registry_built_anew() -> None:
     for _ in range(2):
         with pytest.raises(ValueError, match="custom_kpis.big.kind"):
             kpis.registry({"big": {**custom["big"], "kind": "median"}})
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_cohort_lags_are_the_90th_percentile_of_each_stage_move(demo: salesnb.SalesData, engine: str) -> None:
+    """The stage lags that mark a young cohort immature: for each stage, the 90th percentile
+    of the days from an entry to each entry of the same deal into the next stage, counted
+    with a plain pandas merge of the demo's stage history (all stages come from one query)."""
+    from salesnb import aggregate
+
+    funnel = ["qualified", "meeting", "proposal", "negotiation", "won"]
+    st = demo["deal_stages"]
+    want = {}
+    for stage, nxt in zip(funnel[:-1], funnel[1:], strict=True):
+        moved = st[st["stage"] == stage].merge(st[st["stage"] == nxt], on="deal_id", suffixes=("", "_next"))
+        days = (moved["entered_at_next"] - moved["entered_at"]).dt.total_seconds().dropna() / 86400
+        want[("stage_conversion", stage)] = float(np.percentile(days, 90))
+    lags = aggregate.cohort_lags(salesnb.engines.as_source(demo, engine), funnel)
+    got = {k: v for k, v in lags.items() if k[0] == "stage_conversion"}
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value, rel=1e-12), key
+    assert all(v > 1 for v in got.values())  # (days, not seconds or fractions)
