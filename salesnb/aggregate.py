@@ -244,13 +244,14 @@ def _orders_by_line(src: Source, ws: Sequence[Window], finish: Any = None) -> pd
     return (finish or _order_sums)(per_order)
 
 
-def _orders(src: Source, ws: Sequence[Window], by: str | None, finish: Any = None) -> pd.DataFrame:
+def _orders(src: Source, ws: Sequence[Window], by: str | None, finish: Any = None,
+            keep: Sequence[str] = ()) -> pd.DataFrame:
     if by == "product" and src.has("order_lines"):
         return _orders_by_line(src, ws, finish)
     cols = src.columns("orders")
     flag = _returned_flag(src) if src.engine == "pandas" and src.has("returns") else None
     o = segmented(src, "orders", by, ["order_id", "ordered_at", "status", "amount", "quantity",
-                                      *([flag] if flag else [])],
+                                      *([flag] if flag else []), *keep],
                   _any_window("ordered_at", ws)).with_columns(_window_label("ordered_at", ws), _day("ordered_at"))
     o = o.with_columns((nw.col("status") != "cancelled").cast(nw.Int64).alias("done"))
     qty = nw.col("quantity").fill_null(0) if "quantity" in cols else nw.lit(0.0)
@@ -279,8 +280,9 @@ def _returned_flag(src: Source) -> str:
     return src.derive("orders", "_returned", compute)
 
 
-def _returns(src: Source, ws: Sequence[Window], by: str | None, finish: Any = None) -> pd.DataFrame:
-    r = segmented(src, "returns", by, ["returned_at", "amount", "kind"],
+def _returns(src: Source, ws: Sequence[Window], by: str | None, finish: Any = None,
+             keep: Sequence[str] = ()) -> pd.DataFrame:
+    r = segmented(src, "returns", by, ["returned_at", "amount", "kind", *keep],
                   _any_window("returned_at", ws)).with_columns(_window_label("returned_at", ws), _day("returned_at"))
     if "kind" in src.columns("returns"):
         refusal = (nw.col("kind") == "refusal").fill_null(False).cast(nw.Int64)
@@ -348,9 +350,10 @@ def _count(lf: nw.LazyFrame) -> pd.DataFrame:
     return collect(lf.group_by(WIN, SEG, DAY).agg(nw.len().alias("n")))
 
 
-def _leads(src: Source, ws: Sequence[Window], by: str | None, finish: Any = None) -> pd.DataFrame:
+def _leads(src: Source, ws: Sequence[Window], by: str | None, finish: Any = None,
+           keep: Sequence[str] = ()) -> pd.DataFrame:
     cols = src.columns("leads")
-    lf = segmented(src, "leads", by, ["lead_id", "created_at", "converted_at"],
+    lf = segmented(src, "leads", by, ["lead_id", "created_at", "converted_at", *keep],
                    _any_window("created_at", ws)).with_columns(_window_label("created_at", ws),
                                                                 _day("created_at"))
     converted = (~nw.col("converted_at").is_null()).cast(nw.Int64) if "converted_at" in cols else nw.lit(0)
@@ -676,6 +679,46 @@ def _runs(days: Sequence[str]) -> list[Window]:
     return [Window(a.to_pydatetime(), (b + pd.Timedelta(days=1)).to_pydatetime(), (b - a).days + 1) for a, b in runs]
 
 
+# families whose per-row values come from one table's rows (and lookups by their keys): one
+# fingerprint of every column of the row serves every segment column of that table
+_ROW_FAMILIES = ("orders", "returns", "leads")
+_DERIVED = {"done", "amt", "qty", "cancelled", "ret", "ref", "ra", "a2", "ra2", "conv", "won", "amt2", "qty2"}
+
+
+def _row_columns(src: Source, table: str) -> list[str]:
+    """The table's own columns a shared fingerprint hashes: not the names the families
+    derive, nor the engine's derived ``_`` columns, nor the ``…_id`` keys (no report is
+    broken down by an id, and hashing ten million ids was a third of the pass; a family's
+    values that depend on a key, such as an order's return, are hashed as values)."""
+    return [c for c in src.columns(table) if not c.startswith("_") and c not in _DERIVED and not c.endswith("_id")]
+
+
+def _fingerprints(src: Source, name: str, by: str | None) -> dict[str, str]:
+    """Day -> fingerprint of the rows behind a family's sums by ``by``.
+
+    A day's sums by any column of the family's own table are a function of the day's rows,
+    each with every column and the values derived from it: one fingerprint of those serves
+    the family by no segment and by every such column, so a report's several breakdowns
+    hash the table once. A segment reached through a link (a return's channel from its
+    order) or another table (products from order lines) hashes its own rows.
+    """
+    from salesnb.kpis import FAMILY_TABLES
+
+    fn = _MULTI[name]
+    table = FAMILY_TABLES[name]
+    row = _row_columns(src, table) if name in _ROW_FAMILIES else []
+    by_line = name == "orders" and by == "product" and src.has("order_lines")
+    if row and (by is None or by in row) and not by_line:
+        key = ("fingerprints", name)
+        if key not in src.cache:
+            now = fn(src, [_ALL_TIME], None, keep=row,
+                     finish=lambda lf: _day_hashes(lf, [*_HASHED[name], *row], src.engine))
+            src.cache[key] = dict(zip(now["day"], now["fp"], strict=True))
+        return src.cache[key]
+    now = fn(src, [_ALL_TIME], by, finish=lambda lf: _day_hashes(lf, _HASHED[name], src.engine))
+    return dict(zip(now["day"], now["fp"], strict=True))
+
+
 def _daily(src: Source, name: str, by: str | None) -> pd.DataFrame:
     """The family's sums for every day of the data, by segment: the stored days whose rows
     did not change, and the days that did (or are new) computed from the rows."""
@@ -683,8 +726,7 @@ def _daily(src: Source, name: str, by: str | None) -> pd.DataFrame:
     if key in src.cache:
         return src.cache[key]
     fn = _MULTI[name]
-    now = fn(src, [_ALL_TIME], by, finish=lambda lf: _day_hashes(lf, _HASHED[name], src.engine))
-    fingerprints = dict(zip(now["day"], now["fp"], strict=True))
+    fingerprints = _fingerprints(src, name, by)
     store = src.store
     store_key = (store.scope, src.engine, name, by)
     loaded = store.load(store_key)

@@ -186,3 +186,49 @@ def test_the_kept_fits_are_bounded_across_runs(tmp_path: Path, monkeypatch: pyte
     assert last.predict("m", lambda z, h: 1 / 0, np.array([3.0, 1.0]), 2).tolist() == [1.0, 1.0]  # newest: kept
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM fits").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_breakdowns_share_one_fingerprint_that_still_sees_a_swap_of_segments(
+        demo: salesnb.SalesData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
+    """The orders by no segment, by region and by channel hash the orders once. Two orders of
+    one day then swap regions: the day keeps its regions and its amounts, so only a hash of
+    each row's region with its amount sees it. That day alone is recomputed, and the
+    breakdown by region equals the one from the rows."""
+    from salesnb import aggregate
+    from salesnb.aggregate import Window
+    from salesnb.kpis import registry
+    from salesnb.periods import parse_period
+
+    calls: list[list[str]] = []
+    hashes = aggregate._day_hashes
+    monkeypatch.setattr(aggregate, "_day_hashes", lambda lf, columns, eng: calls.append(list(columns))
+                        or hashes(lf, columns, eng))
+    kpis = [registry()["revenue"], registry()["orders"]]
+    w = Window.of(parse_period("2026-09"))
+
+    def by_region(data: salesnb.SalesData, store: Path | None) -> dict:
+        src = salesnb.engines.as_source(data, engine)
+        if store is not None:
+            src.store = DailyStore(store)
+        return {by: aggregate.summaries(src, kpis, w, by, funnel_stages=[])[0] for by in (None, "region", "channel")}
+
+    by_region(_copy(demo), tmp_path)
+    orders_hashes = [c for c in calls if "amt" in c]
+    assert len(orders_hashes) == 1 and {"region", "channel"} <= set(orders_hashes[0])
+
+    swapped = _copy(demo)
+    o = swapped.tables["orders"]
+    day = o[(o["ordered_at"] >= "2026-09-10") & (o["ordered_at"] < "2026-09-11") & (o["status"] != "cancelled")]
+    pair = day[day["region"] != day["region"].iloc[0]].index[:1].union(day.index[:1])
+    assert len(pair) == 2 and o.loc[pair, "amount"].nunique() == 2
+    o.loc[pair, "region"] = o.loc[pair[::-1], "region"].to_numpy()
+    src = salesnb.engines.as_source(swapped, engine)
+    src.store = DailyStore(tmp_path)
+    got = aggregate.summaries(src, kpis, w, "region", funnel_stages=[])[0]
+    want = by_region(_copy(swapped), None)["region"]
+    assert got.keys() == want.keys()
+    assert {k: v.value for k, v in got.items()} == pytest.approx({k: v.value for k, v in want.items()}, rel=1e-12)
+    before = by_region(_copy(demo), None)["region"]
+    assert {k: v.value for k, v in got.items()} != {k: v.value for k, v in before.items()}  # (the swap mattered)
+    assert src.store.recomputed[("", engine, "orders", "region")] == 1
