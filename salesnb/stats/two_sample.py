@@ -248,18 +248,51 @@ def _clustered(s: Sample) -> list[np.ndarray]:
     return np.split(values[order], starts[1:])
 
 
+MEDIAN_HISTOGRAM_CELLS = 4_000_000  # groups × distinct values up to which resampled medians are counted
+
+
 def _boot_medians(groups: list[np.ndarray], rng: np.random.Generator, n: int) -> np.ndarray:
-    """Medians of ``n`` resamples that draw whole groups with replacement (vectorised: the
-    groups are padded with NaN into one matrix, and NaN-aware medians skip the padding)."""
+    """Medians of ``n`` resamples that draw whole groups with replacement (NaN values are
+    skipped; a resample with no value has a NaN median).
+
+    When the groups hold few distinct values (days of a sales cycle, by day of close), each
+    resample's values are counted, not sorted: how often it drew each group, times each
+    group's count of each value, gives its count of each value, and the median is read off
+    the running total. Otherwise the groups are padded with NaN into one matrix and
+    NaN-aware medians skip the padding. Both take the same draws and give the same medians.
+
+    >>> groups = [np.array([1.0, 5.0]), np.array([2.0]), np.array([9.0, 9.0, 3.0])]
+    >>> _boot_medians(groups, np.random.default_rng(1), 4).tolist()
+    [3.0, 5.0, 7.0, 4.0]
+    """
     if all(len(g) == 1 for g in groups):
         x = np.concatenate(groups)
         return np.median(x[rng.integers(0, len(x), size=(n, len(x)))], axis=1)
     width = max(len(g) for g in groups)
+    chunk = max(1, 2_000_000 // (len(groups) * width))  # bound the memory of one block (and fix the draws)
+    values = np.concatenate(groups)
+    values = values[~np.isnan(values)]
+    distinct = np.unique(values)
+    out = np.empty(n)
+    if 0 < len(distinct) * len(groups) <= MEDIAN_HISTOGRAM_CELLS:
+        counts = np.zeros((len(groups), len(distinct)))  # each group's count of each value
+        for i, g in enumerate(groups):
+            g = g[~np.isnan(g)]
+            np.add.at(counts[i], np.searchsorted(distinct, g), 1)
+        for lo in range(0, n, chunk):
+            pick = rng.integers(0, len(groups), size=(min(chunk, n - lo), len(groups)))
+            drawn = np.zeros((len(pick), len(groups)))
+            np.add.at(drawn, (np.repeat(np.arange(len(pick)), len(groups)), pick.ravel()), 1)
+            running = np.cumsum(drawn @ counts, axis=1)  # exact: sums of whole counts
+            total = running[:, -1]
+            lower = np.minimum((running <= ((total - 1) // 2)[:, None]).sum(axis=1), len(distinct) - 1)
+            upper = np.minimum((running <= (total // 2)[:, None]).sum(axis=1), len(distinct) - 1)
+            # the two middle values' mean, as np.median takes it (one value twice when odd)
+            out[lo:lo + len(pick)] = np.where(total > 0, (distinct[lower] + distinct[upper]) / 2, np.nan)
+        return out
     padded = np.full((len(groups), width), np.nan)
     for i, g in enumerate(groups):
         padded[i, :len(g)] = g
-    out = np.empty(n)
-    chunk = max(1, 2_000_000 // (len(groups) * width))  # bound the memory of one block
     for lo in range(0, n, chunk):
         pick = rng.integers(0, len(groups), size=(min(chunk, n - lo), len(groups)))
         out[lo:lo + len(pick)] = np.nanmedian(padded[pick].reshape(len(pick), -1), axis=1)
