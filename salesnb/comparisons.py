@@ -640,6 +640,8 @@ def revenue_drivers(data: Data, period: str | Period, *, against: Literal["previ
         by, columns = None, ["part", "effect"]
     reg = registry()
     kpis = [reg["revenue"], reg["orders"]]
+    for seg in dict.fromkeys([None, by]):  # both periods from one pass over the orders
+        prefetch(src, [Window.of(p), Window.of(base)], seg, families=["orders"])
     whole_now, _ = summaries(src, kpis, Window.of(p), None, funnel_stages=[])
     whole_before, _ = summaries(src, kpis, Window.of(base), None, funnel_stages=[])
     r_key, o_key = ("revenue", None, "all"), ("orders", None, "all")
