@@ -52,6 +52,9 @@ FIRST_DAYS = 7          # activity features: the lead's first week
 TRAIN_MONTHS = 15       # cohorts the model learns from (test months included)
 TEST_MONTHS = 3         # the newest matured cohorts: the time-split validation
 MIN_LEVEL = 50          # leads a category level needs; rarer levels are pooled as OTHER
+# and conversions: a level that (almost) never converts has no finite rate to estimate (its
+# interval ran from 1e-305 to 1e304); it is pooled too, and a pool without them joins the reference
+MIN_LEVEL_CONVERSIONS = 5
 AGE_BANDS = (0, 7, 14, 30, 60, MATURITY_DAYS)  # days since creation: one daily conversion rate per band
 MIN_EXPOSURE = 0.5      # a lead that converts on the day it was created was still seen for half a day
 # pooled and missing levels, apart from any level an export can name (a channel called "other")
@@ -94,6 +97,8 @@ class LeadModel:
     train: tuple[str, str] = ("", "")
     test: tuple[str, str] = ("", "")
     bands: pd.Series = field(default_factory=lambda: pd.Series(0.0, index=band_names()))  # log rate vs band 0
+    # features whose pooled levels had too few conversions of their own: they count as the reference
+    pooled_with_reference: set[str] = field(default_factory=set)
 
     def design(self, leads: pd.DataFrame) -> pd.DataFrame:
         """The model's design matrix for lead rows (unknown levels → "other")."""
@@ -128,6 +133,27 @@ def _text(values: pd.Series) -> pd.Series:
 def _levels(values: pd.Series, kept: Sequence[str]) -> pd.Series:
     v = _text(values)
     return v.where(v.isin(list(kept)), OTHER)
+
+
+def _kept_levels(values: pd.Series, converted: pd.Series) -> tuple[list[str], bool | None]:
+    """A feature's levels that get a rate of their own, commonest first: at least
+    ``MIN_LEVEL`` leads and ``MIN_LEVEL_CONVERSIONS`` conversions. The second value says
+    what becomes of the rest: pooled as one OTHER level (True), nothing to pool (False), or
+    too few conversions even together, so they count as the reference level (None).
+
+    >>> values = pd.Series(["a"] * 60 + ["b"] * 60 + ["c"] * 10)
+    >>> converted = pd.Series([True] * 9 + [False] * 51 + [False] * 60 + [True] * 2 + [False] * 8)
+    >>> _kept_levels(values, converted)  # b never converts, c is rare: together 2 conversions
+    (['a'], None)
+    """
+    counts = values.value_counts()
+    wins = converted.astype(bool).groupby(values).sum()
+    kept = [str(v) for v, n in counts.items() if n >= MIN_LEVEL and wins.get(v, 0) >= MIN_LEVEL_CONVERSIONS]
+    rest = counts.drop(kept)
+    if rest.empty:
+        return kept, False
+    enough = rest.sum() >= MIN_LEVEL and wins.reindex(rest.index).sum() >= MIN_LEVEL_CONVERSIONS
+    return kept, True if enough else None
 
 
 def _band(hours: pd.Series) -> pd.Series:
@@ -297,15 +323,15 @@ def fit(data: Data, *, as_of: str | pd.Timestamp | None = None,
     test = leads[(leads["created_at"] >= split) & leads["mature"]].reset_index(drop=True)
 
     def prepare(rows: pd.DataFrame) -> LeadModel:
-        levels, reference = {}, {}
+        levels, reference, with_reference = {}, {}, set()
         for f in names:
-            counts = _text(rows[f]).value_counts()
-            kept = [str(v) for v, n in counts.items() if n >= MIN_LEVEL]
-            if (counts < MIN_LEVEL).any():
-                kept.append(OTHER)
-            levels[f] = kept
-            reference[f] = str(counts.index[0]) if counts.iloc[0] >= MIN_LEVEL else kept[0]
-        skeleton = LeadModel(names, reference, levels, pd.Series(dtype=float), pd.DataFrame())
+            kept, pooled = _kept_levels(_text(rows[f]), rows["converted_in_time"])
+            if pooled is None:
+                with_reference.add(f)
+            levels[f] = [*kept, *([OTHER] if pooled else [])]
+            reference[f] = kept[0] if kept else OTHER  # the commonest level that can be estimated
+        skeleton = LeadModel(names, reference, levels, pd.Series(dtype=float), pd.DataFrame(),
+                             pooled_with_reference=with_reference)
         cols = ["const"] + [f"{f}={lv}" for f in names for lv in levels[f] if lv != reference[f]]
         skeleton.params = pd.Series(0.0, index=cols)
         skeleton.params = pd.Series(0.0, index=_independent(skeleton.design(rows)))
@@ -371,8 +397,11 @@ def _rate_ratios(model: LeadModel) -> pd.DataFrame:
             continue
         feature, level = name.split("=", 1)
         lo, hi = model.conf_int.loc[name]
+        against = level_text(model.reference[feature])
+        if feature in model.pooled_with_reference:  # (the rare levels count as the reference)
+            against = f"{against} + {level_text(OTHER)}"
         rows.append({"feature": feature_label(feature), "level": level_text(level),
-                     "against": level_text(model.reference[feature]), "rate_ratio": _odds(model.params[name]),
+                     "against": against, "rate_ratio": _odds(model.params[name]),
                      "ci_low": _odds(lo), "ci_high": _odds(hi)})
     return pd.DataFrame(rows, columns=["feature", "level", "against", "rate_ratio", "ci_low", "ci_high"])
 

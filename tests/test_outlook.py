@@ -278,9 +278,9 @@ def _young_funnel(seed: int = 11) -> tuple[pd.DataFrame, pd.Timestamp, dict[str,
     n_old, n_young = 100, 3900
     age = np.concatenate([rng.uniform(91, 400, n_old), rng.uniform(0, 90, n_young)])
     channel = rng.choice(list(ratio), size=len(age), p=[0.5, 0.25, 0.25])
-    rare = rng.choice(len(age), 60, replace=False)  # six channels of 10 leads: pooled
+    rare = rng.choice(len(age), 240, replace=False)  # six channels of 40 leads: pooled
     channel = channel.astype(object)
-    channel[rare] = [f"Fair {i % 6}" for i in range(60)]
+    channel[rare] = [f"Fair {i % 6}" for i in range(240)]
     rate = 0.0015 * np.array([ratio.get(c, 1.0) for c in channel])
     wait = rng.exponential(1 / rate)
     created = as_of - pd.to_timedelta(age, unit="D")
@@ -307,6 +307,31 @@ def test_a_young_funnel_is_scored_with_its_young_leads_censored() -> None:
     # a lead 60 days old that has not converted has 30 days left
     assert model.predict(web, age=np.array([60.0]))[0] == pytest.approx(1 - np.exp(-30 * 0.0015), rel=0.3)
     assert len(model.rate_ratios) == len(model.params) - 1
+
+
+def test_a_level_that_never_converts_is_pooled_not_given_an_endless_interval(demo: salesnb.SalesData) -> None:
+    """A channel of 80 leads that never converted has no finite rate: it joins the pooled
+    level instead of getting a ratio from 1e-305 to 1e304. When the pool itself has too few
+    conversions, its leads count as the reference level, and the table says so. On the
+    demo, no interval spans more than a factor of 100."""
+    leads, as_of, _ = _young_funnel()
+    silent = leads.index[leads["channel"] == "Web"][:80]
+    leads.loc[silent, "channel"] = "Silent"
+    leads.loc[silent, "converted_at"] = pd.NaT
+    model = scoring.fit(salesnb.SalesData({"leads": leads}), as_of=as_of)
+    assert "channel=Silent" not in model.params.index and f"channel={scoring.OTHER}" in model.params.index
+    assert (model.rate_ratios["ci_high"] / model.rate_ratios["ci_low"]).max() < 100
+
+    few = leads[~leads["channel"].str.startswith("Fair")]  # the pool is the silent channel alone
+    model = scoring.fit(salesnb.SalesData({"leads": few}), as_of=as_of)
+    assert model.pooled_with_reference == {"channel"}
+    assert not any(name.endswith(scoring.OTHER) for name in model.params.index)
+    assert set(model.rate_ratios["against"]) == {f"Web + {scoring.level_text(scoring.OTHER)}"}
+    silent_lead = pd.DataFrame({"channel": ["Silent"]})
+    assert model.predict(silent_lead)[0] == model.predict(pd.DataFrame({"channel": ["Web"]}))[0]
+
+    ratios = scoring.fit(demo).rate_ratios
+    assert (ratios["ci_high"] / ratios["ci_low"]).max() < 100, ratios.sort_values("ci_high").tail(3)
 
 
 def test_young_leads_count_for_the_days_they_were_seen() -> None:
