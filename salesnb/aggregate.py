@@ -441,26 +441,21 @@ def _stage_entries(src: Source, by: str | None, stages: list[str]) -> tuple[pd.D
                    .rename({next_at: "_next_at", times: "_times"}).join(pairs, on="stage", how="inner"))
     else:  # one row per deal (its latest entry into each stage), not one per deal and stage: a smaller join
         latest = [f"_latest_{i}" for i in range(len(stages))]
-        counts = [f"_count_{i}" for i in range(len(stages))]
-        # entries per stage as conditional sums in the one grouping: a distinct count of
-        # stages per deal was a second grouping of every row and a join (half the query)
         per_deal = (src.frame("deal_stages").select("deal_id", "stage", "entered_at")
-                    .filter(nw.col("stage").is_in(stages))
                     .with_columns(*[nw.when(nw.col("stage") == s).then(nw.col("entered_at")).alias(c)
-                                    for s, c in zip(stages, latest, strict=True)],
-                                  *[(nw.col("stage") == s).cast(nw.Int64).alias(c)
-                                    for s, c in zip(stages, counts, strict=True)])
-                    .group_by("deal_id").agg(*[nw.col(c).max() for c in latest], *[nw.col(c).sum() for c in counts]))
+                                    for s, c in zip(stages, latest, strict=True)])
+                    .group_by("deal_id").agg(*[nw.col(c).max() for c in latest], nw.len().alias("_rows"),
+                                             nw.col("stage").n_unique().alias("_kinds")))
         following: nw.Expr = nw.lit(None)
         for i in range(len(stages) - 2, -1, -1):
             following = nw.when(nw.col("stage") == stages[i]).then(nw.col(latest[i + 1])).otherwise(following)
-        # a deal that entered a funnel stage twice is irregular in every stage (harmless: the
+        # a deal that entered any stage twice is irregular in every stage (harmless: the
         # irregular count is exact for any entry)
         entered = (segmented(src, "deal_stages", by, ["deal_id", "stage", "entered_at"],
                              nw.col("stage").is_in(stages[:-1]))
                    .join(per_deal, on="deal_id", how="left")
                    .with_columns(following.alias("_next_at"),
-                                 ((nw.max_horizontal(*counts) > 1).cast(nw.Int64) + 1).alias("_times")))
+                                 ((nw.col("_rows") > nw.col("_kinds")).cast(nw.Int64) + 1).alias("_times")))
     irregular = ((nw.col("_times") > 1) | (nw.col("_next_at") < nw.col("entered_at"))).fill_null(False)
     # one query: regular entries grouped by segment, stage and day; irregular ones keep
     # their deal, time and next entry as group keys (each its own group)
