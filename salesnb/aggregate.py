@@ -432,6 +432,9 @@ def _stage_entries(src: Source, by: str | None, stages: list[str]) -> tuple[pd.D
         return src.cache[key]
     if len(stages) > MAX_FUNNEL_STAGES:  # (a column and a branch per stage below)
         raise ValueError(f"funnel_stages: at most {MAX_FUNNEL_STAGES} stages, got {len(stages)}")
+    if by is None and (pooled := _entries_pooled(src, stages)) is not None:
+        src.cache[key] = pooled
+        return pooled
     if src.engine == "pandas":  # derived once per table: no join of millions of deal ids
         pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]}))
         next_at = src.derive("deal_stages", "_next_at_" + "|".join(stages), lambda native: _next_entry(native, stages))
@@ -478,6 +481,29 @@ def _stage_entries(src: Source, by: str | None, stages: list[str]) -> tuple[pd.D
     irregular_rows = irregular_rows.sort_values("entered_at", kind="stable", ignore_index=True)
     src.cache[key] = regular, irregular_rows
     return src.cache[key]
+
+
+def _entries_pooled(src: Source, stages: list[str]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The stage entries by no segment, from those already made by a segment: the segments'
+    counts summed (whether an entry is regular, and whether it advanced, is the deal's, not
+    the segment's). Only when every entry is there exactly once: a segment reached through a
+    link whose parent key repeats would count an entry once per parent row, so the entries
+    are counted in the table first. None when no segment's entries fit."""
+    for cached_key, value in list(src.cache.items()):
+        if not (isinstance(cached_key, tuple) and len(cached_key) == 3 and cached_key[0] == "stage entries"
+                and cached_key[1] is not None and cached_key[2] == tuple(stages)):
+            continue
+        regular, irregular = value
+        count_key = ("stage entries counted", tuple(stages))
+        if count_key not in src.cache:
+            rows = src.frame("deal_stages").filter(nw.col("stage").is_in(stages[:-1])).select(nw.len().alias("n"))
+            src.cache[count_key] = int(collect(rows)["n"].iloc[0])
+        if int(regular["n"].sum()) + len(irregular) != src.cache[count_key]:
+            continue
+        summed = (regular.assign(**{SEG: "all"}).groupby([SEG, "stage", DAY], as_index=False, sort=False, dropna=False)
+                  .agg(n=("n", "sum"), advanced=("advanced", "sum")))
+        return summed, irregular.assign(**{SEG: "all"})
+    return None
 
 
 def _stages(src: Source, w: Window, by: str | None, stages: list[str]) -> pd.DataFrame:
