@@ -483,14 +483,17 @@ def _padded_medians(groups: list[np.ndarray], rng: np.random.Generator, n: int) 
 @given(groups=st.lists(st.lists(st.one_of(st.integers(0, 60).map(float), st.just(float("nan")),
                                           st.floats(0, 1e6, allow_nan=False)), max_size=9),
                        min_size=2, max_size=14).filter(lambda gs: any(len(g) > 1 for g in gs)),
-       seed=st.integers(0, 2**32 - 1))
-def test_counted_bootstrap_medians_equal_the_sorted_ones(groups: list[list[float]], seed: int) -> None:
+       seed=st.integers(0, 2**32 - 1), cells=st.sampled_from([4_000_000, 40, 3]))
+def test_counted_bootstrap_medians_equal_the_sorted_ones(groups: list[list[float]], seed: int, cells: int) -> None:
     """Resampled medians counted from each day's value counts are exactly the medians of the
-    resampled values (days with no value, NaN, ties, even and odd counts), draw for draw."""
+    resampled values (days with no value, NaN, ties, even and odd counts), draw for draw;
+    also counted in small blocks, and sorted when the counts would be too many."""
     import importlib
+    from unittest import mock
 
     two_sample = importlib.import_module("salesnb.stats.two_sample")  # (the package exports a function of that name)
     arrays = [np.array(g, dtype=float) for g in groups]
-    got = two_sample._boot_medians(arrays, np.random.default_rng(seed), 97)
+    with mock.patch.object(two_sample, "MEDIAN_HISTOGRAM_CELLS", cells):
+        got = two_sample._boot_medians(arrays, np.random.default_rng(seed), 97)
     want = _padded_medians(arrays, np.random.default_rng(seed), 97)
     np.testing.assert_array_equal(got, want)

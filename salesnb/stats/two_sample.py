@@ -274,21 +274,27 @@ def _boot_medians(groups: list[np.ndarray], rng: np.random.Generator, n: int) ->
     values = values[~np.isnan(values)]
     distinct = np.unique(values)
     out = np.empty(n)
-    if 0 < len(distinct) * len(groups) <= MEDIAN_HISTOGRAM_CELLS:
+    # counting pays where days repeat a few values; each block of counts holds at most
+    # MEDIAN_HISTOGRAM_CELLS numbers, whatever the groups
+    if 0 < len(distinct) <= 4 * width and len(distinct) * len(groups) <= MEDIAN_HISTOGRAM_CELLS:
         counts = np.zeros((len(groups), len(distinct)))  # each group's count of each value
         for i, g in enumerate(groups):
             g = g[~np.isnan(g)]
             np.add.at(counts[i], np.searchsorted(distinct, g), 1)
+        rows = max(1, MEDIAN_HISTOGRAM_CELLS // max(len(distinct), len(groups)))
         for lo in range(0, n, chunk):
             pick = rng.integers(0, len(groups), size=(min(chunk, n - lo), len(groups)))
-            drawn = np.zeros((len(pick), len(groups)))
-            np.add.at(drawn, (np.repeat(np.arange(len(pick)), len(groups)), pick.ravel()), 1)
-            running = np.cumsum(drawn @ counts, axis=1)  # exact: sums of whole counts
-            total = running[:, -1]
-            lower = np.minimum((running <= ((total - 1) // 2)[:, None]).sum(axis=1), len(distinct) - 1)
-            upper = np.minimum((running <= (total // 2)[:, None]).sum(axis=1), len(distinct) - 1)
-            # the two middle values' mean, as np.median takes it (one value twice when odd)
-            out[lo:lo + len(pick)] = np.where(total > 0, (distinct[lower] + distinct[upper]) / 2, np.nan)
+            for at in range(0, len(pick), rows):
+                part = pick[at:at + rows]
+                drawn = np.zeros((len(part), len(groups)))
+                np.add.at(drawn, (np.repeat(np.arange(len(part)), len(groups)), part.ravel()), 1)
+                running = np.cumsum(drawn @ counts, axis=1)  # exact: sums of whole counts
+                total = running[:, -1]
+                lower = np.minimum((running <= ((total - 1) // 2)[:, None]).sum(axis=1), len(distinct) - 1)
+                upper = np.minimum((running <= (total // 2)[:, None]).sum(axis=1), len(distinct) - 1)
+                # the two middle values' mean, as np.median takes it (one value twice when odd)
+                out[lo + at:lo + at + len(part)] = np.where(total > 0, (distinct[lower] + distinct[upper]) / 2,
+                                                            np.nan)
         return out
     padded = np.full((len(groups), width), np.nan)
     for i, g in enumerate(groups):
