@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -537,8 +537,9 @@ def _next_entry(native: pd.DataFrame, stages: list[str]) -> pd.Series:
 
 
 # families that scan large tables: computed for several windows in one pass and cached
-_MULTI = {"orders": _orders, "returns": _returns, "new_customers": _new_customers, "leads": _leads,
-          "deals_closed": _deals_closed}
+_MULTI: dict[str, Callable[..., pd.DataFrame]] = {
+    "orders": _orders, "returns": _returns, "new_customers": _new_customers, "leads": _leads,
+    "deals_closed": _deals_closed}
 _MULTI_NEEDS = {"deals_closed": ("closed_at", "outcome")}  # optional columns a family cannot do without
 
 
