@@ -734,7 +734,7 @@ def _fingerprints(src: Source, name: str, by: str | None) -> dict[str, str]:
         key = ("fingerprints", name)
         if key not in src.cache:
             now = fn(src, [_ALL_TIME], None, keep=row,
-                     finish=lambda lf: _day_hashes(lf, [*_HASHED[name], *row], src.engine))
+                     finish=lambda lf: _day_hashes(lf, list(dict.fromkeys([*_HASHED[name], *row])), src.engine))
             src.cache[key] = dict(zip(now["day"], now["fp"], strict=True))
         return src.cache[key]
     now = fn(src, [_ALL_TIME], by, finish=lambda lf: _day_hashes(lf, _HASHED[name], src.engine))
