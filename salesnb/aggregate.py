@@ -1143,20 +1143,14 @@ def _stage_lag_days(src: Source, funnel_stages: Sequence[str]) -> dict[str, np.n
     {'a': [2.5, 1.0], 'b': [7.0]}
     """
     stages = list(funnel_stages)
-    pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:],
-                                       "_i": np.arange(len(stages) - 1, dtype=np.int64)}))
-    st = src.frame("deal_stages").select("deal_id", "stage", "entered_at")
-    nxt = st.select("deal_id", nw.col("stage").alias("next_stage"), nw.col("entered_at").alias("next_at"))
-    df = collect(st.join(pairs, on="stage", how="inner").join(nxt, on=["deal_id", "next_stage"], how="inner")
-                 .select("_i", (nw.col("next_at") - nw.col("entered_at")).alias("_took")))
+    df = collect(_moves(src, stages).select("_i", (nw.col("next_at") - nw.col("entered_at")).alias("_took")))
     which = df["_i"].to_numpy(dtype=np.int64)
     days = pd.to_timedelta(df["_took"]).to_numpy() / np.timedelta64(1, "s") / 86400
     out = {}
     for i, stage in enumerate(stages[:-1]):
         mine = days[which == i]
-        mine = mine[~np.isnan(mine)]
-        if (which == i).any():
-            out[str(stage)] = mine
+        if len(mine):
+            out[str(stage)] = mine[~np.isnan(mine)]
     return out
 
 
@@ -1174,20 +1168,23 @@ def conversion_days(src: Source) -> np.ndarray:
     return src.cache["conversion days"]
 
 
-def stage_moves(src: Source, funnel_stages: Sequence[str], w: Window | None = None, *,
-                stage: str | None = None) -> pd.DataFrame:
-    """Deals that moved on from a stage to the next: ``stage``, ``entered_at``, ``next_at``
-    (as pandas timestamps), for entries into the stage within ``w`` when given, and from
-    ``stage`` only when given."""
-    stages = list(funnel_stages)
-    pairs = pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:]})
-    pairs = src.constant(pairs[pairs["stage"] == stage] if stage is not None else pairs)
+def _moves(src: Source, stages: Sequence[str], w: Window | None = None) -> nw.LazyFrame:
+    """Each entry into a stage (but the last) joined to each entry of the same deal into the
+    next stage: ``stage``, ``_i`` (its place in the funnel), ``entered_at``, ``next_at``; the
+    entries within ``w`` when given."""
+    stages = list(stages)
+    pairs = src.constant(pd.DataFrame({"stage": stages[:-1], "next_stage": stages[1:],
+                                       "_i": np.arange(len(stages) - 1, dtype=np.int64)}))
     st = src.frame("deal_stages").select("deal_id", "stage", "entered_at")
     nxt = st.select("deal_id", nw.col("stage").alias("next_stage"), nw.col("entered_at").alias("next_at"))
     entered = st.filter(in_window("entered_at", w)) if w is not None else st
-    df = collect(entered.join(pairs, on="stage", how="inner")
-                 .join(nxt, on=["deal_id", "next_stage"], how="inner")
-                 .select("stage", "entered_at", "next_at"))
+    return entered.join(pairs, on="stage", how="inner").join(nxt, on=["deal_id", "next_stage"], how="inner")
+
+
+def stage_moves(src: Source, funnel_stages: Sequence[str], w: Window | None = None) -> pd.DataFrame:
+    """Deals that moved on from a stage to the next: ``stage``, ``entered_at``, ``next_at``
+    (as pandas timestamps), for entries into the stage within ``w`` when given."""
+    df = collect(_moves(src, funnel_stages, w).select("stage", "entered_at", "next_at"))
     return df.assign(entered_at=pd.to_datetime(df["entered_at"]), next_at=pd.to_datetime(df["next_at"]))
 
 
