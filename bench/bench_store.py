@@ -199,7 +199,7 @@ def main() -> int:
         floor = rows["warm"]["imports"] + rows["warm"]["reading and hashing every row"]
         rest = floor + rows["warm"]["the rest (pandas, models, tests)"]
         print(f"a store that reads a rewritten export pays at least imports + hashing: {floor:.2f} s "
-              f"({floor / cold:.0%} of cold); with the rest, queries aside: {rest:.2f} s ({rest / cold:.0%})")
+              f"({floor / cold:.1%} of cold); with the rest, queries aside: {rest:.2f} s ({rest / cold:.1%})")
     differ = [n for n, v in results["warm"]["values"].items() if not _same(v, results["cold"]["values"].get(n))]
     print("\nwarm tables " + ("agree with cold" if not differ else "DIFFER: " + ", ".join(differ)))
     print("target (issue 25): warm ≤ 20% of cold")
